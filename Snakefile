@@ -1,0 +1,24 @@
+# ecg-recon: reconstruct V1, V3-V6 from I, II, V2. Read the DAG from rules/ (one file per stage).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+validate(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
+
+
+include: "rules/common.smk"
+include: "rules/raw.smk"
+include: "rules/clean.smk"
+include: "rules/qc.smk"
+include: "rules/segment.smk"
+include: "rules/folds.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

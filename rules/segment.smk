@@ -1,0 +1,26 @@
+# QC pass 2: cut windows, keep those inside the QC bounds, plus record-level windows.
+
+
+rule segment:
+    """Cut window/hop segments that pass QC; write segments, aligned metadata and the QC report."""
+    input:
+        h5=f"results/clean/{DATASET}.h5",
+        stats="results/qc/qc_stats.json",
+    output:
+        h5="results/segments/segments.h5",
+        report="results/qc/qc_report.csv",
+    params:
+        window=config["segment"]["window"],
+        hop=config["segment"]["hop"],
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    log:
+        "logs/segment.log",
+    benchmark:
+        "benchmarks/segment.tsv"
+    conda:
+        f"{ENVS}/data.yaml"
+    script:
+        "../workflow_scripts/segment.py"

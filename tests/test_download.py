@@ -1,0 +1,63 @@
+"""PhysioNet download: checksum verification, resume, clear offline error (local HTTP server)."""
+import functools
+import hashlib
+import http.server
+import socket
+import threading
+
+import pytest
+
+from ecgrecon.download import DownloadError, download_ptbxl
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """Serve a tiny PTB-XL-shaped tree with a SHA256SUMS.txt over HTTP on localhost."""
+    site = tmp_path / "site"
+    files = {
+        "ptbxl_database.csv": b"ecg_id,patient_id\n1,1\n",
+        "scp_statements.csv": b",description\nNORM,normal\n",
+        "records100/00000/00001_lr.hea": b"00001_lr 12 100 1000\n",
+        "records100/00000/00001_lr.dat": bytes(range(256)) * 4,
+        "records500/00000/00001_hr.dat": b"not wanted",
+    }
+    for rel, data in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(data)
+    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {rel}\n" for rel, d in files.items())
+    (site / "SHA256SUMS.txt").write_text(sums)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", site
+    httpd.shutdown()
+
+
+def test_download_verifies_and_resumes(server, tmp_path):
+    url, site = server
+    out = tmp_path / "out"
+    assert download_ptbxl(url, out, threads=2, log=lambda m: None) == 4
+    assert (out / "records100/00000/00001_lr.dat").read_bytes() == (site / "records100/00000/00001_lr.dat").read_bytes()
+    assert not (out / "records500").exists()
+    # second call: everything verified, nothing fetched again
+    assert download_ptbxl(url, out, log=lambda m: None) == 0
+    # a corrupted local file is fetched again
+    (out / "ptbxl_database.csv").write_bytes(b"corrupt")
+    assert download_ptbxl(url, out, log=lambda m: None) == 1
+
+
+def test_checksum_mismatch_is_refused(server, tmp_path):
+    url, site = server
+    (site / "records100/00000/00001_lr.hea").write_bytes(b"tampered\n")
+    with pytest.raises(DownloadError, match=r"00001_lr\.hea: SHA256 .* does not match"):
+        download_ptbxl(url, tmp_path / "out", log=lambda m: None)
+    assert not (tmp_path / "out/records100/00000/00001_lr.hea").exists()
+
+
+def test_offline_gives_clear_message(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError, match="cannot reach the server.*ptbxl_dir"):
+        download_ptbxl(f"http://127.0.0.1:{port}/", tmp_path / "out", log=lambda m: None)

@@ -1,0 +1,16 @@
+"""Rule clean: raw WFDB folder -> cleaned HDF5 + quarantine list."""
+from ecgrecon.clean import clean_dataset
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake) as log:
+    summary = clean_dataset(
+        snakemake.params.raw_dir,
+        snakemake.output.h5,
+        snakemake.output.quarantine,
+        clean_cfg=snakemake.params.clean,
+        labels_cfg=snakemake.params.labels,
+        records_subdir=snakemake.params.records,
+        threads=snakemake.threads,
+        log=log,
+    )
+    log(f"summary: {summary}")

@@ -1,0 +1,14 @@
+"""Rule download_ptbxl: fetch PTB-XL from PhysioNet, verify SHA256SUMS."""
+from pathlib import Path
+
+from ecgrecon.download import download_ptbxl
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake) as log:
+    download_ptbxl(
+        snakemake.params.url,
+        Path(snakemake.output.db).parent,
+        records=snakemake.params.records,
+        threads=snakemake.threads,
+        log=log,
+    )

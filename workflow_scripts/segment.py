@@ -1,0 +1,15 @@
+"""Rule segment: QC pass 2, windows inside the bounds + record-level windows."""
+from ecgrecon.runlog import script_run
+from ecgrecon.segment import segment_dataset
+
+with script_run(snakemake) as log:
+    summary = segment_dataset(
+        snakemake.input.h5,
+        snakemake.input.stats,
+        snakemake.output.h5,
+        snakemake.output.report,
+        window=snakemake.params.window,
+        hop=snakemake.params.hop,
+        log=log,
+    )
+    log(f"summary: {summary}")
