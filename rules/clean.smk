@@ -9,7 +9,7 @@ rule clean:
         h5="results/clean/{dataset}.h5",
         quarantine="results/qc/quarantine_{dataset}.csv",
     params:
-        raw_dir=raw_dir(),
+        raw_dir=lambda w, input: os.path.dirname(input.db),
         records=RECORDS_SUBDIR,
         clean=config["clean"],
         labels=config["labels"],

@@ -2,12 +2,6 @@
 import os
 from pathlib import Path
 
-# Workflow scripts import the `ecgrecon` package from this checkout (also inside conda envs
-# and cluster jobs, which re-read this file).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH", "")) if p
-)
-
 DATASET = config["dataset"]
 RECORDS_SUBDIR = config["data"]["records"]
 ENVS = os.path.join(workflow.basedir, "envs")

@@ -1,4 +1,7 @@
 """Rule synthesize: write the synthetic PTB-XL-shaped cohort."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from pathlib import Path
 
 from ecgrecon.runlog import script_run
