@@ -1,0 +1,108 @@
+"""Filters on known sinusoids: pass 10 Hz, remove 0.1 Hz drift and 50 Hz mains; median baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from ecgrecon.filters import (bandpass, bandpass_edges, clean_batch, median_width, moving_median,
+                              notch, remove_baseline, resample, resample_factors)
+from ptbxl_fixture import CLEAN_CFG
+
+
+def _amp(x: np.ndarray, fs: float, f: float) -> np.ndarray:
+    """Amplitude of the ``f`` Hz component along the last axis (least squares on sin/cos)."""
+    t = np.arange(x.shape[-1]) / fs
+    basis = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)], axis=1)
+    coef = np.linalg.lstsq(basis, x.reshape(-1, x.shape[-1]).T, rcond=None)[0]
+    return np.hypot(*coef).reshape(x.shape[:-1])
+
+
+def _tones(fs: float, seconds: float = 10.0) -> tuple[np.ndarray, dict]:
+    t = np.arange(int(fs * seconds)) / fs
+    parts = {10.0: 1.0 * np.sin(2 * np.pi * 10 * t), 0.1: 2.0 * np.sin(2 * np.pi * 0.1 * t + 0.3),
+             50.0: 0.5 * np.sin(2 * np.pi * 50 * t + 1.0)}
+    return np.stack([sum(parts.values())] * 3)[None], {10.0: 1.0, 0.1: 2.0, 50.0: 0.5}
+
+
+def test_notch_and_bandpass_at_500hz_keep_10hz_remove_drift_and_mains():
+    fs = 500.0
+    x, amps = _tones(fs)
+    y, note = notch(x, fs, 50.0)
+    assert note is None
+    y = bandpass(y, fs, 0.5, 45.0, 2)
+    mid = slice(1000, 4000)  # away from the edges
+    assert np.allclose(_amp(y[..., mid], fs, 10.0), amps[10.0], rtol=0.02)
+    assert (_amp(y[..., mid], fs, 0.1) < 0.02 * amps[0.1]).all()
+    assert (_amp(y[..., mid], fs, 50.0) < 0.02 * amps[50.0]).all()
+    # without the notch the 45 Hz band edge alone leaves much of the mains: the notch matters
+    y_bp = bandpass(x, fs, 0.5, 45.0, 2)
+    assert (_amp(y_bp[..., mid], fs, 50.0) > 0.2 * amps[50.0]).all()
+
+
+def test_full_clean_chain_500_to_100hz():
+    x, amps = _tones(500.0)
+    y, notes = clean_batch(np.swapaxes(x, 1, 2), 500.0, CLEAN_CFG)
+    assert notes == [] and y.shape == (1, 1000, 3) and y.dtype == np.float32
+    core = np.swapaxes(y, 1, 2)[..., 100:900]
+    assert np.allclose(_amp(core, 100.0, 10.0), amps[10.0], rtol=0.03)
+    assert (_amp(core, 100.0, 0.1) < 0.02 * amps[0.1]).all()
+    assert np.abs(core).max() < 1.1  # nothing left but the 10 Hz tone
+
+
+def test_notch_skipped_at_nyquist_with_note():
+    x = np.random.default_rng(0).standard_normal((2, 3, 1000))
+    y, note = notch(x, 100.0, 50.0)
+    assert y is x
+    assert "skipped" in note and "50 Hz" in note and "100 Hz" in note
+    _, notes = clean_batch(np.swapaxes(x, 1, 2), 100.0, CLEAN_CFG)
+    assert len(notes) == 1 and "skipped" in notes[0]
+
+
+def test_zero_phase_keeps_peak_position():
+    fs = 100.0
+    t = np.arange(1000) / fs
+    pulse = np.exp(-0.5 * ((t - 5.0) / 0.02) ** 2)[None]
+    y = bandpass(pulse, fs, 0.5, 45.0, 2)
+    assert int(np.argmax(y)) == 500
+
+
+def test_upper_edge_clipped_below_nyquist_and_impossible_band():
+    assert bandpass_edges(100.0, 0.5, 45.0) == (0.5, 45.0)
+    lo, hi = bandpass_edges(80.0, 0.5, 45.0)
+    assert lo == 0.5 and 30 < hi < 40
+    with pytest.raises(ValueError, match="impossible"):
+        bandpass_edges(1.0, 0.5, 45.0)
+
+
+def test_resampling_factors_and_values():
+    assert resample_factors(500, 100) == (1, 5)
+    assert resample_factors(250, 100) == (2, 5)
+    assert resample_factors(100, 100) == (1, 1)
+    with pytest.raises(ValueError, match="not a small fraction"):
+        resample_factors(257.3, 100)
+    t = np.arange(5000) / 500.0
+    y = resample(np.sin(2 * np.pi * 3 * t)[None], 500.0, 100.0)
+    assert y.shape == (1, 1000)
+    np.testing.assert_allclose(y[0, 50:950], np.sin(2 * np.pi * 3 * np.arange(1000) / 100.0)[50:950], atol=1e-3)
+
+
+def test_moving_median_matches_rowwise_reference():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 300)).astype(np.float32)
+    assert median_width(100.0, 0.6) == 61
+    got = moving_median(x, 61)
+    ref = np.stack([[ndi.median_filter(r, size=61, mode="nearest") for r in rec] for rec in x])
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_allclose(got[1, 2, 150], np.median(x[1, 2, 120:181]), rtol=0, atol=0)
+
+
+def test_remove_baseline_removes_slow_wander_keeps_spikes():
+    fs = 100.0
+    t = np.arange(1000) / fs
+    spikes = np.zeros_like(t)
+    spikes[::80] = 1.0  # narrow beats
+    wander = 0.8 * np.sin(2 * np.pi * 0.15 * t) + 0.3 * t
+    y = remove_baseline((spikes + wander)[None, None].astype(np.float32), fs, 0.6)[0, 0]
+    assert np.abs(y - spikes)[50:950].max() < 0.03
