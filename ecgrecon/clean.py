@@ -1,6 +1,8 @@
-"""Stage ``clean``: raw PTB-XL-shaped WFDB folder -> one cleaned HDF5 + quarantine list.
+"""Stage ``clean``: raw database folder -> one cleaned HDF5 + quarantine list.
 
-Records are read with the lean reader, checked (NaN, flat leads, length, rate), cleaned in
+The database's adapter (:mod:`ecgrecon.adapters`, chosen by ``kind``) lists the records with
+their metadata and reads each one; records are checked (NaN, flat leads, length, rate),
+cropped to the first ``duration_s`` seconds (shorter ones are quarantined), cleaned in
 batches (:func:`ecgrecon.filters.clean_batch`) by ``threads`` workers and streamed into a
 resizable ``signals`` dataset. Every input record is either kept or quarantined.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import multiprocessing
 import sys
 import time
@@ -23,12 +26,11 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
+from ecgrecon.adapters import get_adapter
 from ecgrecon.atomic import atomic_path, write_csv
-from ecgrecon.discover import build_candidates
 from ecgrecon.filters import check_rate, clean_batch
 from ecgrecon.h5io import write_table
-from ecgrecon.metadata import load_statements
-from ecgrecon.wfdbio import RecordError, read_record
+from ecgrecon.wfdbio import Record, RecordError, read_record
 
 READ_STAGE = "clean.read"
 SIGNAL_STAGE = "clean.signal"
@@ -71,10 +73,13 @@ def check_signal(sig: np.ndarray, rel: str) -> None:
         raise RecordError(rel, f"flat lead(s) {', '.join(np.asarray(LEADS12)[flat])}")
 
 
-def _load(root: Path, rel: str, cfg: dict) -> tuple[float, np.ndarray]:
-    """Read one record and crop it to the configured duration (stage-tagged RecordError)."""
+ReadFn = Callable[[Path, str], Record]
+
+
+def _load(root: Path, rel: str, cfg: dict, read: ReadFn = read_record) -> tuple[float, np.ndarray]:
+    """Read one record and crop it to the first ``duration_s`` seconds (stage-tagged RecordError)."""
     try:
-        rec = read_record(root, rel)
+        rec = read(root, rel)
     except RecordError as exc:
         exc.stage = READ_STAGE
         raise
@@ -90,13 +95,14 @@ def _load(root: Path, rel: str, cfg: dict) -> tuple[float, np.ndarray]:
     return rec.fs, sig
 
 
-def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict) -> BatchResult:
-    """Read, check and clean one batch of (record path, metadata) pairs."""
+def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict,
+                  read: ReadFn = read_record) -> BatchResult:
+    """Read (with the adapter's ``read``), check and clean one batch of (record path, metadata) pairs."""
     out = BatchResult()
     loaded: dict[float, list[tuple[int, np.ndarray]]] = {}
     for i, (rel, meta) in enumerate(batch):
         try:
-            fs, sig = _load(root, rel, cfg)
+            fs, sig = _load(root, rel, cfg, read)
         except RecordError as exc:
             stage = getattr(exc, "stage", SIGNAL_STAGE)
             out.quarantine.append({"record": rel, "stage": stage, "reason": exc.reason,
@@ -136,12 +142,12 @@ def _worker_pool(workers: int):
     return ThreadPool(processes=workers)
 
 
-def _run_batches(pool, root: Path, records: list, cfg: dict) -> Iterator[BatchResult]:
+def _run_batches(pool, root: Path, records: list, cfg: dict, read: ReadFn) -> Iterator[BatchResult]:
     """Yield batch results in input order (in the pool's worker processes when given)."""
     batches = [records[i:i + BATCH_SIZE] for i in range(0, len(records), BATCH_SIZE)]
     if pool is None:
-        return (process_batch(root, b, cfg) for b in batches)
-    return pool.imap(functools.partial(process_batch, root, cfg=cfg), batches)
+        return (process_batch(root, b, cfg, read) for b in batches)
+    return pool.imap(functools.partial(process_batch, root, cfg=cfg, read=read), batches)
 
 
 def _log_quarantine(rows: Iterable[dict], log: Callable[[str], None]) -> None:
@@ -150,22 +156,30 @@ def _log_quarantine(rows: Iterable[dict], log: Callable[[str], None]) -> None:
 
 
 def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: dict,
-                  records_subdir: str = "records100", threads: int = 1, log=print) -> dict:
+                  records_subdir: str | None = None, threads: int = 1, log=print,
+                  kind: str = "ptbxl") -> dict:
     """Clean every record of ``raw_dir``; write ``out_h5`` and ``quarantine_csv``; return counts.
 
-    Raises :class:`QuarantineLimitError` (after writing the quarantine list) when more than
-    ``clean_cfg['max_quarantine_fraction']`` of the input records were quarantined.
+    ``kind`` picks the database adapter (:func:`ecgrecon.adapters.get_adapter`);
+    ``records_subdir`` is its records folder (``None``: the adapter's default, ``records100``
+    for PTB-XL). Raises :class:`QuarantineLimitError` (after writing the quarantine list) when
+    more than ``clean_cfg['max_quarantine_fraction']`` of the input records were quarantined.
     """
     t0 = time.perf_counter()
+    adapter = get_adapter(kind)
+    records_subdir = records_subdir or adapter.default_records
     root = Path(raw_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{raw_dir}: raw data folder not found")
-    cands = build_candidates(root, records_subdir, load_statements(root),
-                             labels_cfg["min_likelihood"])
+    cands = adapter.candidates(root, records_subdir, labels_cfg["min_likelihood"])
+    where = f"under {records_subdir}/" if records_subdir else "in the folder"
     if cands.n_input == 0:
-        raise ValueError(f"{raw_dir}: no records found (no metadata rows, no records under {records_subdir}/)")
-    log(f"clean: {cands.n_input} input records in {raw_dir} ({records_subdir}); "
+        raise ValueError(f"{raw_dir}: no records found (no metadata rows, no {kind} records {where})")
+    log(f"clean: {cands.n_input} input records in {raw_dir} ({kind}, {records_subdir or 'all folders'}); "
         f"{len(cands.records)} to read, {len(cands.quarantine)} quarantined from metadata")
+    if cands.unmapped:
+        log(f"note: {len(cands.unmapped)} diagnosis statement(s) outside the {kind} label table "
+            f"(kept as labels, no superclass), records per statement: {dict(sorted(cands.unmapped.items()))}")
     _log_quarantine(cands.quarantine, log)
     quarantine = list(cands.quarantine)
     n_out = int(round(clean_cfg["duration_s"] * clean_cfg["fs"]))
@@ -176,7 +190,7 @@ def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: 
             ds = h5.create_dataset("signals", shape=(0, n_out, len(LEADS12)), dtype="f4",
                                    maxshape=(None, n_out, len(LEADS12)),
                                    chunks=(16, n_out, len(LEADS12)))
-            for res in _run_batches(pool, root, cands.records, clean_cfg):
+            for res in _run_batches(pool, root, cands.records, clean_cfg, adapter.read):
                 k = len(res.meta)
                 ds.resize(ds.shape[0] + k, axis=0)
                 ds[ds.shape[0] - k:] = res.signals
@@ -199,10 +213,20 @@ def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: 
                 {"ecg_id": "int64", "patient_id": "int64", "strat_fold": "int64"}))
     seconds = time.perf_counter() - t0
     summary.update(fs=float(clean_cfg["fs"]), n_samples=n_out, notes=sorted(notes),
-                   seconds=round(seconds, 3), records_per_s=round(cands.n_input / max(seconds, 1e-9), 1))
+                   seconds=round(seconds, 3), records_per_s=round(cands.n_input / max(seconds, 1e-9), 1),
+                   kind=kind, superclass_counts=_superclass_counts(metas),
+                   unmapped_statements=dict(sorted(cands.unmapped.items())))
     log(f"clean: kept {summary['n_kept']}, quarantined {summary['n_quarantined']} of "
-        f"{summary['n_input']} in {seconds:.1f} s -> {out_h5}")
+        f"{summary['n_input']} in {seconds:.1f} s -> {out_h5}; superclasses {summary['superclass_counts']}")
     return summary
+
+
+def _superclass_counts(metas: list[dict]) -> dict[str, int]:
+    """Kept records per diagnostic superclass (``"none"``: records without one)."""
+    counts = Counter()
+    for m in metas:
+        counts.update(json.loads(m["superclass"]) or ["none"])
+    return dict(sorted(counts.items()))
 
 
 def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, cfg: dict, log) -> dict:

@@ -1,4 +1,4 @@
-"""Which records to consider: every record file found UNION every metadata row.
+"""PTB-XL: which records to consider: every record file found UNION every metadata row.
 
 A file without a row is quarantined ("no metadata row"); a row with unusable fields is
 quarantined with the reason; a row whose file is absent is left to the reader, which reports
@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecgrecon.adapters.base import METADATA_STAGE, Candidates
 from ecgrecon.metadata import Statements, load_database, row_metadata
 
-METADATA_STAGE = "clean.metadata"
-
-
-@dataclass
-class Candidates:
-    """Records to read (with their metadata) and the records already quarantined."""
-
-    records: list[tuple[str, dict]] = field(default_factory=list)
-    quarantine: list[dict] = field(default_factory=list)
-    n_input: int = 0
+__all__ = ["METADATA_STAGE", "Candidates", "build_candidates", "find_record_files"]
 
 
 def find_record_files(raw_dir: Path, records_subdir: str) -> list[str]:

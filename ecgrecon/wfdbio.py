@@ -174,19 +174,27 @@ def parse_header(path: Path) -> Header:
     return Header(tok[0], n_sig, fs, n_samples, signals)
 
 
-def lead_order(header: Header, path: Path) -> np.ndarray:
-    """Column index of each lead of ``LEADS12`` in the record; refuses wrong or unknown leads."""
-    if header.n_sig != len(LEADS12):
-        raise RecordError(path, f"expected {len(LEADS12)} signals, header has {header.n_sig}")
+def lead_order(header: Header, path: Path, extra_leads: tuple[str, ...] = ()) -> np.ndarray:
+    """Header signal index of each lead of ``LEADS12``; refuses wrong or unknown leads.
+
+    Signals named in ``extra_leads`` (upper-case, e.g. PTB DB's Frank leads VX, VY, VZ) are
+    skipped; every other signal must be one of the 12 standard leads, each exactly once.
+    """
     names = [s.name.strip().upper() for s in header.signals]
-    unknown = [s.name for s, n in zip(header.signals, names) if n not in _LEAD_INDEX]
+    keep = [i for i, n in enumerate(names) if n not in extra_leads]
+    if len(keep) != len(LEADS12):
+        if not extra_leads:
+            raise RecordError(path, f"expected {len(LEADS12)} signals, header has {header.n_sig}")
+        raise RecordError(path, f"expected {len(LEADS12)} standard leads besides {list(extra_leads)}, "
+                                f"header has {len(keep)}: {[header.signals[i].name for i in keep]}")
+    unknown = [header.signals[i].name for i in keep if names[i] not in _LEAD_INDEX]
     if unknown:
         raise RecordError(path, f"unknown lead name(s) {unknown}")
-    if len(set(names)) != len(names):
-        raise RecordError(path, f"duplicate lead names {names}")
+    if len({names[i] for i in keep}) != len(keep):
+        raise RecordError(path, f"duplicate lead names {[names[i] for i in keep]}")
     order = np.empty(len(LEADS12), dtype=np.intp)
-    for col, n in enumerate(names):
-        order[_LEAD_INDEX[n]] = col
+    for i in keep:
+        order[_LEAD_INDEX[names[i]]] = i
     return order
 
 
@@ -239,46 +247,56 @@ class Record:
     signal: np.ndarray  # float32 (n_samples, 12); WFDB "invalid" samples are NaN
 
 
-def read_record(root: Path, rel: str, check_fs: bool = True) -> Record:
+def read_record(root: Path, rel: str, check_fs: bool = True, extra_leads: tuple[str, ...] = ()) -> Record:
     """Read and validate the 12-lead record ``rel`` (path below ``root``, no extension).
 
     ``root`` must be resolved. With ``check_fs`` the header rate must equal the rate declared
-    by a ``recordsNNN`` folder in ``rel``.
+    by a ``recordsNNN`` folder in ``rel``. Signals named in ``extra_leads`` are ignored; they
+    may live in another signal file (PTB DB keeps VX, VY, VZ in ``.xyz``), which is not read.
     """
     base = safe_record_path(root, rel)
     hea = base.with_name(base.name + ".hea")
     if hea.is_symlink() and not hea.resolve().is_relative_to(root):
         raise RecordError(rel, "path outside data root (header symlink escapes)")
     header = parse_header(hea)
-    order = lead_order(header, hea)
+    order = lead_order(header, hea, extra_leads)
     want = declared_fs(rel)
     if check_fs and want is not None and abs(header.fs - want) > 1e-6:
         raise RecordError(hea, f"wrong sampling rate: header says {header.fs:g} Hz, "
                                f"folder declares {want:g} Hz")
-    files = {s.file_name for s in header.signals}
-    fmts = {(s.fmt, s.byte_offset) for s in header.signals}
-    if len(files) != 1 or len(fmts) != 1:
+    leads = [header.signals[i] for i in order]
+    files = {s.file_name for s in leads}
+    if len(files) != 1:
         raise RecordError(hea, "signals spread over several .dat files or formats (unsupported)")
     dat_name = files.pop()
+    group = [j for j, s in enumerate(header.signals) if s.file_name == dat_name]  # the file's signals
+    fmts = {(header.signals[j].fmt, header.signals[j].byte_offset) for j in group}
+    if len(fmts) != 1:
+        raise RecordError(hea, "signals spread over several .dat files or formats (unsupported)")
     if PurePosixPath(dat_name).name != dat_name or dat_name in ("", ".", ".."):
         raise RecordError(hea, f"path outside data root (.dat name {dat_name!r} refused)")
     dat = base.with_name(dat_name)
     if dat.is_symlink() and not dat.resolve().is_relative_to(root):
         raise RecordError(hea, "path outside data root (.dat symlink escapes)")
     fmt, offset = fmts.pop()
-    digital = _read_digital(dat, fmt, offset, header.n_sig, header.n_samples)
-    _check_checksums(digital, header, dat)
-    digital = digital[:, order]
-    scale = np.array([_unit_scale(header.signals[i].units, hea) / header.signals[i].gain for i in order],
-                     dtype=np.float32)
-    base_adc = np.array([header.signals[i].baseline for i in order], dtype=np.float32)
+    digital = _read_digital(dat, fmt, offset, len(group), header.n_samples)
+    specs = [header.signals[j] for j in group]
+    check_checksums(digital, specs, dat)
+    column = {j: k for k, j in enumerate(group)}
+    phys = to_physical(digital[:, [column[i] for i in order]], leads, hea, _FORMATS[fmt][2])
+    return Record(str(rel), header.fs, phys)
+
+
+def to_physical(digital: np.ndarray, specs: list[SignalSpec], path: Path, sentinel: int | None) -> np.ndarray:
+    """float32 mV from digital samples (columns matching ``specs``); ``sentinel`` samples -> NaN."""
+    scale = np.array([_unit_scale(s.units, path) / s.gain for s in specs], dtype=np.float32)
+    base_adc = np.array([s.baseline for s in specs], dtype=np.float32)
     phys = digital.astype(np.float32)
     phys -= base_adc
     phys *= scale
-    sentinel = _FORMATS[fmt][2]
-    if digital.min() == sentinel:  # the sentinel is the format's smallest value
+    if sentinel is not None and digital.size and digital.min() == sentinel:  # the format's smallest value
         phys[digital == sentinel] = np.nan
-    return Record(str(rel), header.fs, phys)
+    return phys
 
 
 def _unit_scale(units: str, path: Path) -> float:
@@ -288,14 +306,14 @@ def _unit_scale(units: str, path: Path) -> float:
         raise RecordError(path, f"unsupported units {units!r} (expected mV, uV or V)") from None
 
 
-def _check_checksums(digital: np.ndarray, header: Header, dat: Path) -> None:
+def check_checksums(digital: np.ndarray, specs: list[SignalSpec], dat: Path) -> None:
     """Compare the 16-bit sample sums with the header checksums (where the header gives one)."""
-    given = np.array([s.checksum is not None for s in header.signals])
+    given = np.array([s.checksum is not None for s in specs])
     if not given.any():
         return
-    want = np.array([s.checksum if s.checksum is not None else 0 for s in header.signals])
+    want = np.array([s.checksum if s.checksum is not None else 0 for s in specs])
     sums = digital.sum(axis=0, dtype=np.int64)
     bad = given & ((sums - want) % 65536 != 0)
     if bad.any():
-        names = [header.signals[i].name for i in np.flatnonzero(bad)]
+        names = [specs[i].name for i in np.flatnonzero(bad)]
         raise RecordError(dat, f"checksum mismatch in lead(s) {names} (corrupt .dat)")

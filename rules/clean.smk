@@ -1,16 +1,21 @@
 # Clean: raw WFDB -> notch, band-pass, baseline removal, resample, fixed lead order -> one HDF5.
+# {dataset} is the main dataset (config `dataset`, a PTB-XL-shaped folder) or a `datasets:` entry,
+# read by the adapter of its kind (ecgrecon/adapters).
 
 
 rule clean:
     """Clean every raw record into results/clean/{dataset}.h5; bad records go to the quarantine list."""
     input:
-        db=raw_database(),
+        raw=clean_raw_input,
     output:
         h5="results/clean/{dataset}.h5",
-        quarantine="results/qc/quarantine_{dataset}.csv",
+        quarantine=report(
+            "results/qc/quarantine_{dataset}.csv", caption="../report/clean_quarantine.rst", category="1 Clean"
+        ),
     params:
-        raw_dir=lambda w, input: os.path.dirname(input.db),
-        records=RECORDS_SUBDIR,
+        raw_dir=lambda w: dataset_spec(w.dataset)["raw_dir"],
+        kind=lambda w: dataset_spec(w.dataset)["kind"],
+        records=lambda w: dataset_spec(w.dataset)["records"],
         clean=config["clean"],
         labels=config["labels"],
     threads: 2

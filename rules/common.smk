@@ -29,6 +29,45 @@ def raw_database():
     return os.path.join(raw_dir(), "ptbxl_database.csv")
 
 
+MAIN_DATASETS = ("synthetic", "ptbxl_local", "ptbxl_download")
+
+
+def extra_datasets():
+    """The config's `datasets:` mapping (name -> kind, path, records); names must not shadow a main dataset."""
+    extra = config.get("datasets") or {}
+    clash = sorted(set(extra) & set(MAIN_DATASETS))
+    if clash:
+        raise WorkflowError(f"datasets: {clash} reuse the name of a main dataset {list(MAIN_DATASETS)}; rename them")
+    return extra
+
+
+EXTRA_DATASETS = extra_datasets()
+
+
+def dataset_spec(name):
+    """Adapter kind, raw folder and records sub-folder of dataset `name` (main dataset or `datasets:` entry)."""
+    if name == DATASET:
+        return {"kind": "ptbxl", "raw_dir": raw_dir(), "records": RECORDS_SUBDIR}
+    if name not in EXTRA_DATASETS:
+        raise WorkflowError(
+            f"unknown dataset {name!r} in results/clean/{name}.h5: the main dataset is {DATASET!r}; "
+            f"declare others under `datasets:` in the config (declared: {sorted(EXTRA_DATASETS)})"
+        )
+    spec = EXTRA_DATASETS[name]
+    records = spec.get("records")
+    if records is None and spec["kind"] == "ptbxl":
+        records = RECORDS_SUBDIR
+    return {"kind": spec["kind"], "raw_dir": repo_path(spec["path"]), "records": records}
+
+
+def clean_raw_input(wildcards):
+    """Input of rule clean: the main dataset's ptbxl_database.csv (so synthesize / download run
+    first) or the folder of a `datasets:` entry."""
+    if wildcards.dataset == DATASET:
+        return raw_database()
+    return dataset_spec(wildcards.dataset)["raw_dir"]
+
+
 def foundation_targets():
     return [
         f"results/clean/{DATASET}.h5",

@@ -15,11 +15,15 @@ def write_config(path: Path, overrides: dict) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake on the project Snakefile with ``workdir`` as working directory."""
-    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", "--quiet", "rules"]
+    """Run snakemake on the project Snakefile with ``workdir`` as working directory.
+
+    ``args`` (targets, flags) come first: options that take several values (--configfile,
+    --rerun-triggers) would otherwise swallow the targets.
+    """
+    cmd = [SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
-    cmd += list(args)
+    cmd += ["--quiet", "rules"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
@@ -28,7 +32,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: 
 
 def scheduled_rules(workdir: Path, configfile: Path | None = None, *extra: str) -> dict[str, int]:
     """Dry-run and return {rule: job count} of what would run."""
-    proc = snakemake(workdir, "-n", "--rerun-triggers", "mtime", "params", "input", "software-env", "code", *extra, configfile=configfile)
+    proc = snakemake(workdir, *extra, "-n", "--rerun-triggers", "mtime", "params", "input", "software-env", "code", configfile=configfile)
     counts, in_table = {}, False
     for line in proc.stdout.splitlines():
         parts = line.split()

@@ -1,4 +1,4 @@
-"""Rule clean: raw WFDB folder -> cleaned HDF5 + quarantine list."""
+"""Rule clean: raw database folder (read by the adapter of its kind) -> cleaned HDF5 + quarantine list."""
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
@@ -13,6 +13,7 @@ with script_run(snakemake) as log:
         clean_cfg=snakemake.params.clean,
         labels_cfg=snakemake.params.labels,
         records_subdir=snakemake.params.records,
+        kind=snakemake.params.kind,
         threads=snakemake.threads,
         log=log,
     )
