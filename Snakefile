@@ -4,6 +4,9 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+report: "report/workflow.rst"
+
+
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 

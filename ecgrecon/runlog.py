@@ -40,14 +40,25 @@ class Logger:
 
 
 @contextlib.contextmanager
-def script_run(snakemake) -> Iterator[Callable[[str], None]]:
-    """Context for a workflow script: yields a logger, turns exceptions into a clear exit."""
+def script_run(snakemake, provenance: tuple[str, ...] = ()) -> Iterator[Callable[[str], None]]:
+    """Context for a workflow script: yields a logger, turns exceptions into a clear exit.
+
+    On success, each folder in ``provenance`` gets a ``provenance.json`` (config hash, git
+    commit, versions, seed, wall time); name a folder only from the one rule that owns it.
+    """
     rule = getattr(snakemake, "rule", "script")
     log = Logger(snakemake.log[0] if len(snakemake.log) else None, prefix=f"[{rule}] ")
     start = time.time()
     try:
         yield log
-        log(f"done in {time.time() - start:.1f} s")
+        wall = time.time() - start
+        if provenance:
+            from .provenance import write_provenance
+
+            config = dict(snakemake.config)
+            for folder in provenance:
+                write_provenance(folder, config, config["seed"], wall, extra={"rule": rule, "threads": snakemake.threads})
+        log(f"done in {wall:.1f} s")
     except Exception as exc:  # noqa: BLE001 - every failure gets one readable line
         log.traceback()
         log(f"ERROR: {exc}")

@@ -61,7 +61,7 @@ def dataset_spec(name):
 
 
 def clean_raw_input(wildcards):
-    """Input of rule clean: the main dataset's ptbxl_database.csv (so synthesize / download run
+    """Input of the clean rule: the main dataset's ptbxl_database.csv (so synthesize / download run
     first) or the folder of a `datasets:` entry."""
     if wildcards.dataset == DATASET:
         return raw_database()

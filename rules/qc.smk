@@ -7,7 +7,7 @@ rule qc_stats:
         h5=f"results/clean/{DATASET}.h5",
     output:
         stats="results/qc/qc_stats.json",
-        png="results/qc/qc_stats.png",
+        png=report("results/qc/qc_stats.png", caption="../report/qc_stats.rst", category="2 QC"),
     params:
         percentiles=config["qc"]["percentiles"],
         n_windows=config["qc"]["n_sample_windows"],

@@ -8,7 +8,7 @@ rule segment:
         stats="results/qc/qc_stats.json",
     output:
         h5="results/segments/segments.h5",
-        report="results/qc/qc_report.csv",
+        report=report("results/qc/qc_report.csv", caption="../report/qc_report.rst", category="2 QC"),
     params:
         window=config["segment"]["window"],
         hop=config["segment"]["hop"],

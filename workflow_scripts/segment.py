@@ -5,7 +5,7 @@ sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon pack
 from ecgrecon.runlog import script_run
 from ecgrecon.segment import segment_dataset
 
-with script_run(snakemake) as log:
+with script_run(snakemake, provenance=("results/qc", "results/segments")) as log:
     summary = segment_dataset(
         snakemake.input.h5,
         snakemake.input.stats,
