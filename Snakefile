@@ -19,6 +19,11 @@ include: "rules/clean.smk"
 include: "rules/qc.smk"
 include: "rules/segment.smk"
 include: "rules/folds.smk"
+include: "rules/learning_common.smk"
+include: "rules/encoder.smk"
+include: "rules/reps.smk"
+include: "rules/decoders.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

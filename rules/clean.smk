@@ -16,8 +16,8 @@ rule clean:
         raw_dir=lambda w: dataset_spec(w.dataset)["raw_dir"],
         kind=lambda w: dataset_spec(w.dataset)["kind"],
         records=lambda w: dataset_spec(w.dataset)["records"],
-        clean=config["clean"],
-        labels=config["labels"],
+        clean=canonical(config["clean"]),
+        labels=canonical(config["labels"]),
     threads: 2
     resources:
         mem_mb=4000,

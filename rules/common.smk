@@ -7,6 +7,11 @@ RECORDS_SUBDIR = config["data"]["records"]
 ENVS = os.path.join(workflow.basedir, "envs")
 
 
+def canonical(d):
+    """A copy of a (nested) config dict with sorted keys: params compare equal whatever the key order."""
+    return {k: canonical(d[k]) if isinstance(d[k], dict) else d[k] for k in sorted(d)}
+
+
 def repo_path(p):
     """Resolve a user path from the config: relative paths are relative to the project root."""
     p = Path(os.path.expanduser(str(p)))

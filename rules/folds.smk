@@ -8,7 +8,7 @@ rule folds:
     output:
         json="results/folds/folds.json",
     params:
-        split=config["split"],
+        split=canonical(config["split"]),
         seed=config["seed"],
     threads: 1
     resources:

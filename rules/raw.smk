@@ -9,7 +9,7 @@ rule synthesize:
         truth="results/raw/synthetic/ground_truth.h5",
         records=directory("results/raw/synthetic/records100"),
     params:
-        synth=config["synth"],
+        synth=canonical(config["synth"]),
         seed=config["seed"],
     threads: 2
     resources:

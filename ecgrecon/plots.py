@@ -1,0 +1,108 @@
+"""Figures of the learning stages (matplotlib, Agg backend, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .atomic import atomic_path  # noqa: E402
+
+COLORS = {"truth": "black", "C": "tab:blue", "Ch": "tab:red"}
+LABELS = {"truth": "ground truth", "C": "C (signal)", "Ch": "C-h (signal + h)"}
+
+
+def _empty(path, title: str, why: str) -> None:
+    """A figure that says why there is nothing to draw (e.g. no labelled test segment)."""
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, why, ha="center", va="center")
+    _save(fig, path)
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def loss_curve(history: pd.DataFrame, path, title: str = "") -> None:
+    """Train and validation loss per epoch; the best epoch marked."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(history["epoch"], history["train_loss"], "o-", label="train")
+    ax.plot(history["epoch"], history["val_loss"], "s-", label="validation")
+    best = history.loc[history["val_loss"].idxmin()]
+    ax.axvline(best["epoch"], color="grey", ls=":", label=f"best (epoch {int(best['epoch'])})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    _save(fig, path)
+
+
+def affinity_heatmap(matrix: np.ndarray, classes: list[str], path, title: str) -> None:
+    """Class-to-class k-NN affinity matrix (rows: query class, columns: neighbour class)."""
+    if not len(classes):
+        return _empty(path, title, "no labelled test segments")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(classes), 0.6 + 0.7 * len(classes)))
+    im = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if np.isfinite(matrix[i, j]):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center",
+                        color="white" if matrix[i, j] < 0.6 else "black", fontsize=8)
+    ax.set_xlabel("neighbour class")
+    ax.set_ylabel("query class")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _save(fig, path)
+
+
+def class_radar(values: dict[str, dict[str, float]], path, title: str) -> None:
+    """Radar of RMSE (mV) per class; ``values[variant][class]``."""
+    classes = list(next(iter(values.values()), {}).keys())
+    if not classes:
+        return _empty(path, title, "no labelled test segments")
+    angles = np.linspace(0, 2 * np.pi, len(classes), endpoint=False).tolist()
+    fig = plt.figure(figsize=(5.5, 5.5))
+    ax = fig.add_subplot(projection="polar")
+    for variant, per_class in values.items():
+        v = [per_class[c] for c in classes]
+        ax.plot(angles + angles[:1], v + v[:1], "o-", color=COLORS.get(variant), label=LABELS.get(variant, variant))
+        ax.fill(angles + angles[:1], v + v[:1], color=COLORS.get(variant), alpha=0.1)
+    ax.set_xticks(angles, classes, fontsize=8)
+    ax.set_title(title)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1))
+    _save(fig, path)
+
+
+def qualitative(examples: list[dict], leads: list[str], fs: float, path) -> None:
+    """Rows: one beat per class; columns: target leads; ground truth vs each variant (mV).
+
+    ``examples``: dicts with ``title`` and ``signals`` {"truth"|variant: (n_leads, n) array}.
+    """
+    if not examples:
+        return _empty(path, "qualitative examples", "no labelled test segments")
+    rows, cols = len(examples), len(leads)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 1.7 * rows), squeeze=False, sharex=True)
+    for r, ex in enumerate(examples):
+        for c, lead in enumerate(leads):
+            ax = axes[r, c]
+            for name, sig in ex["signals"].items():
+                t = np.arange(sig.shape[1]) / fs
+                ax.plot(t, sig[c], color=COLORS.get(name), lw=1.4 if name == "truth" else 1.0,
+                        label=LABELS.get(name, name))
+            if r == 0:
+                ax.set_title(lead)
+            if c == 0:
+                ax.set_ylabel(f"{ex['title']}\nmV", fontsize=8)
+            if r == rows - 1:
+                ax.set_xlabel("s")
+    axes[0, -1].legend(fontsize=7, loc="upper right")
+    _save(fig, path)

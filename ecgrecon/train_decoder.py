@@ -1,0 +1,185 @@
+"""Train one lead decoder: variant C (signal only) or Ch (signal + h), for one fold and lead.
+
+Input x: the input leads of each segment, z-scored per segment and lead; h: the encoder
+representation standardised with the fold's train statistics (Ch only); target: the lead in
+mV. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation loss, best
+weights kept. Per-epoch resume state beside the checkpoint (``{lead}.resume.pt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .atomic import write_csv
+from .datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
+from .device import derive_seed, resolve_device, seed_everything
+from .fitloop import fingerprint, fit, resume_path, save_torch
+from .models import LeadDecoder, build_decoder, count_params
+
+ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule")
+
+
+@dataclass
+class DecoderData:
+    """Arrays for one (variant, fold, lead): x z-scored (n, n_in, T), y in mV (n, T), h or None."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    h_train: np.ndarray | None
+    x_val: np.ndarray
+    y_val: np.ndarray
+    h_val: np.ndarray | None
+
+
+def check_seg_ids(meta: pd.DataFrame, path) -> np.ndarray:
+    """seg_id must equal the row index (the contract); returns it."""
+    seg = meta["seg_id"].to_numpy(np.int64)
+    if not np.array_equal(seg, np.arange(len(meta))):
+        raise ArtifactError(f"{path}: meta seg_id is not the row index 0..n-1")
+    return seg
+
+
+def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs) -> DecoderData:
+    """Read train and val arrays of one fold; h only for variant Ch."""
+    meta, _ = read_segment_meta(segments)
+    seg = check_seg_ids(meta, segments)
+    rows = split_rows(meta, load_folds(folds, fold), segments)
+    out = {}
+    for split in ("train", "val"):
+        r = rows[split]
+        if len(r) == 0:
+            raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
+        sig = read_leads(segments, list(inputs) + [lead], r)
+        out[f"x_{split}"] = zscore_segments(sig[:, :-1])
+        out[f"y_{split}"] = np.ascontiguousarray(sig[:, -1])
+        if variant == "Ch":
+            if reps is None:
+                raise ValueError("variant Ch needs reps.h5")
+            out[f"h_{split}"] = load_h(reps, fold, seg[r])
+        else:
+            out[f"h_{split}"] = None
+    return DecoderData(**out)
+
+
+def _batch_loss(pred, y, w):
+    err = pred - y
+    return w["mse"] * (err**2).mean() + w["mae"] * err.abs().mean()
+
+
+def fit_decoder(
+    data: DecoderData,
+    *,
+    variant: str,
+    cfg: dict,
+    seed: int,
+    key: tuple = (),
+    device: str = "auto",
+    state_path,
+    log=print,
+    epoch_hook: Callable[[int], None] | None = None,
+) -> tuple[LeadDecoder, dict]:
+    """Train with early stopping; returns the model holding the best weights and the fit result.
+
+    ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
+    lead see the same batches.
+    """
+    dev = resolve_device(device)
+    seed_everything(seed, dev)
+    h_dim = 0 if data.h_train is None else data.h_train.shape[1]
+    torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
+    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    w = {k: float(v) for k, v in cfg["loss_weights"].items()}
+    bs = int(cfg["batch_size"])
+
+    def tensors(x, h, y):
+        t = [torch.from_numpy(x).to(dev), None if h is None else torch.from_numpy(h).to(dev), torch.from_numpy(y).to(dev)]
+        return t
+
+    xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
+    xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
+    n = len(xt)
+
+    def train_epoch(epoch: int) -> float:
+        g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
+        perm = torch.randperm(n, generator=g).to(dev)
+        total = 0.0
+        for lo in range(0, n, bs):
+            idx = perm[lo : lo + bs]
+            loss = _batch_loss(model(xt[idx], None if ht is None else ht[idx]), yt[idx], w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        return total / n
+
+    def validate() -> dict:
+        se = ae = 0.0
+        for lo in range(0, len(xv), 1024):
+            pred = model(xv[lo : lo + 1024], None if hv is None else hv[lo : lo + 1024])
+            err = (pred - yv[lo : lo + 1024]).double()
+            se += float((err**2).sum())
+            ae += float(err.abs().sum())
+        m = yv.numel()
+        return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
+
+    settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type,
+                "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads()}
+    fp = fingerprint(settings, data.x_train, data.y_train, data.x_val, data.y_val,
+                     *(a for a in (data.h_train, data.h_val) if a is not None))
+    result = fit({"model": model}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
+                 patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook,
+                 lr_schedule=cfg.get("lr_schedule", "constant"))
+    model.load_state_dict(result["best"]["model"])
+    model.eval()
+    return model, result
+
+
+def model_arch(model: LeadDecoder) -> dict:
+    """The constructor settings of a decoder (stored in its checkpoint)."""
+    return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride,
+            "out_channels": model.up.out_channels}
+
+
+def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold, lead, inputs, cfg, seed,
+                  device="auto", log=print, epoch_hook=None) -> dict:
+    """Load data, train, write the checkpoint (best weights) and the validation curve CSV."""
+    data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
+    log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
+    state = resume_path(out_model)
+    model, result = fit_decoder(data, variant=variant, cfg=cfg, seed=seed, key=(fold, lead), device=device,
+                                state_path=state, log=log, epoch_hook=epoch_hook)
+    n_params = count_params(model)
+    ckpt = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "variant": variant, "fold": fold, "lead": lead, "inputs": [str(i) for i in inputs],
+        "h_dim": int(model.h_dim), "arch": model_arch(model),
+        "n_params": n_params, "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
+        "epochs_run": len(result["history"]), "seed": int(seed),
+        "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
+    }
+    write_csv(out_curve, pd.DataFrame(result["history"]))
+    save_torch(out_model, ckpt)
+    state.unlink(missing_ok=True)
+    log(f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
+        f"(val loss {result['best_val']:.5f}) of {len(result['history'])}")
+    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"]}
+
+
+def load_decoder(path, device="cpu") -> tuple[LeadDecoder, dict]:
+    """Rebuild a decoder from its checkpoint (``torch.load(weights_only=True)``)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path}: decoder checkpoint not found") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise ArtifactError(f"{path}: not a readable decoder checkpoint ({exc})") from exc
+    model = build_decoder(ckpt["variant"], len(ckpt["inputs"]), ckpt["h_dim"], ckpt["arch"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt

@@ -1,0 +1,27 @@
+# Representations: h for every segment and record-level window, h statistics per fold (train only).
+
+
+rule extract_reps:
+    """Encode every segment and record window; store mean/std of h over each fold's train split."""
+    input:
+        segments="results/segments/segments.h5",
+        folds="results/folds/folds.json",
+        encoder="results/encoder/encoder.pt",
+    output:
+        h5="results/reps/reps.h5",
+    params:
+        tile=config["encoder"]["tile_reps"],
+        device=config["device"],
+    threads: 2
+    priority: 10
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        "logs/extract_reps.log",
+    benchmark:
+        "benchmarks/extract_reps.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/extract_reps.py"

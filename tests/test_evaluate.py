@@ -1,0 +1,164 @@
+"""The learning chain end to end on a synthetic cohort: encoder -> reps -> decoders -> evaluation."""
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ecgrecon.evaluate import EvalSettings, evaluate
+from ecgrecon.reps import extract_reps
+from ecgrecon.train_decoder import train_decoder
+from ecgrecon.train_encoder import train_encoder
+from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
+
+INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
+ENC = {"embed_dim": 32, "proj_dim": 16, "width": 8, "temperature": 0.07, "batch_size": 64, "lr": 0.003,
+       "weight_decay": 1e-4, "max_epochs": 3, "patience": 2,
+       "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8}}
+DEC = {"proj": 16, "hidden": 16, "stride": 4, "out_channels": 8, "batch_size": 32, "lr": 0.004,
+       "weight_decay": 1e-4, "loss_weights": {"mse": 1.0, "mae": 1.0}, "max_epochs": 10, "patience": 3}
+OUTPUTS = {"predictions": "predictions.h5", "segment_csv": "segment_metrics.csv", "segment_md": "segment_metrics.md",
+           "record_csv": "record_metrics.csv", "record_md": "record_metrics.md", "class_csv": "class_metrics.csv",
+           "latent_csv": "latent_affinity.csv", "fig_affinity_x": "latent_affinity_x.png",
+           "fig_affinity_h": "latent_affinity_h.png", "fig_radar": "class_radar.png",
+           "fig_qualitative": "qualitative.png"}
+
+
+def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
+    """All learning stages on one cohort (official fold); returns the output paths."""
+    train_encoder(seg, folds, out / "encoder.pt", out / "train_log.csv", out / "loss.png", inputs=INPUTS,
+                  level="superclass", cfg=enc, seed=seed, log=lambda m: None)
+    extract_reps(seg, folds, out / "encoder.pt", out / "reps.h5", log=lambda m: None)
+    paths = {}
+    for variant in ("C", "Ch"):
+        for lead in targets:
+            p = out / "decoders" / variant / "official" / f"{lead}.pt"
+            train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
+                          fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None)
+            paths[(variant, "official", lead)] = p
+    outputs = {k: out / "eval" / v for k, v in OUTPUTS.items()}
+    settings = EvalSettings(inputs=INPUTS, targets=list(targets), variants=["C", "Ch"], folds=["official"],
+                            knn_k=10, n_subclasses=2, min_class_records=1, device="cpu")
+    evaluate(seg, folds, out / "reps.h5", paths, outputs, settings, log=lambda m: None)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return write_cohort(tmp_path_factory.mktemp("cohort"), n_records=80, seed=1)
+
+
+@pytest.fixture(scope="module")
+def chain(cohort, tmp_path_factory):
+    torch.set_num_threads(1)
+    return run_chain(*cohort, tmp_path_factory.mktemp("run_a"))
+
+
+def test_ch_decoder_beats_zero_and_train_mean_by_a_wide_margin(chain):
+    seg = pd.read_csv(chain["segment_csv"]).set_index(["variant", "lead"])
+    for lead in TARGETS:
+        ch = seg.loc[("Ch", lead)]
+        floor = min(seg.loc[("zero", lead), "rmse"], seg.loc[("train_mean", lead), "rmse"])
+        assert ch["rmse"] < 0.5 * floor, (lead, ch["rmse"], floor)
+        assert ch["r2"] > 0.6 and ch["pearson_seg"] > 0.8
+        assert seg.loc[("train_mean", lead), "r2"] < 0.1
+
+
+def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
+    seg = pd.read_csv(chain["segment_csv"])
+    assert set(seg["variant"]) == {"C", "Ch", "zero", "train_mean"}
+    assert set(seg["lead"]) == set(TARGETS) | {"Mean"}
+    mean_row = seg[(seg["variant"] == "Ch") & (seg["lead"] == "Mean")].iloc[0]
+    assert mean_row["rmse"] == pytest.approx(seg[(seg["variant"] == "Ch") & (seg["lead"] != "Mean")]["rmse"].mean())
+    md = chain["segment_md"].read_text()
+    for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
+        assert needle in md
+    rec = pd.read_csv(chain["record_csv"])
+    with h5py.File(cohort[0]) as f:
+        n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
+    assert (rec["n_records"] == n_test_records).all() and n_test_records == 8
+    assert rec["rmse_ci95"].notna().all() and (rec["rmse_ci95"] > 0).all()
+    assert "±" in chain["record_md"].read_text()
+    cls = pd.read_csv(chain["class_csv"])
+    assert {"superclass", "subclass"} <= set(cls["level"])
+    assert set(cls[cls["level"] == "superclass"]["class"]) <= {"NORM", "MI", "STTC", "CD", "HYP"}
+    lat = pd.read_csv(chain["latent_csv"])
+    assert set(lat["space"]) == {"x", "h"} and lat["affinity"].between(0, 1).all()
+    for key in ("fig_affinity_x", "fig_affinity_h", "fig_radar", "fig_qualitative"):
+        assert chain[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predictions_saved_and_consistent_with_the_table(chain, cohort):
+    with h5py.File(chain["predictions"]) as f, h5py.File(cohort[0]) as s:
+        seg_id = f["official/segments/seg_id"][...]
+        pred = f["official/segments/Ch"][...]
+        truth = s["x"][...][seg_id][:, [6, 8, 9, 10, 11]]
+        assert pred.shape == truth.shape and f["official/records/Ch"].shape[1:] == (5, 256)
+        assert set(s["meta/ecg_id"][...][seg_id]) == set(range(1009, 1080, 10))  # fold 10 only
+    seg = pd.read_csv(chain["segment_csv"]).set_index(["variant", "lead"])
+    rmse_v1 = np.sqrt(((pred[:, 0].astype(np.float64) - truth[:, 0]) ** 2).mean())
+    assert rmse_v1 == pytest.approx(seg.loc[("Ch", "V1"), "rmse"], rel=1e-6)
+
+
+def test_same_seed_gives_bitwise_identical_metrics(cohort, tmp_path):
+    # a short chain (one lead, few epochs) run three times: seeds 5, 5, 6.
+    quick = {"targets": ["V4"], "enc": {**ENC, "max_epochs": 1}, "dec": {**DEC, "max_epochs": 2}}
+    a, b, c = (run_chain(*cohort, tmp_path / f"run{i}", seed=s, **quick) for i, s in enumerate((5, 5, 6)))
+    for key in ("segment_csv", "record_csv", "class_csv", "latent_csv"):
+        assert a[key].read_bytes() == b[key].read_bytes(), key
+    assert a["segment_csv"].read_bytes() != c["segment_csv"].read_bytes()
+
+
+def test_checkpoints_load_weights_only(chain):
+    root = chain["segment_csv"].parent.parent
+    enc = torch.load(root / "encoder.pt", weights_only=True)
+    dec = torch.load(root / "decoders" / "Ch" / "official" / "V4.pt", weights_only=True)
+    assert enc["classes"] == ["CD", "HYP", "MI", "NORM", "STTC"] and dec["h_dim"] == 32
+
+
+def test_cv_summary_mean_and_sd_across_cv_folds(tmp_path):
+    from ecgrecon.evaluate import cv_summary
+    from ecgrecon.plots import affinity_heatmap, class_radar
+
+    table = pd.DataFrame({"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1",
+                          "rmse": [9.0, 1.0, 2.0, 3.0]})
+    out = cv_summary(table, ["rmse"]).set_index("fold")
+    assert out.loc["cv_mean", "rmse"] == 2.0 and out.loc["cv_sd", "rmse"] == 1.0
+    assert cv_summary(table.iloc[:2], ["rmse"]).empty  # one CV fold: no summary
+    affinity_heatmap(np.zeros((0, 0)), [], tmp_path / "a.png", "empty")
+    class_radar({"C": {}}, tmp_path / "r.png", "empty")
+    assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_reps_aligned_with_train_only_statistics_and_tiling(chain, cohort, tmp_path):
+    from ecgrecon.datasets import load_folds, read_segment_meta, split_rows
+
+    seg, folds = cohort
+    root = chain["segment_csv"].parent.parent
+    meta, _ = read_segment_meta(seg)
+    train = split_rows(meta, load_folds(folds, "official"))["train"]
+    with h5py.File(root / "reps.h5") as f:
+        h = f["h"][...]
+        assert np.array_equal(f["seg_id"][...], meta["seg_id"].to_numpy())
+        np.testing.assert_allclose(f["norm/official/mean"][...], h[train].mean(axis=0), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(f["norm/official/mean"][...], h.mean(axis=0), rtol=1e-3, atol=1e-5)
+        assert f["norm/cv1/std"].shape == (32,) and f["records/h"].shape[1] == 32
+    extract_reps(seg, folds, root / "encoder.pt", tmp_path / "tiled.h5", tile=True, log=lambda m: None)
+    with h5py.File(tmp_path / "tiled.h5") as f:
+        tiled = f["h"][...]
+    rows = np.flatnonzero(meta["ecg_id"].to_numpy() == meta["ecg_id"].iloc[0])
+    np.testing.assert_allclose(tiled[rows], np.broadcast_to(h[rows].mean(axis=0), (len(rows), 32)), rtol=1e-5, atol=1e-6)
+
+
+def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
+    seg, folds = cohort
+    root = chain["segment_csv"].parent.parent
+    paths = {("C", "official", lead): root / "decoders" / "C" / "official" / f"{lead}.pt" for lead in TARGETS}
+    outputs = {k: tmp_path / v for k, v in OUTPUTS.items()}
+    settings = EvalSettings(inputs=INPUTS, targets=TARGETS, variants=["C"], folds=["official"], device="cpu")
+    summary = evaluate(seg, folds, root / "reps.h5", paths, outputs, settings, log=lambda m: None)
+    assert set(summary) == {"C", "zero", "train_mean"}
+    table = pd.read_csv(outputs["segment_csv"])
+    assert set(table["variant"]) == {"C", "zero", "train_mean"}
+    md = outputs["segment_md"].read_text()
+    assert "RMSE (mV) C |" in md and "C-h" not in md.split("## fold")[1]

@@ -1,0 +1,22 @@
+"""Rule evaluate: test-split predictions, Tables I/II, per-class RMSE, latent affinity, figures."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.device import set_threads
+from ecgrecon.evaluate import EvalSettings, evaluate
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake, provenance=("results/tables", "results/figures", "results/predictions")) as log:
+    log(f"torch threads: {set_threads(snakemake.threads)}")
+    p = snakemake.params
+    paths = {(v, f, lead): p.pattern.format(variant=v, fold=f, lead=lead)
+             for v in p.variants for f in p.folds for lead in p.targets}
+    missing = sorted(set(paths.values()) - set(snakemake.input.decoders))
+    if missing:
+        raise ValueError(f"decoder checkpoints not among the rule inputs: {missing}")
+    ev = p.evaluation
+    settings = EvalSettings(inputs=p.inputs, targets=p.targets, variants=p.variants, folds=p.folds, level=p.level,
+                            knn_k=ev["knn_k"], n_subclasses=ev["n_subclasses"],
+                            min_class_records=ev["min_class_records"], device=p.device)
+    outputs = {k: snakemake.output[k] for k in snakemake.output.keys()}
+    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.reps, paths, outputs, settings, log=log)

@@ -1,0 +1,12 @@
+"""Rule extract_reps: h for every segment and record window, train-only h statistics per fold."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.device import set_threads
+from ecgrecon.reps import extract_reps
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake) as log:
+    log(f"torch threads: {set_threads(snakemake.threads)}")
+    extract_reps(snakemake.input.segments, snakemake.input.folds, snakemake.input.encoder, snakemake.output.h5,
+                 tile=snakemake.params.tile, device=snakemake.params.device, log=log)

@@ -1,0 +1,14 @@
+"""Rule train_encoder: contrastive encoder on the official train split."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.device import set_threads
+from ecgrecon.runlog import script_run
+from ecgrecon.train_encoder import train_encoder
+
+with script_run(snakemake, provenance=("results/encoder",)) as log:
+    log(f"torch threads: {set_threads(snakemake.threads)}")
+    p = snakemake.params
+    train_encoder(snakemake.input.segments, snakemake.input.folds, snakemake.output.model, snakemake.output.log_csv,
+                  snakemake.output.curve, inputs=p.inputs, level=p.level, cfg=p.encoder, seed=p.seed,
+                  device=p.device, log=log)
