@@ -23,7 +23,9 @@ include: "rules/learning_common.smk"
 include: "rules/encoder.smk"
 include: "rules/reps.smk"
 include: "rules/decoders.smk"
+include: "rules/linear.smk"
 include: "rules/evaluate.smk"
+include: "rules/export.smk"
 
 
 rule all:

@@ -29,8 +29,11 @@ def _bandpass_sos(fs: float, lo: float, hi: float, order: int) -> np.ndarray:
     return ss.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
 
 
-def notch(x: np.ndarray, fs: float, f0: float) -> tuple[np.ndarray, str | None]:
-    """Zero-phase mains notch at ``f0``; skipped (returns a note) when ``f0 >= fs / 2``."""
+def notch(x: np.ndarray, fs: float, f0: float | None) -> tuple[np.ndarray, str | None]:
+    """Zero-phase mains notch at ``f0``; skipped (returns a note) when ``f0`` is None (switched
+    off in the config) or ``f0 >= fs / 2``."""
+    if f0 is None:
+        return x, "notch switched off (clean.notch_hz: null)"
     if f0 >= fs / 2:
         return x, (f"notch {f0:g} Hz skipped: at or above the Nyquist frequency "
                    f"({fs / 2:g} Hz) of the {fs:g} Hz source")

@@ -86,4 +86,6 @@ def all_targets():
     targets = list(foundation_targets())
     if "learning_targets" in globals():
         targets += learning_targets()
+    if "EXPORT_TARGETS" in globals():
+        targets += EXPORT_TARGETS
     return targets

@@ -60,6 +60,16 @@ def test_notch_skipped_at_nyquist_with_note():
     assert len(notes) == 1 and "skipped" in notes[0]
 
 
+def test_notch_switched_off_leaves_mains_and_says_so():
+    fs = 500.0
+    t = np.arange(5000) / fs
+    x = np.sin(2 * np.pi * 50.0 * t)[None, None]
+    y, note = notch(x, fs, None)
+    assert y is x and "switched off" in note
+    cleaned, notes = clean_batch(np.swapaxes(x, 1, 2), fs, {**CLEAN_CFG, "notch_hz": None})
+    assert any("switched off" in n for n in notes) and cleaned.shape[1] == 1000
+
+
 def test_zero_phase_keeps_peak_position():
     fs = 100.0
     t = np.arange(1000) / fs
