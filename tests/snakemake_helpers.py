@@ -14,13 +14,31 @@ def write_config(path: Path, overrides: dict) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "workflow_scripts", "schemas", "envs", "report", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow definition (not the package) to ``dest``; return its Snakefile.
+
+    Tests that edit a rule or script do it on such a copy, never on the checkout.
+    """
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest / "Snakefile"
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
+              snakefile: Path | None = None) -> subprocess.CompletedProcess:
     """Run snakemake on the project Snakefile with ``workdir`` as working directory.
 
     ``args`` (targets, flags) come first: options that take several values (--configfile,
     --rerun-triggers) would otherwise swallow the targets.
     """
-    cmd = [SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    cmd = [SNAKEMAKE, *args, "--snakefile", str(snakefile or ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     cmd += ["--quiet", "rules"]
@@ -30,9 +48,10 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: 
     return proc
 
 
-def scheduled_rules(workdir: Path, configfile: Path | None = None, *extra: str) -> dict[str, int]:
+def scheduled_rules(workdir: Path, configfile: Path | None = None, *extra: str, snakefile: Path | None = None) -> dict[str, int]:
     """Dry-run and return {rule: job count} of what would run."""
-    proc = snakemake(workdir, *extra, "-n", "--rerun-triggers", "mtime", "params", "input", "software-env", "code", configfile=configfile)
+    proc = snakemake(workdir, *extra, "-n", "--rerun-triggers", "mtime", "params", "input", "software-env", "code",
+                     configfile=configfile, snakefile=snakefile)
     counts, in_table = {}, False
     for line in proc.stdout.splitlines():
         parts = line.split()

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from snakemake_helpers import scheduled_rules, snakemake, write_config
+from snakemake_helpers import copy_workflow, scheduled_rules, snakemake, write_config
 
 TINY = {
     "synth": {"n_records": 120},
@@ -20,9 +20,10 @@ DATA_RULES = {"synthesize", "clean", "qc_stats", "segment", "folds"}
 def tiny_run(tmp_path_factory):
     """Run the foundation DAG once on a tiny cohort; tests then dry-run config changes against it."""
     work = tmp_path_factory.mktemp("dag")
+    snakefile = copy_workflow(tmp_path_factory.mktemp("workflow"))
     cfg = write_config(work / "tiny.yaml", TINY)
-    snakemake(work, "results/segments/segments.h5", "results/folds/folds.json", configfile=cfg)
-    return work, cfg
+    snakemake(work, "results/segments/segments.h5", "results/folds/folds.json", configfile=cfg, snakefile=snakefile)
+    return work, cfg, snakefile
 
 
 def _changed(work, name, **sections):
@@ -37,7 +38,7 @@ def _data_targets():
 
 
 def test_tiny_run_accounts_for_every_record(tiny_run):
-    work, _ = tiny_run
+    work, _, sf = tiny_run
     with h5py.File(work / "results/clean/synthetic.h5", "r") as f:
         kept = f["signals"].shape[0]
         assert f["signals"].shape[1:] == (1000, 12)
@@ -51,31 +52,43 @@ def test_tiny_run_accounts_for_every_record(tiny_run):
 
 
 def test_nothing_to_do_after_a_run(tiny_run):
-    work, cfg = tiny_run
-    assert scheduled_rules(work, cfg, *_data_targets()) == {}
+    work, cfg, sf = tiny_run
+    assert scheduled_rules(work, cfg, *_data_targets(), snakefile=sf) == {}
 
 
 def test_qc_percentile_change_reruns_qc_and_segment_only(tiny_run):
-    work, _ = tiny_run
+    work, _, sf = tiny_run
     cfg = _changed(work, "pct.yaml", qc={"percentiles": [1.0, 99.0]})
-    assert set(scheduled_rules(work, cfg, *_data_targets())) == {"qc_stats", "segment"}
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == {"qc_stats", "segment"}
 
 
 def test_window_change_reruns_from_qc_stats(tiny_run):
-    work, _ = tiny_run
+    work, _, sf = tiny_run
     cfg = _changed(work, "hop.yaml", segment={"hop": 128})
-    assert set(scheduled_rules(work, cfg, *_data_targets())) == {"segment"}
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == {"segment"}
     cfg = _changed(work, "win.yaml", segment={"window": 128})
-    assert set(scheduled_rules(work, cfg, *_data_targets())) == {"qc_stats", "segment"}
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == {"qc_stats", "segment"}
 
 
 def test_filter_change_reruns_clean_but_not_the_cohort(tiny_run):
-    work, _ = tiny_run
+    work, _, sf = tiny_run
     cfg = _changed(work, "bp.yaml", clean={"bandpass_hz": [0.7, 40.0]})
-    assert set(scheduled_rules(work, cfg, *_data_targets())) == DATA_RULES - {"synthesize"}
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == DATA_RULES - {"synthesize"}
 
 
 def test_seed_change_regenerates_everything(tiny_run):
-    work, _ = tiny_run
+    work, _, sf = tiny_run
     cfg = write_config(work / "seed.yaml", {**TINY, "seed": 7})
-    assert set(scheduled_rules(work, cfg, *_data_targets())) == DATA_RULES
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == DATA_RULES
+
+
+def test_editing_a_workflow_script_reruns_its_rule_and_downstream(tiny_run):
+    work, cfg, snakefile = tiny_run
+    script = snakefile.parent / "workflow_scripts" / "qc_stats.py"
+    original = script.read_text()
+    script.write_text(original + "\n# edited\n")
+    try:
+        jobs = scheduled_rules(work, cfg, *_data_targets(), snakefile=snakefile)
+    finally:
+        script.write_text(original)
+    assert set(jobs) == {"qc_stats", "segment"}, jobs
