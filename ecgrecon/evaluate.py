@@ -2,6 +2,8 @@
 
 Writes the predictions (HDF5), Table I (segment level), Table II (10-s record level), per-class
 RMSE, the latent k-NN affinity of x and h, and the figures. Metric definitions: ecgrecon.metrics.
+The population linear baseline GL (ecgrecon.linear, one map per fold) is evaluated as a method
+beside C and C-h on the same test segments and records, on the raw input leads in mV.
 Reference predictors: ``zero`` (all-zero signal) and ``train_mean`` (mean train waveform of the
 lead, from the decoder checkpoint). Fold 10 is only read here, never for choices.
 """
@@ -15,18 +17,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import plots
+from . import LEADS12, plots
+from .morph_plots import bland_altman_figure
+from .morphology import morphology_table, replace_leads
 from .atomic import atomic_path, write_csv
 from .datasets import (ArtifactError, class_vocab, label_lists, load_folds, load_h, read_leads, read_segment_meta,
                        split_rows, zscore_segments)
 from .device import resolve_device
+from .linear import load as load_gl
 from .metrics import METRICS, RECORD_METRICS, affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, \
     record_lead_metrics
 from .train_decoder import load_decoder
 from .views import detect_r_peaks
 
 BASELINES = ("zero", "train_mean")
-VARIANT_NAMES = {"C": "C", "Ch": "C-h", "zero": "zero", "train_mean": "train mean"}
+VARIANT_NAMES = {"GL": "GL", "C": "C", "Ch": "C-h", "zero": "zero", "train_mean": "train mean"}
 
 
 @dataclass
@@ -44,6 +49,24 @@ class EvalSettings:
     device: str = "auto"
 
 
+def methods(res: dict, s: EvalSettings) -> list[str]:
+    """Reported methods in table order: GL (when evaluated) first, then the decoder variants."""
+    return (["GL"] if "GL" in res["pred"] else []) + list(s.variants)
+
+
+def _gl_predict(path, fold: str, res: dict, rsig, s: EvalSettings) -> None:
+    """Add GL's segment and record predictions (from raw mV inputs) and its parameter count to ``res``."""
+    gl = load_gl(path)
+    if gl.inputs != [str(i) for i in s.inputs] or gl.targets != [str(t) for t in s.targets]:
+        raise ArtifactError(f"{path}: GL map is for {gl.inputs} -> {gl.targets}, expected {list(s.inputs)} -> "
+                            f"{list(s.targets)}")
+    if gl.info.get("fold", fold) != fold:
+        raise ArtifactError(f"{path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
+    res["pred"]["GL"] = gl.predict(res["raw_in"])
+    res["rpred"]["GL"] = None if rsig is None else gl.predict(rsig[:, : len(s.inputs)])
+    res["n_params"]["GL"] = int(gl.weights.size + gl.intercept.size)
+
+
 @torch.no_grad()
 def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int = 1024) -> np.ndarray:
     """Decoder output (n, T) in mV."""
@@ -55,7 +78,8 @@ def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int = 102
     return np.concatenate(out) if out else np.zeros((0, x.shape[-1]), np.float32)
 
 
-def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettings, meta, rmeta, dev) -> dict:
+def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettings, meta, rmeta, dev,
+                  gl_path=None) -> dict:
     ids = load_folds(folds_path, fold)
     rows = split_rows(meta, ids, segments)["test"]
     if len(rows) == 0:
@@ -70,6 +94,8 @@ def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettin
     rx = None if rsig is None else zscore_segments(rsig[:, : len(s.inputs)])
     h = load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if "Ch" in s.variants else None
     rh = load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if "Ch" in s.variants and len(rrows) else None
+    if gl_path is not None:
+        _gl_predict(gl_path, fold, out, rsig, s)
     train_mean = {}
     for variant in s.variants:
         pred = np.zeros_like(y)
@@ -98,7 +124,7 @@ def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettin
 
 def segment_table(fold: str, res: dict, s: EvalSettings) -> pd.DataFrame:
     rows = []
-    for variant in list(s.variants) + list(BASELINES):
+    for variant in methods(res, s) + list(BASELINES):
         per_lead = []
         for j, lead in enumerate(s.targets):
             m = lead_metrics(res["y"][:, j], res["pred"][variant][:, j])
@@ -116,7 +142,7 @@ def record_table(fold: str, res: dict, rmeta: pd.DataFrame, s: EvalSettings) -> 
     m = rmeta.iloc[res["rrows"]].reset_index(drop=True)
     truth = reassemble(res["ry"], m)
     rows = []
-    for variant in list(s.variants) + list(BASELINES):
+    for variant in methods(res, s) + list(BASELINES):
         pred = reassemble(res["rpred"][variant], m)
         per = {lead: {k: [] for k in RECORD_METRICS} for lead in list(s.targets) + ["Mean"]}
         for ecg in sorted(truth):
@@ -166,18 +192,25 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _table_methods(table: pd.DataFrame, s: EvalSettings) -> list[str]:
+    """Methods present in a metrics table, in report order: GL, then the decoder variants."""
+    present = set(table["variant"])
+    return [v for v in ["GL", *s.variants] if v in present]
+
+
 def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
-    """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) for C, C-h and delta %."""
+    """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) for GL, C, C-h and delta %."""
     t = seg[seg["fold"] == fold].set_index(["variant", "lead"])
+    names = _table_methods(seg[seg["fold"] == fold], s)
     leads = list(s.targets) + ["Mean"]
     both = "C" in s.variants and "Ch" in s.variants
     header, rows = ["lead"], []
     for metric, name in (("rmse", "RMSE (mV)"), ("r2", "R²"), ("pearson_seg", "Pearson r")):
-        header += [f"{name} {VARIANT_NAMES[v]}" for v in s.variants] + (["Δ %"] if both else [])
+        header += [f"{name} {VARIANT_NAMES[v]}" for v in names] + (["Δ %"] if both else [])
     for lead in leads:
         row = [f"**{lead}**" if lead == "Mean" else lead]
         for metric in ("rmse", "r2", "pearson_seg"):
-            row += [_fmt(t.loc[(v, lead), metric]) for v in s.variants]
+            row += [_fmt(t.loc[(v, lead), metric]) for v in names]
             if both:
                 row.append(_delta(t.loc[("C", lead), metric], t.loc[("Ch", lead), metric]))
         rows.append(row)
@@ -186,12 +219,13 @@ def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
 
 def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     t = rec[rec["fold"] == fold].set_index(["variant", "lead"])
-    header = ["lead"] + [f"{n} {VARIANT_NAMES[v]}" for n in ("RMSE (mV)", "R²", "Pearson r") for v in s.variants]
+    names = _table_methods(rec[rec["fold"] == fold], s)
+    header = ["lead"] + [f"{n} {VARIANT_NAMES[v]}" for n in ("RMSE (mV)", "R²", "Pearson r") for v in names]
     rows = []
     for lead in list(s.targets) + ["Mean"]:
         row = [f"**{lead}**" if lead == "Mean" else lead]
         for k in RECORD_METRICS:
-            for v in s.variants:
+            for v in names:
                 mean, half = t.loc[(v, lead), f"{k}_mean"], t.loc[(v, lead), f"{k}_ci95"]
                 row.append(f"{_fmt(mean)} ± {_fmt(half)}")
         rows.append(row)
@@ -220,7 +254,7 @@ def class_table(fold: str, res: dict, meta: pd.DataFrame, s: EvalSettings, segme
         lists = label_lists(m, level, segments)
         for cls, tag in _select_classes(m, lists, s, level):
             sel = np.array([cls in labs for labs in lists])
-            for variant in s.variants:
+            for variant in methods(res, s):
                 rmse = [lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.targets))]
                 base = {"fold": fold, "variant": variant, "level": level, "class": cls, "selection": tag,
                         "n_segments": int(sel.sum()), "n_records": int(m["ecg_id"][sel].nunique())}
@@ -267,9 +301,31 @@ def qualitative_examples(res: dict, meta: pd.DataFrame, s: EvalSettings, fs: flo
         i = sel[np.argsort(err[sel], kind="stable")[len(sel) // 2]]
         lo = int(np.clip(peaks[i] - half, 0, t - 2 * half))
         signals = {"truth": res["y"][i, :, lo : lo + 2 * half]}
-        signals.update({v: res["pred"][v][i, :, lo : lo + 2 * half] for v in s.variants})
+        signals.update({v: res["pred"][v][i, :, lo : lo + 2 * half] for v in methods(res, s)})
         out.append({"title": f"{cls} (ecg {int(m['ecg_id'][i])})", "signals": signals})
     return out
+
+
+def morphology(res: dict, rmeta: pd.DataFrame, segments, fold: str, fs: float, s: EvalSettings):
+    """Morphology errors (R amplitude, ST60, T amplitude) of GL, C, Ch on the whole test records.
+
+    Each method's record-level windows are reassembled into 10-s records and put in place of the
+    target leads of the true 12-lead record. Returns (summary with a fold column, long table).
+    """
+    if res["ry"] is None or len(res["rrows"]) == 0:
+        return pd.DataFrame(), pd.DataFrame()
+    m = rmeta.iloc[res["rrows"]].reset_index(drop=True)
+    truth = reassemble(read_leads(segments, list(LEADS12), res["rrows"], group="records"), m)
+    ids = sorted(truth)
+    truth12 = np.stack([truth[i] for i in ids])
+    recon = {}
+    for method in methods(res, s):
+        pred = reassemble(res["rpred"][method], m)
+        recon[method] = replace_leads(truth12, np.stack([pred[i] for i in ids]), s.targets)
+    summary, errors = morphology_table(truth12, recon, fs, s.targets)
+    summary.insert(0, "fold", fold)
+    summary.insert(2, "n_records", len(ids))
+    return summary, errors
 
 
 def write_predictions(path, results: dict, meta, rmeta, s: EvalSettings) -> None:
@@ -288,8 +344,12 @@ def write_predictions(path, results: dict, meta, rmeta, s: EvalSettings) -> None
                         g.create_dataset(f"records/{v}", data=p)
 
 
-def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: EvalSettings, log=print) -> dict:
-    """Run the evaluation; ``out`` maps output names (see workflow_scripts/evaluate.py) to paths."""
+def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: EvalSettings, log=print,
+             gl_paths: dict | None = None) -> dict:
+    """Run the evaluation; ``out`` maps output names (see workflow_scripts/evaluate.py) to paths.
+
+    ``gl_paths``: fold -> GL map (rule fit_gl); GL is then reported beside the decoders.
+    """
     dev = resolve_device(s.device)
     meta, attrs = read_segment_meta(segments)
     fs = float(attrs["fs"])
@@ -297,7 +357,8 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
         rmeta = read_segment_meta(segments, "records")[0] if "records" in f else None
     results, seg_tabs, rec_tabs, cls_tabs = {}, [], [], []
     for fold in s.folds:
-        res = _predict_fold(segments, folds_path, reps, decoder_paths, fold, s, meta, rmeta, dev)
+        res = _predict_fold(segments, folds_path, reps, decoder_paths, fold, s, meta, rmeta, dev,
+                            None if gl_paths is None else gl_paths[fold])
         results[fold] = res
         seg_tabs.append(segment_table(fold, res, s))
         rec_tabs.append(record_table(fold, res, rmeta, s))
@@ -317,6 +378,15 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
     write_csv(out["record_csv"], rec)
     write_csv(out["class_csv"], cls)
     write_csv(out["latent_csv"], lat)
+    if "morph_csv" in out:
+        morph, errors = morphology(results[report], rmeta, segments, report, fs, s)
+        write_csv(out["morph_csv"], morph)
+        lead = "V4" if "V4" in s.targets else s.targets[0]
+        if len(errors):
+            bland_altman_figure(errors, lead, out["fig_bland_altman"],
+                                f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)")
+        else:  # no record-level windows in segments.h5: an empty, titled figure
+            plots.affinity_heatmap(np.zeros((0, 0)), [], out["fig_bland_altman"], "no test records for Bland-Altman")
     _write_markdown(out, seg, rec, results, s, report, mats)
     for space in ("x", "h"):
         a, classes, diag = mats[space]
@@ -324,7 +394,7 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
                                f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}")
     radar = cls[(cls["fold"] == report) & (cls["lead"] == "Mean")]
     values = {v: {(r["class"] if r["level"] == "superclass" else f"{r['class']} ({r['level']})"): r["rmse"]
-                  for _, r in radar[radar["variant"] == v].iterrows()} for v in s.variants}
+                  for _, r in radar[radar["variant"] == v].iterrows()} for v in methods(results[report], s)}
     plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.targets)}")
     plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.targets), fs,
                       out["fig_qualitative"])
@@ -340,8 +410,9 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
     n_params = results[report]["n_params"]
     params = ", ".join(f"{VARIANT_NAMES[v]} {n:,}" for v, n in n_params.items())
     headline = ("Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
-                "(mean of per-segment r). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
-                f"Inputs {', '.join(s.inputs)}; decoder parameters: {params}.")
+                "(mean of per-segment r). GL = population linear baseline (ridge map from the input leads in mV, "
+                "ecgrecon.linear). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
+                f"Inputs {', '.join(s.inputs)}; parameters: {params}.")
     parts = ["# Table I: segment-level reconstruction (test split)", "", headline, ""]
     for fold in s.folds:
         n = int(seg[seg["fold"] == fold]["n_segments"].iloc[0])
@@ -349,7 +420,8 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
         base = seg[(seg["fold"] == fold) & (seg["lead"] == "Mean")].set_index("variant")
         parts += ["Mean over leads incl. reference predictors: " + "; ".join(
             f"{VARIANT_NAMES[v]} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
-            for v in list(s.variants) + list(BASELINES)), ""]
+            for v in methods(results[fold], s) + list(BASELINES)), ""]
+        parts += [_gl_note(base, s), ""]
     if (seg["fold"] == "cv_mean").any():
         parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, ["rmse", "r2", "pearson_seg"]), ""]
     parts += [f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: x {_fmt(mats['x'][2])}, "
@@ -364,14 +436,31 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
     for fold in s.folds if len(rec) else []:
         n = int(rec[rec["fold"] == fold]["n_records"].iloc[0])
         parts += [f"## fold {fold} ({n} test records)", "", record_md(rec, fold, s), ""]
+        base = rec[(rec["fold"] == fold) & (rec["lead"] == "Mean")].set_index("variant")
+        parts += [_gl_note(base.rename(columns={"rmse_mean": "rmse"}), s), ""]
     with atomic_path(out["record_md"]) as tmp:
         tmp.write_text("\n".join(parts) + "\n")
+
+
+def _gl_note(mean_rows: pd.DataFrame, s: EvalSettings) -> str:
+    """One sentence per decoder variant: does it beat GL on the mean-over-leads RMSE?"""
+    if "GL" not in mean_rows.index:
+        return "GL not evaluated."
+    gl = mean_rows.loc["GL", "rmse"]
+    said = []
+    for v in reversed(list(s.variants)):
+        r = mean_rows.loc[v, "rmse"]
+        verdict = "beats" if r < gl else "does not beat"
+        said.append(f"{VARIANT_NAMES[v]} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, "
+                    f"{_delta(gl, r)} %)")
+    return "; ".join(said) + "."
 
 
 def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     mean = seg[seg["fold"] == "cv_mean"].set_index(["variant", "lead"])
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
-    header = ["lead"] + [f"{k} {VARIANT_NAMES[v]}" for k in metrics for v in s.variants]
-    rows = [[lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in s.variants]
+    names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
+    header = ["lead"] + [f"{k} {VARIANT_NAMES[v]}" for k in metrics for v in names]
+    rows = [[lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
             for lead in list(s.targets) + ["Mean"]]
     return _md_table(header, rows)

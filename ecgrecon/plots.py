@@ -11,8 +11,8 @@ import pandas as pd  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
 
-COLORS = {"truth": "black", "C": "tab:blue", "Ch": "tab:red"}
-LABELS = {"truth": "ground truth", "C": "C (signal)", "Ch": "C-h (signal + h)"}
+COLORS = {"truth": "black", "GL": "tab:green", "C": "tab:blue", "Ch": "tab:red"}
+LABELS = {"truth": "ground truth", "GL": "GL (linear)", "C": "C (signal)", "Ch": "C-h (signal + h)"}
 
 
 def _empty(path, title: str, why: str) -> None:

@@ -2,17 +2,19 @@
 
 
 rule evaluate:
-    """Predict the test split with every decoder; write tables, figures and predictions."""
+    """Predict the test split with GL and every decoder; write tables, figures and predictions."""
     input:
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
         reps="results/reps/reps.h5",
         decoders=decoder_checkpoints(),
+        gl=gl_models(),
     output:
         predictions="results/predictions/predictions.h5",
         **eval_outputs(),
     params:
         pattern=lambda wildcards: DECODER_PATTERN,
+        gl_pattern=lambda wildcards: GL_PATTERN,
         inputs=config["leads"]["inputs"],
         targets=config["leads"]["targets"],
         variants=config["decoder"]["variants"],

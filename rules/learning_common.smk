@@ -4,6 +4,9 @@ ENCODER_KEYS = [k for k in config["encoder"] if k != "tile_reps"]  # tile_reps o
 DECODER_KEYS = [k for k in config["decoder"] if k not in ("variants", "folds", "evaluation")]
 N_DECODER_JOBS = len(config["decoder"]["variants"]) * len(config["decoder"]["folds"]) * len(config["leads"]["targets"])
 DECODER_PATTERN = "results/decoders/{variant}/{fold}/{lead}.pt"
+GL_PATTERN = "results/linear/{fold}/gl.json"  # rule fit_gl (rules/linear.smk)
+PCM_FOLD = "official"  # PCM (rule calibrate_pcm) is reported on the official split only
+PCM_TABLES = ["results/tables/pcm_metrics.csv", "results/tables/pcm_metrics.md"]
 EVAL_TABLES = {
     "segment_csv": "results/tables/segment_metrics.csv",
     "segment_md": "results/tables/segment_metrics.md",
@@ -11,12 +14,14 @@ EVAL_TABLES = {
     "record_md": "results/tables/record_metrics.md",
     "class_csv": "results/tables/class_metrics.csv",
     "latent_csv": "results/tables/latent_affinity.csv",
+    "morph_csv": "results/tables/morphology_metrics.csv",
 }
 EVAL_FIGURES = {
     "fig_affinity_x": "results/figures/latent_affinity_x.png",
     "fig_affinity_h": "results/figures/latent_affinity_h.png",
     "fig_radar": "results/figures/class_radar.png",
     "fig_qualitative": "results/figures/qualitative.png",
+    "fig_bland_altman": "results/figures/bland_altman_V4.png",
 }
 
 EVAL_CAPTIONS = {  # evaluate output -> report/<caption>.rst; .md tables and predictions stay out of the report
@@ -28,6 +33,8 @@ EVAL_CAPTIONS = {  # evaluate output -> report/<caption>.rst; .md tables and pre
     "fig_affinity_h": "latent_affinity_fig",
     "fig_radar": "class_radar",
     "fig_qualitative": "qualitative",
+    "morph_csv": "morphology_metrics",
+    "fig_bland_altman": "bland_altman",
 }
 
 
@@ -61,7 +68,12 @@ def decoder_checkpoints():
                   lead=config["leads"]["targets"])
 
 
+def gl_models():
+    """The GL baseline of every evaluated fold (reported beside C and C-h)."""
+    return expand(GL_PATTERN, fold=config["decoder"]["folds"])
+
+
 def learning_targets():
     """Final outputs of the learning stages (for rule all)."""
-    return ["results/encoder/encoder.pt", "results/predictions/predictions.h5", *EVAL_TABLES.values(),
-            *EVAL_FIGURES.values()]
+    return ["results/encoder/encoder.pt", *gl_models(), "results/predictions/predictions.h5", *EVAL_TABLES.values(),
+            *PCM_TABLES, *EVAL_FIGURES.values()]

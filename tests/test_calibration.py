@@ -203,3 +203,26 @@ def test_bad_inputs_are_named(tmp_path, cohort):
     with pytest.raises(ValueError, match="not among the cleaned records"):
         calibration.calibration_plan(pd.DataFrame({"ecg_id": [1], "patient_id": [1]}), [2], [1, 2], 1000, 100.0)
     assert not (tmp_path / "o.json").exists()
+
+
+def test_pcm_tables_report_pcm_and_gl_from_the_summary(cohort, tmp_path):
+    from ecgrecon.pcm_report import write_pcm_tables
+
+    d, gl, summary = cohort
+    df = write_pcm_tables(summary, tmp_path / "pcm.csv", tmp_path / "pcm.md")
+    table = pd.read_csv(tmp_path / "pcm.csv")
+    assert set(table["method"]) == {"GL", "PCM-raw", "PCM"} and (table["fold"] == "official").all()
+    assert set(table["lead"]) == set(TARGETS) | {"Mean"} and len(table) == len(summary["test_metrics"]) == len(df)
+    win_ids = pd.Index(read_segment_meta(d / "segments.h5", "records")[0]["win_id"].to_numpy())
+    with h5py.File(d / "pcm.h5") as f, h5py.File(d / "segments.h5") as s:
+        rows = win_ids.get_indexer(f["records/win_id"][...])
+        assert (rows >= 0).all()
+        truth = s["records/x"][...][rows][:, [LEADS12.index(t) for t in TARGETS]].astype(np.float64)
+        gl_direct = gl.predict(s["records/x"][...][rows][:, [LEADS12.index(i) for i in INPUTS]])
+    rec = table[table["split"] == "test_records"].set_index(["method", "lead"])
+    rmse = np.sqrt(((gl_direct - truth) ** 2).mean(axis=(0, 2)))
+    for j, lead in enumerate(TARGETS):
+        assert rec.loc[("GL", lead), "rmse"] == pytest.approx(rmse[j], rel=1e-6), lead
+    md = (tmp_path / "pcm.md").read_text()
+    assert "reported separately" in md and "| RMSE (mV) GL | RMSE (mV) PCM-raw | RMSE (mV) PCM |" in md
+    assert "PCM beats GL on mean RMSE" in md or "PCM does not beat GL" in md

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from ecgrecon import linear
 from ecgrecon.evaluate import EvalSettings, evaluate
 from ecgrecon.reps import extract_reps
 from ecgrecon.train_decoder import train_decoder
@@ -21,7 +22,10 @@ OUTPUTS = {"predictions": "predictions.h5", "segment_csv": "segment_metrics.csv"
            "record_csv": "record_metrics.csv", "record_md": "record_metrics.md", "class_csv": "class_metrics.csv",
            "latent_csv": "latent_affinity.csv", "fig_affinity_x": "latent_affinity_x.png",
            "fig_affinity_h": "latent_affinity_h.png", "fig_radar": "class_radar.png",
-           "fig_qualitative": "qualitative.png"}
+           "fig_qualitative": "qualitative.png", "morph_csv": "morphology_metrics.csv",
+           "fig_bland_altman": "bland_altman_V4.png"}
+GL_ALPHAS = [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+TEST_IDS = set(range(1009, 1080, 10))  # the cohort's fold-10 records
 
 
 def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
@@ -36,10 +40,14 @@ def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
             train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
                           fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None)
             paths[(variant, "official", lead)] = p
+    gl = linear.fit_from_segments(seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS,
+                                  log=lambda m: None)
+    gl.save(out / "gl.json")
     outputs = {k: out / "eval" / v for k, v in OUTPUTS.items()}
     settings = EvalSettings(inputs=INPUTS, targets=list(targets), variants=["C", "Ch"], folds=["official"],
                             knn_k=10, n_subclasses=2, min_class_records=1, device="cpu")
-    evaluate(seg, folds, out / "reps.h5", paths, outputs, settings, log=lambda m: None)
+    evaluate(seg, folds, out / "reps.h5", paths, outputs, settings, log=lambda m: None,
+             gl_paths={"official": out / "gl.json"})
     return outputs
 
 
@@ -66,20 +74,23 @@ def test_ch_decoder_beats_zero_and_train_mean_by_a_wide_margin(chain):
 
 def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
     seg = pd.read_csv(chain["segment_csv"])
-    assert set(seg["variant"]) == {"C", "Ch", "zero", "train_mean"}
+    assert set(seg["variant"]) == {"GL", "C", "Ch", "zero", "train_mean"}
     assert set(seg["lead"]) == set(TARGETS) | {"Mean"}
     mean_row = seg[(seg["variant"] == "Ch") & (seg["lead"] == "Mean")].iloc[0]
     assert mean_row["rmse"] == pytest.approx(seg[(seg["variant"] == "Ch") & (seg["lead"] != "Mean")]["rmse"].mean())
     md = chain["segment_md"].read_text()
     for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
         assert needle in md
+    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | Δ %") > 0 and "beat GL on mean RMSE" in md
     rec = pd.read_csv(chain["record_csv"])
     with h5py.File(cohort[0]) as f:
         n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
     assert (rec["n_records"] == n_test_records).all() and n_test_records == 8
     assert rec["rmse_ci95"].notna().all() and (rec["rmse_ci95"] > 0).all()
-    assert "±" in chain["record_md"].read_text()
+    assert "±" in chain["record_md"].read_text() and "RMSE (mV) GL" in chain["record_md"].read_text()
+    assert set(rec["variant"]) == {"GL", "C", "Ch", "zero", "train_mean"}
     cls = pd.read_csv(chain["class_csv"])
+    assert set(cls["variant"]) == {"GL", "C", "Ch"}
     assert {"superclass", "subclass"} <= set(cls["level"])
     assert set(cls[cls["level"] == "superclass"]["class"]) <= {"NORM", "MI", "STTC", "CD", "HYP"}
     lat = pd.read_csv(chain["latent_csv"])
@@ -162,3 +173,55 @@ def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
     assert set(table["variant"]) == {"C", "zero", "train_mean"}
     md = outputs["segment_md"].read_text()
     assert "RMSE (mV) C |" in md and "C-h" not in md.split("## fold")[1]
+
+
+def test_gl_metrics_equal_a_direct_linear_prediction_of_the_test_segments(chain, cohort):
+    seg_path, _ = cohort
+    gl = linear.load(chain["segment_csv"].parent.parent / "gl.json")
+    assert gl.context == 2 and set(gl.alpha) <= set(GL_ALPHAS)
+    with h5py.File(seg_path) as s:
+        test = np.flatnonzero(np.isin(s["meta/ecg_id"][...], sorted(TEST_IDS)))
+        x = s["x"][...][test]
+    direct = gl.predict(x[:, [0, 1, 7]])  # I, II, V2 in mV
+    truth = x[:, [6, 8, 9, 10, 11]].astype(np.float64)
+    table = pd.read_csv(chain["segment_csv"]).set_index(["variant", "lead"])
+    rmse = np.sqrt(((direct.astype(np.float64) - truth) ** 2).mean(axis=(0, 2)))
+    for j, lead in enumerate(TARGETS):
+        assert table.loc[("GL", lead), "rmse"] == pytest.approx(rmse[j], rel=1e-6), lead
+        sse = ((direct[:, j] - truth[:, j]) ** 2).sum()
+        assert table.loc[("GL", lead), "r2"] == pytest.approx(1 - sse / ((truth[:, j] - truth[:, j].mean()) ** 2).sum(),
+                                                              rel=1e-6, abs=1e-9)
+    assert table.loc[("GL", "Mean"), "rmse"] == pytest.approx(rmse.mean(), rel=1e-6)
+    assert table.loc[("GL", "Mean"), "rmse"] < 0.7 * table.loc[("train_mean", "Mean"), "rmse"]  # a real fit
+    with h5py.File(chain["predictions"]) as f:
+        assert np.array_equal(f["official/segments/seg_id"][...], test)
+        np.testing.assert_array_equal(f["official/segments/GL"][...], direct)
+        assert f["official/records/GL"].shape == f["official/records/C"].shape
+
+
+def test_morphology_table_of_gl_c_ch_on_the_test_records(chain, cohort):
+    from ecgrecon import LEADS12
+    from ecgrecon.datasets import read_leads, read_segment_meta
+    from ecgrecon.metrics import reassemble
+    from ecgrecon.morphology import QUANTITIES, morphology_table, replace_leads
+
+    seg_path, _ = cohort
+    morph = pd.read_csv(chain["morph_csv"])
+    assert set(morph["method"]) == {"GL", "C", "Ch"} and set(morph["quantity"]) == set(QUANTITIES)
+    assert set(morph["lead"]) == set(TARGETS) and (morph["n_records"] == 8).all()
+    assert chain["fig_bland_altman"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rmeta, attrs = read_segment_meta(seg_path, "records")
+    with h5py.File(chain["predictions"]) as f:
+        rows = pd.Index(rmeta["win_id"]).get_indexer(f["official/records/win_id"][...])
+        gl_windows = f["official/records/GL"][...]
+    m = rmeta.iloc[rows].reset_index(drop=True)
+    truth = reassemble(read_leads(seg_path, list(LEADS12), rows, group="records"), m)
+    gl = reassemble(gl_windows, m)
+    ids = sorted(truth)
+    assert set(ids) == TEST_IDS
+    x12 = np.stack([truth[i] for i in ids])
+    recon = replace_leads(x12, np.stack([gl[i] for i in ids]), TARGETS)
+    direct, _ = morphology_table(x12, {"GL": recon}, float(attrs["fs"]), TARGETS)
+    got = morph[morph["method"] == "GL"].reset_index(drop=True)
+    np.testing.assert_allclose(got["bias_mv"], direct["bias_mv"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got["mae_mv"], direct["mae_mv"], rtol=1e-6, atol=1e-9)

@@ -38,14 +38,15 @@ def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
                  "class_metrics.csv", "latent_affinity.csv"):
         assert (work / "results/tables" / name).stat().st_size > 0
     seg = pd.read_csv(work / "results/tables/segment_metrics.csv")
-    assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"C", "Ch", "zero", "train_mean"}
+    assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"GL", "C", "Ch", "zero", "train_mean"}
     with h5py.File(work / "results/reps/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
         assert f["h"].shape == (s["x"].shape[0], 16) and f["records/h"].shape[0] == s["records/x"].shape[0]
         assert set(f["norm"]) == {"official", "cv0", "cv1", "cv2"}
     ckpt = torch.load(work / "results/decoders/Ch/official/V4.pt", weights_only=True)
     assert ckpt["lead"] == "V4" and ckpt["variant"] == "Ch"
     assert not list((work / "results/decoders").rglob("*.resume.pt"))
-    logs = ["train_encoder", "extract_reps", "evaluate", "train_decoder/C_official_V4", "train_decoder/Ch_official_V4"]
+    logs = ["fit_gl/official", "train_encoder", "extract_reps", "evaluate",
+            "train_decoder/C_official_V4", "train_decoder/Ch_official_V4"]
     for name in logs:
         assert (work / "logs" / f"{name}.log").stat().st_size > 0, name
         assert (work / "benchmarks" / f"{name}.tsv").exists(), name
@@ -79,4 +80,10 @@ def test_evaluation_setting_reruns_evaluation_only(tiny_learning_run):
 def test_adding_a_cv_fold_trains_only_its_decoders(tiny_learning_run):
     work = tiny_learning_run
     jobs = scheduled_rules(work, _cfg(work, "cv.yaml", decoder={"folds": ["official", "cv0"]}), *LEARNING)
-    assert jobs == {"train_decoder": 2, "evaluate": 1}, jobs
+    assert jobs == {"train_decoder": 2, "fit_gl": 1, "evaluate": 1}, jobs
+
+
+def test_gl_change_refits_gl_and_reevaluates_only(tiny_learning_run):
+    work = tiny_learning_run
+    jobs = scheduled_rules(work, _cfg(work, "gl.yaml", gl={"context": 1}), *LEARNING)
+    assert jobs == {"fit_gl": 1, "evaluate": 1}, jobs

@@ -11,12 +11,18 @@ with script_run(snakemake, provenance=("results/tables", "results/figures", "res
     p = snakemake.params
     paths = {(v, f, lead): p.pattern.format(variant=v, fold=f, lead=lead)
              for v in p.variants for f in p.folds for lead in p.targets}
-    missing = sorted(set(paths.values()) - set(snakemake.input.decoders))
+    gl_paths = {f: p.gl_pattern.format(fold=f) for f in p.folds}
+    given = set()
+    for key in ("decoders", "gl"):  # a one-file named input comes back as a plain string
+        files = snakemake.input[key]
+        given |= {files} if isinstance(files, str) else set(files)
+    missing = sorted((set(paths.values()) | set(gl_paths.values())) - given)
     if missing:
-        raise ValueError(f"decoder checkpoints not among the rule inputs: {missing}")
+        raise ValueError(f"decoder checkpoints / GL maps not among the rule inputs: {missing}")
     ev = p.evaluation
     settings = EvalSettings(inputs=p.inputs, targets=p.targets, variants=p.variants, folds=p.folds, level=p.level,
                             knn_k=ev["knn_k"], n_subclasses=ev["n_subclasses"],
                             min_class_records=ev["min_class_records"], device=p.device)
     outputs = {k: snakemake.output[k] for k in snakemake.output.keys()}
-    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.reps, paths, outputs, settings, log=log)
+    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.reps, paths, outputs, settings, log=log,
+             gl_paths=gl_paths)
