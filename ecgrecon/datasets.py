@@ -95,13 +95,18 @@ def read_leads(path, leads, rows=None, group: str = "", chunk: int = 8192) -> np
     return out
 
 
-def _read_folds(path) -> dict:
+def read_json_artifact(path, what: str = "file"):
+    """Parse a JSON artifact; a missing or malformed file is an ArtifactError naming it."""
     try:
-        doc = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError as exc:
-        raise ArtifactError(f"{path}: file not found") from exc
+        raise ArtifactError(f"{path}: {what} not found") from exc
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: invalid JSON ({exc})") from exc
+
+
+def _read_folds(path) -> dict:
+    doc = read_json_artifact(path)
     folds = doc.get("folds") if isinstance(doc, dict) else None
     if not isinstance(folds, dict) or not folds:
         raise ArtifactError(f"{path}: no 'folds' object")

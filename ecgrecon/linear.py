@@ -23,9 +23,7 @@ the fixed anchor of a residual decoder).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import write_json
-from .datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
+from .datasets import ArtifactError, load_folds, read_json_artifact, read_leads, read_segment_meta, split_rows
 
 DEFAULT_ALPHAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Ridge penalties tried (mV^2, on the per-sample normalised Gram matrix)."""
@@ -198,13 +196,7 @@ def from_dict(d: dict, source="GL map") -> LinearMap:
 
 def load(path) -> LinearMap:
     """Read a map written by :meth:`LinearMap.save`."""
-    try:
-        d = json.loads(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{path}: GL map not found") from exc
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: invalid JSON ({exc})") from exc
-    return from_dict(d, path)
+    return from_dict(read_json_artifact(path, "GL map"), path)
 
 
 def _chunks(n: int, size: int):

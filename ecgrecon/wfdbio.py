@@ -145,14 +145,19 @@ def _parse_signal_line(line: str, path: Path) -> SignalSpec:
                       units, checksum, name)
 
 
-def parse_header(path: Path) -> Header:
-    """Parse a single-segment WFDB header file."""
+def read_header_text(path: Path) -> str:
+    """Text of a header file; RecordError ("missing file" / "unreadable header") otherwise."""
     try:
-        text = path.read_text(errors="replace")
+        return path.read_text(errors="replace")
     except FileNotFoundError:
         raise RecordError(path, "missing file") from None
     except OSError as exc:
         raise RecordError(path, f"unreadable header ({exc.strerror})") from None
+
+
+def parse_header(path: Path) -> Header:
+    """Parse a single-segment WFDB header file."""
+    text = read_header_text(path)
     lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if not lines:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ecgrecon.wfdbio import Record, RecordError
+from ecgrecon.wfdbio import Record, RecordError, read_header_text
 
 METADATA_STAGE = "clean.metadata"
 N_FOLDS = 10
@@ -143,10 +143,5 @@ def list_records(root: Path, subdir: str | None, data_ext: str) -> tuple[list[st
 
 def header_comments(path: Path) -> list[str]:
     """The ``#`` comment lines of a header (without ``#``, stripped); RecordError if unreadable."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        raise RecordError(path, "missing file") from None
-    except OSError as exc:
-        raise RecordError(path, f"unreadable header ({exc.strerror})") from None
+    text = read_header_text(path)
     return [ln.strip()[1:].strip() for ln in text.splitlines() if ln.strip().startswith("#")]
