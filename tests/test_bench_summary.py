@@ -1,0 +1,118 @@
+"""bench/summarise.py: benchmark collection, scaling exponents and extrapolation on constructed TSVs."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import summarise as sm  # noqa: E402
+
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+SMK = '''
+rule clean:
+    """doc"""
+    input:
+        raw="x",
+    benchmark:
+        "benchmarks/clean_{dataset}.tsv"
+    script:
+        "s.py"
+
+
+rule train_decoder:
+    benchmark:
+        "benchmarks/train_decoder/{variant}_{fold}_{lead}.tsv"
+
+
+rule no_bench:
+    output:
+        "y"
+
+
+rule segment:
+    benchmark:
+        f"benchmarks/segment.tsv"
+'''
+
+
+def write_tsv(path: Path, s: float, rss: float, cpu, repeats=1) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + f"{s}\t0:00:01\t{rss}\t1\t1\t1\t0\t0\t50\t{cpu}\n" * repeats)
+
+
+def test_patterns_and_rule_matching():
+    pats = sm.benchmark_patterns([SMK])
+    assert pats == [("clean", "benchmarks/clean_{dataset}.tsv"),
+                    ("train_decoder", "benchmarks/train_decoder/{variant}_{fold}_{lead}.tsv"),
+                    ("segment", "benchmarks/segment.tsv")]
+    assert sm.match_rule("benchmarks/clean_synthetic.tsv", pats) == ("clean", "dataset=synthetic")
+    assert sm.match_rule("benchmarks/train_decoder/Ch_official_V5.tsv", pats) == \
+        ("train_decoder", "variant=Ch,fold=official,lead=V5")
+    assert sm.match_rule("benchmarks/segment.tsv", pats) == ("segment", "")
+    assert sm.match_rule("benchmarks/other/thing.tsv", pats) == ("other/thing", "")
+
+
+def test_project_rules_all_have_patterns():
+    rules = {r for r, _ in sm.project_patterns()}
+    assert {"synthesize", "clean", "qc_stats", "segment", "folds"} <= rules
+
+
+def test_collect_per_stage_and_exact_exponents(tmp_path):
+    pats = sm.benchmark_patterns([SMK])
+    runs = {}
+    for n in (500, 2000, 8000):
+        run = tmp_path / str(n)
+        write_tsv(run / "benchmarks/clean_synthetic.tsv", 0.01 * n, 100 + 0.05 * n, 0.02 * n)   # s ~ n
+        write_tsv(run / "benchmarks/segment.tsv", 1e-6 * n**2, 50.0, "-")                      # s ~ n^2
+        for lead, k in (("V1", 1.0), ("V3", 3.0)):                                             # 2 jobs
+            write_tsv(run / f"benchmarks/train_decoder/C_official_{lead}.tsv", k * n**0.5, 200 * k, k, repeats=2)
+        runs[n] = run
+    jobs = sm.collect(runs, pats)
+    assert list(jobs.columns) == ["size", "rule", "wildcards", "s", "max_rss_mb", "cpu_time"]
+    assert len(jobs) == 12
+    assert jobs["cpu_time"][jobs["rule"] == "segment"].isna().all()
+    stages = sm.per_stage(jobs, {500: 10.0, 2000: 40.0, 8000: 160.0})
+    dec = stages[(stages["rule"] == "train_decoder") & (stages["size"] == 2000)].iloc[0]
+    assert dec["jobs"] == 2 and dec["s"] == pytest.approx(4 * 2000**0.5) and dec["max_rss_mb"] == 600
+    table = sm.scaling(stages).set_index("rule")
+    assert table.loc["clean", "s_exponent"] == pytest.approx(1.0)
+    assert table.loc["segment", "s_exponent"] == pytest.approx(2.0)
+    assert table.loc["train_decoder", "s_exponent"] == pytest.approx(0.5)
+    assert table.loc[sm.DAG, "s_exponent"] == pytest.approx(1.0)
+    assert table.loc[sm.DAG, "jobs"] == 4
+    assert np.isnan(table.loc["segment", "cpu_exponent"])
+    # pure power laws: every estimate agrees except the straight line on the curved ones
+    assert table.loc["clean", "s_low"] == pytest.approx(0.01 * sm.PTBXL_RECORDS)
+    assert table.loc["clean", "s_high"] == pytest.approx(0.01 * sm.PTBXL_RECORDS)
+    assert table.loc["segment", "s_high"] == pytest.approx(1e-6 * sm.PTBXL_RECORDS**2)
+    assert table.loc["clean", "s@8000"] == pytest.approx(80.0)
+    assert table["s_high"].is_monotonic_decreasing  # most expensive stage at PTB-XL size first
+    # affine RSS 100 + 0.05 n: the straight line is exact, the power law through 8000 is below it
+    assert table.loc["clean", "rss_high"] == pytest.approx(100 + 0.05 * sm.PTBXL_RECORDS)
+    assert table.loc["clean", "rss_low"] < table.loc["clean", "rss_high"]
+
+
+def test_extrapolate_fixed_cost_and_noise():
+    n = np.array([500, 2000, 8000])
+    fixed = sm.extrapolate(n, 2.0 + 0.001 * n, target=21800)       # fixed cost + linear part
+    assert 0 < fixed["exponent"] < fixed["exponent_top"] < 1
+    assert fixed["line"] == pytest.approx(2.0 + 21.8)
+    assert fixed["high"] == pytest.approx(23.8) and fixed["low"] < 23.8
+    noisy = sm.extrapolate(n, np.array([3.0, 2.0, 1.5]), target=21800)  # falls with n: not believed
+    assert noisy["exponent"] < 0 and noisy["low"] == noisy["high"] == 1.5
+    one = sm.extrapolate([500], [1.0])
+    assert np.isnan(one["exponent"]) and np.isnan(one["high"])
+
+
+def test_fit_exponent_ignores_missing_and_needs_two_sizes():
+    assert sm.fit_exponent([10, 100, 1000], [1.0, np.nan, 100.0])[0] == pytest.approx(1.0)
+    assert np.isnan(sm.fit_exponent([10, 10], [1.0, 2.0])[0])
+
+
+def test_read_benchmark_mean_of_repeats(tmp_path):
+    p = tmp_path / "b.tsv"
+    p.write_text(HEADER + "1.0\t0\t10\t1\t1\t1\t0\t0\t5\t2\n3.0\t0\t30\t1\t1\t1\t0\t0\t5\tNA\n")
+    assert sm.read_benchmark(p) == {"s": 2.0, "max_rss_mb": 20.0, "cpu_time": 2.0}
+    assert isinstance(sm.md_table(pd.DataFrame({"a": ["x"], "b": [1.5]})), str)
