@@ -42,6 +42,18 @@ def save_torch(path, obj) -> None:
         torch.save(obj, tmp)
 
 
+def load_checkpoint(path, what: str) -> dict:
+    """``torch.load(weights_only=True)`` of a finished checkpoint; ArtifactError naming the file."""
+    from .datasets import ArtifactError
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path}: {what} checkpoint not found") from exc
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise ArtifactError(f"{path}: not a readable {what} checkpoint ({exc})") from exc
+
+
 def load_state(path, expected_fingerprint: str, log=print) -> dict | None:
     """The saved state if present, loadable and made for the same fingerprint, else None."""
     p = Path(path)

@@ -18,7 +18,7 @@ import torch
 from .atomic import write_csv
 from .datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
 from .device import derive_seed, resolve_device, seed_everything
-from .fitloop import fingerprint, fit, resume_path, save_torch
+from .fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
 from .models import LeadDecoder, build_decoder, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
@@ -174,12 +174,7 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
 
 def load_decoder(path, device="cpu") -> tuple[LeadDecoder, dict]:
     """Rebuild a decoder from its checkpoint (``torch.load(weights_only=True)``)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{path}: decoder checkpoint not found") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise ArtifactError(f"{path}: not a readable decoder checkpoint ({exc})") from exc
+    ckpt = load_checkpoint(path, "decoder")
     model = build_decoder(ckpt["variant"], len(ckpt["inputs"]), ckpt["h_dim"], ckpt["arch"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt

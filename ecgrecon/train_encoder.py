@@ -16,7 +16,7 @@ import torch
 from .atomic import write_csv
 from .datasets import ArtifactError, class_vocab, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from .device import derive_seed, resolve_device, seed_everything
-from .fitloop import fingerprint, fit, resume_path, save_torch
+from .fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
 from .losses import supcon_loss
 from .models import SignalEncoder, build_encoder, count_params
 from .sampler import ClassBalancedBatchSampler, multi_hot
@@ -141,12 +141,7 @@ def train_encoder(segments, folds, out_model, out_log, out_png, *, inputs, level
 
 def load_encoder(path, device="cpu") -> tuple[SignalEncoder, dict]:
     """Rebuild the encoder from encoder.pt (``torch.load(weights_only=True)``)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{path}: encoder checkpoint not found") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise ArtifactError(f"{path}: not a readable encoder checkpoint ({exc})") from exc
+    ckpt = load_checkpoint(path, "encoder")
     enc, _ = build_encoder(len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"],
                                                  "width": ckpt["width"]})
     enc.load_state_dict(ckpt["encoder"])

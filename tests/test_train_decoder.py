@@ -139,3 +139,17 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
     assert all(torch.equal(full["encoder"][k], resumed["encoder"][k]) for k in full["encoder"])
     assert pd.read_csv(tmp_path / "a" / "log.csv")["val_loss"].tolist() == \
         pd.read_csv(tmp_path / "b" / "log.csv")["val_loss"].tolist()
+
+
+def test_unreadable_checkpoints_name_the_file(tmp_path):
+    from ecgrecon.datasets import ArtifactError
+    from ecgrecon.train_decoder import load_decoder
+    from ecgrecon.train_encoder import load_encoder
+
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(ArtifactError, match=r"missing\.pt: decoder checkpoint not found"):
+        load_decoder(missing)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a torch file")
+    with pytest.raises(ArtifactError, match=r"garbage\.pt: not a readable encoder checkpoint"):
+        load_encoder(garbage)
