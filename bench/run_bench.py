@@ -283,7 +283,7 @@ def targets(stages: pd.DataFrame, table: pd.DataFrame, micro_df: pd.DataFrame | 
     pre = stages[(stages["size"] == n_max) & stages["rule"].isin(PREPROCESS_RULES)]["s"].sum()
     hi = table.set_index("rule")
     pre_ptb = sum(hi.loc[r, "s_high"] for r in PREPROCESS_RULES if r in hi.index)
-    rows.append(("clean+QC+segment records/s, DAG rules at largest size", n_max / pre, ">= 250"))
+    rows.append((f"clean+QC+segment records/s, DAG rules at {n_max:,} records", n_max / pre, ">= 250"))
     rows.append(("clean+QC+segment records/s at 21,800 (upper time estimate)", sm.PTBXL_RECORDS / pre_ptb, ">= 250"))
     if micro_df is not None and len(micro_df):
         m = micro_df.set_index(["benchmark", "item", "metric"])["value"]
@@ -294,15 +294,18 @@ def targets(stages: pd.DataFrame, table: pd.DataFrame, micro_df: pd.DataFrame | 
         for v in ("C", "Ch"):
             rows.append((f"batched inference (1,024) ms/segment/lead, {v}",
                          m.get(("inference per lead", v, "latency_ms_batch1024"), np.nan), "<= 0.035"))
-    dag = hi.loc[sm.DAG] if sm.DAG in hi.index else None
     what = "whole DAG" if full else "data stages only (learning rules not run)"
-    if dag is not None:
-        rows.append((f"{what} at 21,800 records, hours (upper estimate)", dag["s_high"] / 3600, "<= 3"))
-    real = table[(table["rule"] != sm.DAG) & (table[[c for c in table if c.startswith("s@")]].max(axis=1) >= 1.0)]
-    worst = real.loc[real["s_exponent"].idxmax()] if len(real) else None
-    if worst is not None:
-        rows.append((f"largest time exponent ({worst['rule']}; stages >= 1 s)", worst["s_exponent"], "<= 1.1"))
-    rss = table[table["rule"] != sm.DAG]
+    for rule, how in ((sm.DAG, "wall time"), (sm.DAG_CPU, "CPU s / cores")):
+        if rule in hi.index:
+            rows.append((f"{what} at 21,800 records, hours ({how}, upper estimate)", hi.loc[rule, "s_high"] / 3600,
+                         "<= 3"))
+    dags = table["rule"].isin([sm.DAG, sm.DAG_CPU])
+    real = table[~dags & (table[[c for c in table if c.startswith("s@")]].max(axis=1) >= 1.0)]
+    for col, how in (("s_exponent", "wall s"), ("cpu_exponent", "CPU s")):
+        if len(real) and real[col].notna().any():
+            worst = real.loc[real[col].idxmax()]
+            rows.append((f"largest exponent of {how} ({worst['rule']}; stages >= 1 s)", worst[col], "<= 1.1"))
+    rss = table[~dags]
     if len(rss):
         w = rss.loc[rss["rss_high"].idxmax()]
         rows.append((f"peak RSS at 21,800, MB ({w['rule']}, upper estimate)", w["rss_high"], "< 8000"))
@@ -321,16 +324,16 @@ def _met(v, t: str) -> str:
 
 
 def write_summary(out: Path, runs: pd.DataFrame, stages: pd.DataFrame, table: pd.DataFrame,
-                  tg: pd.DataFrame, micro_df: pd.DataFrame | None, full: bool) -> Path:
-    sizes = sorted(runs["size"])
+                  tg: pd.DataFrame, micro_df: pd.DataFrame | None, full: bool, merged=()) -> Path:
+    sizes = sorted(stages["size"].unique())
     cols = ["rule", "jobs", *[f"s@{n}" for n in sizes], "s_exponent", "s_exponent_top", "cpu_exponent",
             "s_low", "s_high", "rss_exponent", "rss_high"]
     show = table[[c for c in cols if c in table]].rename(columns={
         "s_exponent": "exp (s)", "s_exponent_top": "exp (2 largest)", "cpu_exponent": "exp (CPU s)",
         "s_low": "s @21,800 low", "s_high": "s @21,800 high", "rss_exponent": "exp (RSS)",
         "rss_high": "RSS MB @21,800 high"})
-    rss_now = stages[stages["size"] == sizes[-1]].set_index("rule")["max_rss_mb"]
-    show.insert(show.columns.get_loc("exp (RSS)"), f"RSS MB @{sizes[-1]}", show["rule"].map(rss_now))
+    rss_last = stages.sort_values("size").groupby("rule")["max_rss_mb"].last()
+    show.insert(show.columns.get_loc("exp (RSS)"), "RSS MB @largest", show["rule"].map(rss_last))
     text = [f"# Pipeline benchmark ({'whole DAG' if full else 'data stages'})\n",
             f"{platform.node()} | {platform.machine()} | {os.cpu_count()} CPUs | Python {platform.python_version()} | "
             f"{time.strftime('%Y-%m-%d %H:%M')} | cores per run: {int(runs['cores'].iloc[0])}\n",
@@ -339,7 +342,10 @@ def write_summary(out: Path, runs: pd.DataFrame, stages: pd.DataFrame, table: pd
             "Exponent = least-squares slope of log(s) on log(records) over all sizes; `2 largest` = slope "
             "between the two largest sizes. `low`/`high` = smallest/largest of: power law through the largest "
             "size with either exponent, and the straight line a + b·n. The DAG row is the wall time of the "
-            "Snakemake run (jobs overlap on the cores).\n", sm.md_table(show, 2),
+            "Snakemake run (jobs overlap on the cores); `CPU s / cores` is its load-independent counterpart "
+            "(summed CPU seconds of the jobs over the cores)."
+            + (f" Rules also measured in {', '.join(str(m) for m in merged)} include those sizes."
+               if merged else "") + "\n", sm.md_table(show, 2),
             "\n## Targets\n", sm.md_table(tg, 3)]
     if micro_df is not None and len(micro_df):
         text += ["\n## Micro-benchmarks (same invocation)\n", sm.md_table(micro_df, 4)]
@@ -358,6 +364,8 @@ def main(argv=None) -> int:
     ap.add_argument("--snakefile", type=Path, default=ROOT / "Snakefile")
     ap.add_argument("--keep", action="store_true", help="reuse existing run folders (no fresh run)")
     ap.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    ap.add_argument("--merge", type=Path, nargs="*", default=[],
+                    help="output folders of other runs: their rules' rows at other sizes join the fits")
     ap.add_argument("--profile", action="store_true", help="also cProfile clean + QC + segment")
     ap.add_argument("--reconstruct", action="store_true",
                     help="also bench/bench_reconstruct.py on the smallest cohort (ecgrecon reconstruct, records/s)")
@@ -373,7 +381,10 @@ def main(argv=None) -> int:
                          for n in args.sizes])
     jobs = sm.collect({n: out / "runs" / str(n) for n in args.sizes}, sm.project_patterns())
     jobs.to_csv(out / "summary.csv", index=False)
-    stages = sm.per_stage(jobs, dict(zip(runs["size"], runs["wall_s"])))
+    for other in args.merge:  # per-rule rows of other runs at sizes not run here (never their DAG rows)
+        more = pd.read_csv(other / "summary.csv")
+        jobs = pd.concat([jobs, more[~more["size"].isin(args.sizes)]], ignore_index=True)
+    stages = sm.per_stage(jobs, dict(zip(runs["size"], runs["wall_s"])), args.cores)
     table = sm.scaling(stages)
     runs = runs.merge(rates(stages, runs), on="size")
     table.to_csv(out / "scaling.csv", index=False)
@@ -390,7 +401,7 @@ def main(argv=None) -> int:
         if full:
             print(f"profile: {profile_training(out / 'runs' / str(min(args.sizes)), out)}", flush=True)
     tg = targets(stages, table, micro_df, full)
-    path = write_summary(out, runs, stages, table, tg, micro_df, full)
+    path = write_summary(out, runs, stages, table, tg, micro_df, full, args.merge)
     print(tg.to_string(index=False))
     print(f"wrote {path}, {out / 'summary.csv'}, {out / 'scaling.png'}")
     return 0

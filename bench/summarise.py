@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PTBXL_RECORDS = 21800
 LINEAR_TOLERANCE = 0.1   # exponents up to 1.1 count as linear (three noisy points)
 DAG = "DAG (wall, all jobs)"
+DAG_CPU = "DAG (CPU s / cores)"  # load-independent: the wall time of perfectly packed jobs on idle cores
 
 _RULE = re.compile(r"^rule\s+(\w+)\s*:", re.M)
 _BENCH = re.compile(r"^\s+benchmark:\s*\n\s+f?[\"']([^\"']+)[\"']", re.M)
@@ -81,18 +82,21 @@ def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["size", "rule", "wildcards", "s", "max_rss_mb", "cpu_time"])
 
 
-def per_stage(jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None) -> pd.DataFrame:
-    """Per (size, rule): jobs, summed s and cpu_time, largest max_rss_mb; plus the DAG wall time row."""
+def per_stage(jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None, cores: int = 2) -> pd.DataFrame:
+    """Per (size, rule): jobs, summed s and cpu_time, largest max_rss_mb; plus, for the sizes of
+    ``dag_wall`` (whole runs), a DAG row with the run's wall time and one with its CPU seconds / cores."""
     g = jobs.groupby(["size", "rule"], sort=True)
     out = g.agg(jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"),
                 max_rss_mb=("max_rss_mb", "max")).reset_index()
     if dag_wall:
         peak = jobs.groupby("size")["max_rss_mb"].max()
         cpu = jobs.groupby("size")["cpu_time"].sum()
-        extra = pd.DataFrame([{"size": n, "rule": DAG, "jobs": int((jobs["size"] == n).sum()), "s": w,
-                               "cpu_time": cpu.get(n, np.nan), "max_rss_mb": peak.get(n, np.nan)}
-                              for n, w in sorted(dag_wall.items())])
-        out = pd.concat([out, extra], ignore_index=True)
+        extra = []
+        for n, w in sorted(dag_wall.items()):
+            row = {"size": n, "jobs": int((jobs["size"] == n).sum()), "cpu_time": cpu.get(n, np.nan),
+                   "max_rss_mb": peak.get(n, np.nan)}
+            extra += [{**row, "rule": DAG, "s": w}, {**row, "rule": DAG_CPU, "s": cpu.get(n, np.nan) / cores}]
+        out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
     return out
 
 
@@ -172,7 +176,9 @@ def plot_scaling(stages: pd.DataFrame, table: pd.DataFrame, path: Path, target: 
                                              ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)"))):
         for i, r in table.iterrows():
             d = stages[stages["rule"] == r["rule"]].sort_values("size")
-            style = dict(color="black", lw=2.2) if r["rule"] == DAG else dict(color=f"C{i % 10}", lw=1.3)
+            style = dict(color=f"C{i % 10}", lw=1.3)
+            if r["rule"] in (DAG, DAG_CPU):
+                style = dict(color="black" if r["rule"] == DAG else "dimgrey", lw=2.2)
             b = r[f"{key}_exponent"]
             ax.plot(d["size"], d[col], "o-", label=f"{r['rule']} (slope {_fmt(b)})", **style)
             if np.isfinite(r[f"{key}_high"]):

@@ -82,6 +82,9 @@ def test_collect_per_stage_and_exact_exponents(tmp_path):
     assert table.loc["train_decoder", "s_exponent"] == pytest.approx(0.5)
     assert table.loc[sm.DAG, "s_exponent"] == pytest.approx(1.0)
     assert table.loc[sm.DAG, "jobs"] == 4
+    cpu = stages[(stages["rule"] == sm.DAG_CPU) & (stages["size"] == 500)].iloc[0]
+    assert cpu["s"] == pytest.approx((0.02 * 500 + 1.0 + 3.0) / 2)  # segment's missing CPU time is skipped
+    assert not (stages["rule"].isin([sm.DAG, sm.DAG_CPU]) & ~stages["size"].isin([500, 2000, 8000])).any()
     assert np.isnan(table.loc["segment", "cpu_exponent"])
     # pure power laws: every estimate agrees except the straight line on the curved ones
     assert table.loc["clean", "s_low"] == pytest.approx(0.01 * sm.PTBXL_RECORDS)
