@@ -12,7 +12,9 @@ PTB-XL size (bench/summarise.py) and runs the micro-benchmarks in the same invoc
 to <out>/micro.csv. Writes <out>/summary.md (tables + targets met / missed) and <out>/scaling.png.
 ``--profile`` adds a cProfile of clean + QC + segment (one process) as <out>/profile_preprocess.txt
 and, with ``--stages all``, of one decoder epoch as <out>/profile_train_decoder.txt;
-``--reconstruct`` adds bench/bench_reconstruct.py (``ecgrecon reconstruct`` records/s) on the smallest cohort.
+``--reconstruct`` adds bench/bench_reconstruct.py (``ecgrecon reconstruct`` records/s) on the smallest cohort;
+``--keep`` reuses finished run folders (their recorded wall time is kept); ``--merge DIR`` adds the
+per-rule rows of another output folder at other sizes to the fits (e.g. data-stage sizes to an ``all`` run).
 """
 
 from __future__ import annotations
@@ -46,10 +48,6 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 DATA_TARGETS = ["results/clean/synthetic.h5", "results/qc/qc_stats.json", "results/segments/segments.h5",
                 "results/folds/folds.json"]
 PREPROCESS_RULES = ("clean", "qc_stats", "segment")
-TARGET_RECORDS_PER_S = 250.0
-TARGET_LATENCY_MS = 0.035
-TARGET_DAG_S = 3 * 3600.0
-TARGET_RSS_MB = 8000.0
 
 
 def load() -> float:
@@ -90,7 +88,8 @@ def run_dag(n: int, run_dir: Path, stages: str, cores: int, snakefile: Path, kee
     if keep and record.exists() and "Nothing to be done" in (run_dir / "snakemake.log").read_text():
         return json.loads(record.read_text())  # nothing ran: keep the numbers of the run that built it
     row = {"size": n, "stages": stages, "cores": cores, "fresh": not keep, "wall_s": round(wall, 2),
-           "load_before": before, "load_after": load(), "n_segments": n_segments(run_dir / "results/segments/segments.h5")}
+           "load_before": before, "load_after": load(),
+           "n_segments": n_segments(run_dir / "results/segments/segments.h5")}
     record.write_text(json.dumps(row))
     return row
 
@@ -324,7 +323,7 @@ def _met(v, t: str) -> str:
 
 
 def write_summary(out: Path, runs: pd.DataFrame, stages: pd.DataFrame, table: pd.DataFrame,
-                  tg: pd.DataFrame, micro_df: pd.DataFrame | None, full: bool, merged=()) -> Path:
+                  tg: pd.DataFrame, micro_df: pd.DataFrame | None, full: bool, merged=(), micro_now=True) -> Path:
     sizes = sorted(stages["size"].unique())
     cols = ["rule", "jobs", *[f"s@{n}" for n in sizes], "s_exponent", "s_exponent_top", "cpu_exponent",
             "s_low", "s_high", "rss_exponent", "rss_high"]
@@ -348,7 +347,8 @@ def write_summary(out: Path, runs: pd.DataFrame, stages: pd.DataFrame, table: pd
                if merged else "") + "\n", sm.md_table(show, 2),
             "\n## Targets\n", sm.md_table(tg, 3)]
     if micro_df is not None and len(micro_df):
-        text += ["\n## Micro-benchmarks (same invocation)\n", sm.md_table(micro_df, 4)]
+        when = "same invocation" if micro_now else "micro.csv of an earlier invocation"
+        text += [f"\n## Micro-benchmarks ({when})\n", sm.md_table(micro_df, 4)]
     text.append("\nScaling plot: `scaling.png`; per-job rows: `summary.csv`; micro rows: `micro.csv`.\n")
     path = out / "summary.md"
     path.write_text("\n".join(text))
@@ -389,19 +389,21 @@ def main(argv=None) -> int:
     runs = runs.merge(rates(stages, runs), on="size")
     table.to_csv(out / "scaling.csv", index=False)
     sm.plot_scaling(stages, table, out / "scaling.png")
-    micro_df = None
-    if not args.no_micro:
+    micro_df, micro_now = None, not args.no_micro
+    if micro_now:
         print(f"micro-benchmarks, load {load()}", flush=True)
         micro_df = micro(out, out / "runs" / str(max(args.sizes)), args.cores,
                          out / "runs" / str(min(args.sizes)) if args.reconstruct else None)
         micro_df.to_csv(out / "micro.csv", index=False)
+    elif (out / "micro.csv").exists():
+        micro_df = pd.read_csv(out / "micro.csv")
     if args.profile:
         cohort = out / "runs" / str(min(args.sizes, key=lambda n: abs(n - 2000))) / "results/raw/synthetic"
         print(f"profile: {profile_preprocess(cohort, out)}", flush=True)
         if full:
             print(f"profile: {profile_training(out / 'runs' / str(min(args.sizes)), out)}", flush=True)
     tg = targets(stages, table, micro_df, full)
-    path = write_summary(out, runs, stages, table, tg, micro_df, full, args.merge)
+    path = write_summary(out, runs, stages, table, tg, micro_df, full, args.merge, micro_now)
     print(tg.to_string(index=False))
     print(f"wrote {path}, {out / 'summary.csv'}, {out / 'scaling.png'}")
     return 0

@@ -176,7 +176,7 @@ def plot_scaling(stages: pd.DataFrame, table: pd.DataFrame, path: Path, target: 
                                              ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)"))):
         for i, r in table.iterrows():
             d = stages[stages["rule"] == r["rule"]].sort_values("size")
-            style = dict(color=f"C{i % 10}", lw=1.3)
+            style = dict(color=plt.cm.tab20(i % 20), lw=1.3)
             if r["rule"] in (DAG, DAG_CPU):
                 style = dict(color="black" if r["rule"] == DAG else "dimgrey", lw=2.2)
             b = r[f"{key}_exponent"]
