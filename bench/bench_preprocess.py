@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import atomic_path, write_csv  # noqa: E402
+from ecgrecon.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.clean import clean_dataset  # noqa: E402
 from ecgrecon.qc import compute_qc_stats  # noqa: E402
 from ecgrecon.segment import segment_dataset  # noqa: E402
@@ -134,9 +134,7 @@ def _plot(df: pd.DataFrame, path: Path) -> None:
                  f"segment: {seg['per_s']:.0f} segments/s ({seg['per_cpu_s']:.0f} per CPU-second)", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_png(fig, path, dpi=90)
 
 
 if __name__ == "__main__":

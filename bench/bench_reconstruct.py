@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import atomic_path, write_csv  # noqa: E402
+from ecgrecon.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.bundle import assemble_bundle, save_bundle, settings_from_config  # noqa: E402
 from ecgrecon.cli import main as ecgrecon_main  # noqa: E402
 from ecgrecon.models import build_decoder, build_encoder, count_params  # noqa: E402
@@ -130,9 +130,7 @@ def _plot(df: pd.DataFrame, path: Path) -> None:
     ax.set_title(f"ecgrecon reconstruct: {df['records'].iloc[0]} ten-second records, {os.cpu_count()} cores",
                  fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import atomic_path, write_csv  # noqa: E402
+from ecgrecon.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.synth import write_cohort  # noqa: E402
 
 TARGET_RECORDS = 20000
@@ -65,9 +65,7 @@ def plot(df: pd.DataFrame, fit: np.ndarray, path: Path) -> None:
     ax.set_title(f"write_cohort speed, threads={int(m['threads'].iloc[0])}")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=90)
 
 
 def main(argv=None) -> int:

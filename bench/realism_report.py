@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecgrecon import LEADS12  # noqa: E402
-from ecgrecon.atomic import atomic_path, write_csv  # noqa: E402
+from ecgrecon.atomic import atomic_path, write_csv, save_png  # noqa: E402
 from ecgrecon.h5io import read_table  # noqa: E402
 from ecgrecon.synth import write_cohort  # noqa: E402
 from ecgrecon.synth.measures import QRS_THRESHOLD, bandpass, record_features  # noqa: E402
@@ -166,9 +166,7 @@ def figure(features: dict[str, pd.DataFrame], path: Path) -> None:
         ax.set_ylabel(label + ", box 25-75 %, whiskers 5-95 %")
     fig.suptitle("Synthetic cohort vs real records (same measures, 100 Hz)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=90)
 
 
 def main(argv=None) -> int:

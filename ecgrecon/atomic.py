@@ -41,3 +41,12 @@ def write_csv(path: str | os.PathLike, df, **kwargs) -> None:
     kwargs.setdefault("index", False)
     with atomic_path(path) as tmp:
         df.to_csv(tmp, **kwargs)
+
+
+def save_png(fig, path: str | os.PathLike, **savefig_kwargs) -> None:
+    """Save a matplotlib figure as PNG atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", **savefig_kwargs)
+    plt.close(fig)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from .atomic import save_png  # noqa: E402
 from .morphology import QUANTITIES, QUANTITY_NAMES  # noqa: E402
 
 
@@ -59,7 +59,5 @@ def bland_altman_figure(errors: pd.DataFrame, lead: str, path, title: str = "") 
             ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(title or f"Bland-Altman, lead {lead}")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return stats

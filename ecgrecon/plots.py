@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from .atomic import save_png  # noqa: E402
 
 COLORS = {"truth": "black", "GL": "tab:green", "C": "tab:blue", "Ch": "tab:red"}
 LABELS = {"truth": "ground truth", "GL": "GL (linear)", "C": "C (signal)", "Ch": "C-h (signal + h)"}
@@ -25,9 +25,7 @@ def _empty(path, title: str, why: str) -> None:
 
 
 def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_png(fig, path, dpi=110, bbox_inches="tight")
 
 
 def loss_curve(history: pd.DataFrame, path, title: str = "") -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ecgrecon import LEADS12
-from ecgrecon.atomic import atomic_path, write_json
+from ecgrecon.atomic import write_json, save_png
 
 BLOCK_RECORDS = 256  # records read from the cleaned HDF5 at a time
 REASONS = ("ptp_low", "ptp_high", "rms_low", "rms_high")
@@ -149,6 +149,4 @@ def plot_histograms(ptp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> N
         fig.colorbar(mesh, ax=ax, label="log10(1 + windows)")
     fig.suptitle(f"QC pass 1: {stats['n_windows']} windows of {stats['window']} samples; "
                  f"red: bounds at percentiles {stats['percentiles']}", fontsize=10)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
+    save_png(fig, out_png, dpi=80)

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from .atomic import save_png
 from .bundle import RECON_SUFFIX, ReconModel
 from .datasets import normalise_h, zscore_segments
 from .evaluate import predict
@@ -315,9 +315,7 @@ def plot_reconstruction(rec: InputRecord, res: Reconstruction, model: ReconModel
     shown = "" if n == rec.n_samples else f", first {PLOT_SECONDS:g} s"
     fig.suptitle(f"{rec.base.name}: {model.meta['variant']} model {model.path.name}{shown}", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def reconstruct_file(path, out: Path, model: ReconModel, plot: bool = False) -> tuple[Reconstruction, list[Path]]:
