@@ -47,6 +47,7 @@ def extra_datasets():
 
 
 EXTRA_DATASETS = extra_datasets()
+PRIMARY_CLEAN = f"results/clean/{DATASET}.h5"  # the cleaned records that QC, segments and folds are built from
 
 
 def dataset_spec(name):
@@ -75,7 +76,7 @@ def clean_raw_input(wildcards):
 
 def foundation_targets():
     return [
-        f"results/clean/{DATASET}.h5",
+        PRIMARY_CLEAN,
         "results/qc/qc_stats.json",
         "results/segments/segments.h5",
         "results/folds/folds.json",

@@ -4,7 +4,7 @@
 rule folds:
     """Write the official split and the CV folds as lists of ecg_ids; no patient crosses splits."""
     input:
-        h5=f"results/clean/{DATASET}.h5",
+        h5=PRIMARY_CLEAN,
     output:
         json="results/folds/folds.json",
     params:

@@ -32,7 +32,7 @@ rule fit_gl:
 rule calibrate_pcm:
     """PCM (per-patient map from 2 s of a true 12-lead ECG) vs GL on the test split; reported separately."""
     input:
-        clean=f"results/clean/{DATASET}.h5",
+        clean=PRIMARY_CLEAN,
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
         gl=GL_PATTERN.format(fold=PCM_FOLD),

@@ -4,7 +4,7 @@
 rule qc_stats:
     """Sample windows from the cleaned records and store per-lead percentile bounds."""
     input:
-        h5=f"results/clean/{DATASET}.h5",
+        h5=PRIMARY_CLEAN,
     output:
         stats="results/qc/qc_stats.json",
         png=report("results/qc/qc_stats.png", caption="../report/qc_stats.rst", category="2 QC"),

@@ -4,7 +4,7 @@
 rule segment:
     """Cut window/hop segments that pass QC; write segments, aligned metadata and the QC report."""
     input:
-        h5=f"results/clean/{DATASET}.h5",
+        h5=PRIMARY_CLEAN,
         stats="results/qc/qc_stats.json",
     output:
         h5="results/segments/segments.h5",
