@@ -25,7 +25,9 @@ include: "rules/reps.smk"
 include: "rules/decoders.smk"
 include: "rules/linear.smk"
 include: "rules/evaluate.smk"
+include: "rules/diagnostic.smk"
 include: "rules/export.smk"
+include: "rules/cross.smk"
 
 
 rule all:

@@ -20,3 +20,10 @@ assert n_seg > 0
 for table in sorted((work / "results/tables").glob("*.csv")) if (work / "results/tables").exists() else []:
     print(f"table {table.name}: {len(pd.read_csv(table))} rows")
 print("real-data run OK")
+cross = work / "results/cross/ludb/tables/segment_metrics.csv"
+table = pd.read_csv(cross)
+assert {"GL", "C", "Ch", "ChA"} <= set(table["variant"]), sorted(set(table["variant"]))
+mean = table[(table["lead"] == "Mean") & (table["fold"] == "official")].set_index("variant")
+print("cross-dataset PTB-XL -> LUDB, mean RMSE (mV): "
+      + ", ".join(f"{v} {mean.loc[v, 'rmse']:.3f}" for v in ("GL", "C", "Ch", "ChA")))
+print("cross-dataset run OK")

@@ -8,8 +8,9 @@ A bundle is a dict saved with ``torch.save`` that loads with ``torch.load(weight
 - ``meta``: JSON-able settings and provenance (see :func:`assemble_bundle`): variant, fold,
   input/target lead names, fs, window, hop, the cleaning settings, tile flag, the z-score floor,
   architectures, parameter counts, config hash and the metrics reached on validation and test.
-- ``encoder``: the encoder's state dict (variant ``Ch``) or None (variant ``C`` never uses h).
-- ``h_norm``: ``{"mean", "std"}`` of h over the fold's train segments (``Ch``) or None.
+- ``encoder``: the encoder's state dict (variants ``Ch``, ``ChA``) or None (variant ``C`` never uses h).
+- ``h_norm``: ``{"mean", "std"}`` of h over the fold's train segments (``Ch``, ``ChA``) or None.
+- ``decoders`` of variant ``ChA`` carry their frozen GL anchor (buffers ``anchor.weight``, ``anchor.bias``).
 - ``decoders``: lead -> decoder state dict, one per target lead.
 
 The model card (``.json`` beside the bundle) is ``meta`` plus the bundle's file name and SHA-256.
@@ -31,7 +32,8 @@ import torch
 from . import __version__
 from .atomic import atomic_path
 from .datasets import EPS_MV, ArtifactError
-from .models import LeadDecoder, SignalEncoder, build_decoder
+from .linear import GLAnchor
+from .models import USES_H, VARIANTS, LeadDecoder, SignalEncoder, build_decoder
 
 BUNDLE_FORMAT = "ecgrecon-bundle"
 BUNDLE_VERSION = 1
@@ -85,14 +87,14 @@ def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, 
     encoder (module or state dict), ``encoder_info`` ({embed_dim, width, ...}) and h_mean/h_std.
     """
     inputs, targets = [str(x) for x in settings["inputs"]], [str(x) for x in settings["targets"]]
-    if variant not in ("C", "Ch"):
-        raise ValueError(f"unknown variant {variant!r} (C or Ch)")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r} ({', '.join(VARIANTS)})")
     if sorted(decoders) != sorted(targets):
         raise ValueError(f"decoders for {sorted(decoders)} but targets are {targets}")
     clean = {k: settings["clean"][k] for k in CLEAN_KEYS}
-    has_h = variant == "Ch"
+    has_h = USES_H[variant]
     if has_h and (encoder is None or h_mean is None or h_std is None):
-        raise ValueError("variant Ch needs the encoder and the h normalisation statistics")
+        raise ValueError(f"variant {variant} needs the encoder and the h normalisation statistics")
     meta = {
         "ecgrecon_version": __version__, "variant": variant, "fold": fold, "inputs": inputs, "targets": targets,
         "fs": float(clean["fs"]), "window": int(settings["window"]), "hop": int(settings["hop"]), "clean": clean,
@@ -163,9 +165,10 @@ def read_bundle(path) -> dict:
           p, "bundle meta inputs/targets are not lists of lead names")
     _need(isinstance(b.get("decoders"), dict) and sorted(b["decoders"]) == sorted(meta["targets"]), p,
           f"bundle decoders {sorted(b.get('decoders') or {})} do not match its targets {meta['targets']}")
-    if meta["variant"] == "Ch":
+    _need(meta["variant"] in VARIANTS, p, f"unknown variant {meta['variant']!r}")
+    if USES_H[meta["variant"]]:
         _need(isinstance(b.get("encoder"), dict) and isinstance(b.get("h_norm"), dict), p,
-              "variant Ch bundle lacks the encoder or the h normalisation statistics")
+              f"variant {meta['variant']} bundle lacks the encoder or the h normalisation statistics")
     return b
 
 
@@ -207,13 +210,14 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
     try:
         for lead in meta["targets"]:
             info = meta["decoders"][lead]
-            dec = build_decoder(meta["variant"], n_in, int(info["h_dim"]), info["arch"])
+            anchor = GLAnchor(n_in, int(info["arch"]["gl_context"])) if meta["variant"] == "ChA" else None
+            dec = build_decoder(meta["variant"], n_in, int(info["h_dim"]), info["arch"], anchor=anchor)
             dec.load_state_dict(b["decoders"][lead])
             _need(meta["window"] % dec.stride == 0, p, f"window {meta['window']} is not a multiple of the "
                   f"decoder stride {dec.stride}")
             decoders[lead] = dec.to(dev).eval()
         encoder = h_mean = h_std = None
-        if meta["variant"] == "Ch":
+        if USES_H[meta["variant"]]:
             e = meta["encoder"]
             encoder = SignalEncoder(n_in, int(e["embed_dim"]), int(e["width"]))
             encoder.load_state_dict(b["encoder"])
@@ -321,7 +325,7 @@ def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict
         val[lead] = validation_metrics(ck, curve_paths[lead])
     metrics = {"validation": val, "test": evaluation_metrics(segment_csv, record_csv, variant, fold, targets)}
     enc_state = enc_info = mean = std = None
-    if variant == "Ch":
+    if USES_H[variant]:
         ek = _load_ckpt(encoder_path, "encoder checkpoint")
         if [str(x) for x in ek["inputs"]] != inputs:
             raise ArtifactError(f"{encoder_path}: encoder inputs {ek['inputs']} != {inputs}")

@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "into one bundle (loads with torch.load(weights_only=True)) plus a JSON model card beside it. "
                     "Reads the pipeline's results (run `snakemake` first; the workflow's rule export_model does "
                     "the same).")
-    ex.add_argument("--variant", choices=["C", "Ch"], default="Ch",
-                    help="C: signal only; Ch: signal + encoder representation h (default)")
+    ex.add_argument("--variant", choices=["C", "Ch", "ChA"], default="Ch",
+                    help="C: signal only; Ch: signal + encoder representation h (default); ChA: GL anchor + Ch "
+                         "residual")
     ex.add_argument("--config", default="config.yaml", help="the config the results were made with (default %(default)s)")
     ex.add_argument("--results", default="results", help="the pipeline's results folder (default %(default)s)")
     ex.add_argument("--fold", default="official", help="fold whose decoders to export (default %(default)s)")

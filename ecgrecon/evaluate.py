@@ -3,7 +3,8 @@
 Writes the predictions (HDF5), Table I (segment level), Table II (10-s record level), per-class
 RMSE, the latent k-NN affinity of x and h, and the figures. Metric definitions: ecgrecon.metrics.
 The population linear baseline GL (ecgrecon.linear, one map per fold) is evaluated as a method
-beside C and C-h on the same test segments and records, on the raw input leads in mV.
+beside C, C-h and ChA (GL-anchored C-h) on the same test segments and records, on the raw input
+leads in mV.
 Reference predictors: ``zero`` (all-zero signal) and ``train_mean`` (mean train waveform of the
 lead, from the decoder checkpoint). Fold 10 is only read here, never for choices.
 """
@@ -19,19 +20,21 @@ import torch
 
 from . import LEADS12, plots
 from .morph_plots import bland_altman_figure
-from .morphology import morphology_table, replace_leads
+from .morphology import morphology_table
+from .records import reassembled_records
 from .atomic import atomic_path, write_csv
 from .datasets import (ArtifactError, class_vocab, label_lists, load_folds, load_h, read_leads, read_segment_meta,
                        split_rows, zscore_segments)
 from .device import resolve_device
 from .linear import load as load_gl
+from .models import RAW_INPUTS, USES_H
 from .metrics import METRICS, RECORD_METRICS, affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, \
     record_lead_metrics
 from .train_decoder import load_decoder
 from .views import detect_r_peaks
 
 BASELINES = ("zero", "train_mean")
-VARIANT_NAMES = {"GL": "GL", "C": "C", "Ch": "C-h", "zero": "zero", "train_mean": "train mean"}
+VARIANT_NAMES = {"GL": "GL", "C": "C", "Ch": "C-h", "ChA": "ChA", "zero": "zero", "train_mean": "train mean"}
 
 
 @dataclass
@@ -92,8 +95,9 @@ def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettin
     out = {"rows": rows, "raw_in": raw_in, "x": x, "y": y, "pred": {}, "rrows": rrows, "rpred": {}, "n_params": {},
            "ry": None if rsig is None else rsig[:, len(s.inputs) :]}
     rx = None if rsig is None else zscore_segments(rsig[:, : len(s.inputs)])
-    h = load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if "Ch" in s.variants else None
-    rh = load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if "Ch" in s.variants and len(rrows) else None
+    with_h = any(USES_H[v] for v in s.variants)
+    h = load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if with_h else None
+    rh = load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if with_h and len(rrows) else None
     if gl_path is not None:
         _gl_predict(gl_path, fold, out, rsig, s)
     train_mean = {}
@@ -106,10 +110,11 @@ def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettin
             if ckpt["inputs"] != [str(i) for i in s.inputs] or ckpt["lead"] != lead:
                 raise ArtifactError(f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, "
                                     f"expected {list(s.inputs)} -> {lead}")
-            hv = h if variant == "Ch" else None
-            pred[:, j] = predict(model, x, hv, dev)
+            raw = RAW_INPUTS[variant]  # ChA: inputs in mV (its GL anchor needs them)
+            pred[:, j] = predict(model, raw_in if raw else x, h if USES_H[variant] else None, dev)
             if rx is not None:
-                rpred[:, j] = predict(model, rx, rh if variant == "Ch" else None, dev)
+                rpred[:, j] = predict(model, rsig[:, : len(s.inputs)] if raw else rx, rh if USES_H[variant] else None,
+                                      dev)
             out["n_params"][variant] = int(ckpt["n_params"])
             train_mean.setdefault(lead, ckpt["train_target_mean"].numpy())
         out["pred"][variant], out["rpred"][variant] = pred, rpred
@@ -315,13 +320,8 @@ def morphology(res: dict, rmeta: pd.DataFrame, segments, fold: str, fs: float, s
     if res["ry"] is None or len(res["rrows"]) == 0:
         return pd.DataFrame(), pd.DataFrame()
     m = rmeta.iloc[res["rrows"]].reset_index(drop=True)
-    truth = reassemble(read_leads(segments, list(LEADS12), res["rrows"], group="records"), m)
-    ids = sorted(truth)
-    truth12 = np.stack([truth[i] for i in ids])
-    recon = {}
-    for method in methods(res, s):
-        pred = reassemble(res["rpred"][method], m)
-        recon[method] = replace_leads(truth12, np.stack([pred[i] for i in ids]), s.targets)
+    ids, truth12, recon = reassembled_records(read_leads(segments, list(LEADS12), res["rrows"], group="records"), m,
+                                              {method: res["rpred"][method] for method in methods(res, s)}, s.targets)
     summary, errors = morphology_table(truth12, recon, fs, s.targets)
     summary.insert(0, "fold", fold)
     summary.insert(2, "n_records", len(ids))

@@ -100,6 +100,7 @@ def fit(
     log=print,
     epoch_hook: Callable[[int], None] | None = None,
     lr_schedule: str = "constant",
+    validate_initial: bool = False,
 ) -> dict:
     """Train until ``max_epochs`` or ``patience`` epochs without a lower ``val_loss``.
 
@@ -107,12 +108,25 @@ def fit(
     floats with at least ``val_loss``. Returns best weights per module, best epoch and loss,
     and the per-epoch history. ``epoch_hook(epoch)`` runs after the epoch's state is saved.
     Each epoch's learning rate is the optimizer's base rate times :func:`lr_factor`.
+    ``validate_initial``: score the untrained weights first (history row ``epoch`` 0); they stay
+    the best weights unless an epoch beats them (e.g. a residual model that starts as its anchor).
     """
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     state = load_state(state_path, fp, log)
     if state is None:
         state = {"fingerprint": fp, "epochs_done": 0, "stopped": False, "best_val": float("inf"),
                  "best_epoch": -1, "bad_epochs": 0, "history": [], "best": _snapshot(modules)}
+        if validate_initial:
+            for m in modules.values():
+                m.eval()
+            with torch.no_grad():
+                val = {k: float(v) for k, v in validate().items()}
+            if not np.isfinite(val["val_loss"]):
+                raise FloatingPointError(f"epoch 0: validation loss is not finite ({val['val_loss']})")
+            state.update(best_val=val["val_loss"], best_epoch=0)
+            state["history"].append({"epoch": 0, "lr": 0.0, "train_loss": float("nan"), **val, "best": True,
+                                     "seconds": 0.0})
+            log(f"epoch 0 (untrained): val {val['val_loss']:.5f} *")
     else:
         for name, m in modules.items():
             m.load_state_dict(state["current"][name])

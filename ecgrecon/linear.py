@@ -311,16 +311,26 @@ class GLAnchor(nn.Module):
     """Frozen GL prediction of one target lead as a torch module: x (B, C, T) mV -> (B, T) mV.
 
     The weights are buffers (moved by ``.to(device)``, saved in ``state_dict``, never trained).
+    Build it with :meth:`from_map`; ``GLAnchor(n_in, context)`` makes a zero anchor of the right
+    shape for ``load_state_dict`` (a checkpoint carries the fitted weights).
     """
 
-    def __init__(self, gl: LinearMap, target: str):
+    def __init__(self, n_in: int, context: int):
         super().__init__()
+        self.context = int(context)
+        self.register_buffer("weight", torch.zeros(1, int(n_in), 2 * self.context + 1))
+        self.register_buffer("bias", torch.zeros(1))
+
+    @classmethod
+    def from_map(cls, gl: LinearMap, target: str) -> "GLAnchor":
+        """The anchor of lead ``target`` of a fitted GL map."""
         if target not in gl.targets:
             raise ValueError(f"GL map has no target {target!r} (has {gl.targets})")
         j = gl.targets.index(target)
-        self.context = int(gl.context)
-        self.register_buffer("weight", torch.tensor(gl.weights[j:j + 1], dtype=torch.float32))
-        self.register_buffer("bias", torch.tensor(gl.intercept[j:j + 1], dtype=torch.float32))
+        anchor = cls(len(gl.inputs), gl.context)
+        anchor.weight.copy_(torch.tensor(gl.weights[j:j + 1], dtype=torch.float32))
+        anchor.bias.copy_(torch.tensor(gl.intercept[j:j + 1], dtype=torch.float32))
+        return anchor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.context

@@ -6,6 +6,11 @@
   target lead, 256 samples in mV. x and h are projected to ``proj`` channels each, h is tiled
   over time, the two are concatenated (2*proj x T) and fused by a strided 1-D conv; a compact
   residual temporal decoder at T/stride and a transposed conv bring it back to T samples.
+- ``AnchoredDecoder`` (variant ChA): a frozen GL prediction from the raw input leads (mV) plus
+  a C-h decoder of the residual whose output layer starts at zero, so the untrained model *is*
+  GL and training can only move away from it where validation says so.
+
+Variants: C (signal only), Ch (signal + h), ChA (GL anchor + Ch residual; inputs in mV).
 """
 
 from __future__ import annotations
@@ -13,6 +18,27 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .datasets import EPS_MV
+
+VARIANTS = ("C", "Ch", "ChA")
+USES_H = {"C": False, "Ch": True, "ChA": True}
+"""Which variants read the encoder representation h."""
+RAW_INPUTS = {"C": False, "Ch": False, "ChA": True}
+"""Which variants take the input leads in mV (and z-score them inside) instead of pre-z-scored."""
+
+
+def check_variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown decoder variant {variant!r} (one of {', '.join(VARIANTS)})")
+    return variant
+
+
+def zscore(x: torch.Tensor) -> torch.Tensor:
+    """Per segment and lead (x - mean) / max(std, EPS_MV) over time: the torch twin of datasets.zscore_segments."""
+    mean = x.mean(dim=-1, keepdim=True)
+    std = x.std(dim=-1, keepdim=True, unbiased=False)
+    return (x - mean) / std.clamp_min(EPS_MV)
 
 
 def count_params(model: nn.Module) -> int:
@@ -105,15 +131,37 @@ def build_encoder(n_leads: int, cfg: dict) -> tuple[SignalEncoder, ProjectionHea
     return enc, ProjectionHead(int(cfg["embed_dim"]), int(cfg["proj_dim"]))
 
 
-def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict) -> LeadDecoder:
-    """Decoder for variant C (signal only) or Ch (signal + h) from the ``decoder`` config."""
-    if variant not in ("C", "Ch"):
-        raise ValueError(f"unknown decoder variant {variant!r} (C or Ch)")
-    return LeadDecoder(
+class AnchoredDecoder(nn.Module):
+    """ChA: ``GL(x) + decoder(zscore(x), h)`` for inputs x in mV; the decoder's output conv starts at zero."""
+
+    def __init__(self, decoder: LeadDecoder, anchor: nn.Module):
+        super().__init__()
+        if not decoder.h_dim:
+            raise ValueError("the anchored decoder's residual network must take h (a Ch decoder)")
+        self.decoder, self.anchor = decoder, anchor
+        self.h_dim, self.n_in, self.stride = decoder.h_dim, decoder.n_in, decoder.stride
+        nn.init.zeros_(decoder.out.weight)
+        nn.init.zeros_(decoder.out.bias)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, n_in, T) in mV; h: (B, h_dim) -> (B, T) in mV."""
+        return self.anchor(x) + self.decoder(zscore(x), h)
+
+
+def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None) -> nn.Module:
+    """Decoder for variant C, Ch or ChA from the ``decoder`` config; ChA needs its GL ``anchor``
+    (:class:`ecgrecon.linear.GLAnchor`)."""
+    check_variant(variant)
+    dec = LeadDecoder(
         n_in,
-        h_dim if variant == "Ch" else 0,
+        h_dim if USES_H[variant] else 0,
         proj=int(cfg.get("proj", 128)),
         hidden=int(cfg["hidden"]),
         stride=int(cfg.get("stride", 4)),
         out_channels=int(cfg.get("out_channels", 32)),
     )
+    if variant != "ChA":
+        return dec
+    if anchor is None:
+        raise ValueError("variant ChA needs a GL anchor")
+    return AnchoredDecoder(dec, anchor)

@@ -11,8 +11,9 @@ import pandas as pd  # noqa: E402
 
 from .atomic import save_png  # noqa: E402
 
-COLORS = {"truth": "black", "GL": "tab:green", "C": "tab:blue", "Ch": "tab:red"}
-LABELS = {"truth": "ground truth", "GL": "GL (linear)", "C": "C (signal)", "Ch": "C-h (signal + h)"}
+COLORS = {"truth": "black", "GL": "tab:green", "C": "tab:blue", "Ch": "tab:red", "ChA": "tab:purple"}
+LABELS = {"truth": "ground truth", "GL": "GL (linear)", "C": "C (signal)", "Ch": "C-h (signal + h)",
+          "ChA": "ChA (GL + C-h residual)"}
 
 
 def _empty(path, title: str, why: str) -> None:

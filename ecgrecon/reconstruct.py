@@ -26,6 +26,7 @@ import pandas as pd
 from .atomic import save_png
 from .bundle import RECON_SUFFIX, ReconModel
 from .datasets import normalise_h, zscore_segments
+from .models import RAW_INPUTS
 from .evaluate import predict
 from .filters import check_rate, clean_batch, resample, resample_factors
 from .metrics import reassemble, record_lead_metrics
@@ -151,13 +152,14 @@ def _read_signals(base: Path, header, chans: list[int]) -> np.ndarray:
 def predict_windows(model: ReconModel, windows: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """(n_win, n_targets, W) mV from input-lead windows (n_win, n_inputs, W) in mV.
 
-    Exactly the pipeline's inputs: x z-scored per window and lead; for variant Ch, h from the
+    Exactly the pipeline's inputs: x z-scored per window and lead (ChA: in mV, the model z-scores
+    them and feeds them to its GL anchor); for variants Ch and ChA, h from the
     encoder on the mV windows (averaged over the windows of a record when the model was
     trained with ``tile_reps``; ``groups`` labels the record of each window) standardised with
     the train statistics.
     """
     windows = np.ascontiguousarray(windows, dtype=np.float32)
-    x = zscore_segments(windows)
+    x = windows if RAW_INPUTS[model.meta["variant"]] else zscore_segments(windows)
     h = None
     if model.encoder is not None:
         h = encode(model.encoder, windows, model.device)

@@ -2,7 +2,8 @@
 
 reps.h5: ``h`` (n_seg, D) aligned with segments.h5 rows (``seg_id``), ``records/h`` aligned
 with ``records/`` windows (``win_id``), and per fold of folds.json ``norm/{fold}/mean|std``
-computed on that fold's train segments only. With ``tile`` every h is replaced by the mean
+computed on that fold's train segments only (``norm_from``: copied from another reps.h5, e.g.
+the training data set's, for a database evaluated with models trained elsewhere). With ``tile`` every h is replaced by the mean
 h over all windows of the same record in the same group (the record tiled in time).
 """
 
@@ -17,6 +18,20 @@ from .datasets import ArtifactError, fold_names, load_folds, read_leads, read_se
 from .device import resolve_device
 from .train_encoder import load_encoder
 from .train_decoder import check_seg_ids
+
+
+def _norms_from(path, fold_ids, dim: int) -> dict:
+    """(mean, std, n_train) per fold read from another reps.h5 (its train statistics)."""
+    with h5py.File(path, "r") as f:
+        out = {}
+        for fold in fold_ids:
+            if f"norm/{fold}" not in f:
+                raise ArtifactError(f"{path}: no h statistics for fold '{fold}'")
+            mean, std = f[f"norm/{fold}/mean"][...], f[f"norm/{fold}/std"][...]
+            if mean.shape != (dim,):
+                raise ArtifactError(f"{path}: h statistics of dimension {mean.shape} for h of dimension {dim}")
+            out[fold] = (mean.astype(np.float64), std.astype(np.float64), int(f[f"norm/{fold}"].attrs["n_train"]))
+    return out
 
 
 @torch.no_grad()
@@ -37,7 +52,7 @@ def tile_by_record(h: np.ndarray, ecg_ids: np.ndarray) -> np.ndarray:
 
 
 def extract_reps(segments, folds, encoder_path, out_h5, *, tile: bool = False, device="auto", chunk: int = 8192,
-                 log=print) -> dict:
+                 log=print, norm_from=None) -> dict:
     """Write reps.h5 (see module docstring); returns a summary."""
     dev = resolve_device(device)
     encoder, ckpt = load_encoder(encoder_path, dev)
@@ -61,8 +76,8 @@ def extract_reps(segments, folds, encoder_path, out_h5, *, tile: bool = False, d
         if tile and len(rmeta):
             rec = tile_by_record(rec, rmeta["ecg_id"].to_numpy())
     fold_ids = fold_names(folds)
-    norms = {}
-    for fold in fold_ids:
+    norms = {} if norm_from is None else _norms_from(norm_from, fold_ids, h.shape[1])
+    for fold in fold_ids if norm_from is None else ():
         train = split_rows(meta, load_folds(folds, fold), segments)["train"]
         if len(train) < 2:
             raise ArtifactError(f"{segments}: fold '{fold}' has {len(train)} train segment(s); need 2 for h statistics")

@@ -1,9 +1,13 @@
-"""Train one lead decoder: variant C (signal only) or Ch (signal + h), for one fold and lead.
+"""Train one lead decoder: variant C (signal only), Ch (signal + h) or ChA (GL anchor + Ch residual).
 
-Input x: the input leads of each segment, z-scored per segment and lead; h: the encoder
-representation standardised with the fold's train statistics (Ch only); target: the lead in
-mV. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation loss, best
-weights kept. Per-epoch resume state beside the checkpoint (``{lead}.resume.pt``).
+Input x: the input leads of each segment, z-scored per segment and lead (ChA: in mV, the model
+z-scores them itself and feeds the raw leads to its frozen GL anchor); h: the encoder
+representation standardised with the fold's train statistics (Ch, ChA); target: the lead in
+mV. ChA is scored on validation before training (epoch 0 = GL) and keeps those weights unless
+an epoch beats them. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation
+loss, best weights kept. ``epoch_fraction`` < 1: each epoch trains on a fresh seeded random subset
+of that fraction of the train segments (overlapping windows make neighbours near-duplicates),
+dividing the cost of an epoch; validation always uses every validation segment. Per-epoch resume state beside the checkpoint (``{lead}.resume.pt``).
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from .atomic import write_csv
 from .datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
 from .device import derive_seed, resolve_device, seed_everything
 from .fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
-from .models import LeadDecoder, build_decoder, count_params
+from .linear import GLAnchor, load as load_gl
+from .models import RAW_INPUTS, USES_H, AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
-TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule")
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule",
+              "epoch_fraction")
 
 
 @dataclass
@@ -46,7 +52,8 @@ def check_seg_ids(meta: pd.DataFrame, path) -> np.ndarray:
 
 
 def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs) -> DecoderData:
-    """Read train and val arrays of one fold; h only for variant Ch."""
+    """Read train and val arrays of one fold; h only for variants Ch and ChA; ChA keeps x in mV."""
+    check_variant(variant)
     meta, _ = read_segment_meta(segments)
     seg = check_seg_ids(meta, segments)
     rows = split_rows(meta, load_folds(folds, fold), segments)
@@ -56,11 +63,11 @@ def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: s
         if len(r) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
         sig = read_leads(segments, list(inputs) + [lead], r)
-        out[f"x_{split}"] = zscore_segments(sig[:, :-1])
+        out[f"x_{split}"] = np.ascontiguousarray(sig[:, :-1]) if RAW_INPUTS[variant] else zscore_segments(sig[:, :-1])
         out[f"y_{split}"] = np.ascontiguousarray(sig[:, -1])
-        if variant == "Ch":
+        if USES_H[variant]:
             if reps is None:
-                raise ValueError("variant Ch needs reps.h5")
+                raise ValueError(f"variant {variant} needs reps.h5")
             out[f"h_{split}"] = load_h(reps, fold, seg[r])
         else:
             out[f"h_{split}"] = None
@@ -83,17 +90,19 @@ def fit_decoder(
     state_path,
     log=print,
     epoch_hook: Callable[[int], None] | None = None,
-) -> tuple[LeadDecoder, dict]:
+    anchor: GLAnchor | None = None,
+) -> tuple[LeadDecoder | AnchoredDecoder, dict]:
     """Train with early stopping; returns the model holding the best weights and the fit result.
 
     ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
-    lead see the same batches.
+    lead see the same batches. ``anchor``: the fold's GL anchor of the lead (variant ChA only).
     """
     dev = resolve_device(device)
     seed_everything(seed, dev)
     h_dim = 0 if data.h_train is None else data.h_train.shape[1]
     torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
-    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg).to(dev)
+    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
+    anchored = isinstance(model, AnchoredDecoder)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     w = {k: float(v) for k, v in cfg["loss_weights"].items()}
     bs = int(cfg["batch_size"])
@@ -105,19 +114,23 @@ def fit_decoder(
     xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
     xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
     n = len(xt)
+    fraction = float(cfg.get("epoch_fraction", 1.0))
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"decoder epoch_fraction must be in (0, 1], got {fraction}")
+    n_epoch = max(1, int(round(fraction * n)))
 
     def train_epoch(epoch: int) -> float:
         g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
-        perm = torch.randperm(n, generator=g).to(dev)
+        perm = torch.randperm(n, generator=g)[:n_epoch].to(dev)
         total = 0.0
-        for lo in range(0, n, bs):
+        for lo in range(0, n_epoch, bs):
             idx = perm[lo : lo + bs]
             loss = _batch_loss(model(xt[idx], None if ht is None else ht[idx]), yt[idx], w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
-        return total / n
+        return total / n_epoch
 
     def validate() -> dict:
         se = ae = 0.0
@@ -130,38 +143,60 @@ def fit_decoder(
         return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
 
     settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type,
-                "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads()}
+                "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads(),
+                "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()]
+                + [float(model.anchor.bias)]}
     fp = fingerprint(settings, data.x_train, data.y_train, data.x_val, data.y_val,
                      *(a for a in (data.h_train, data.h_val) if a is not None))
     result = fit({"model": model}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
                  patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook,
-                 lr_schedule=cfg.get("lr_schedule", "constant"))
+                 lr_schedule=cfg.get("lr_schedule", "constant"), validate_initial=anchored)
     model.load_state_dict(result["best"]["model"])
     model.eval()
     return model, result
 
 
-def model_arch(model: LeadDecoder) -> dict:
+def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
     """The constructor settings of a decoder (stored in its checkpoint)."""
+    if isinstance(model, AnchoredDecoder):
+        return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
     return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride,
             "out_channels": model.up.out_channels}
 
 
+def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
+    """The GL anchor of ``lead`` from the fold's GL map (rule fit_gl), checked against fold and inputs."""
+    gl = load_gl(gl_path)
+    if gl.inputs != [str(i) for i in inputs]:
+        raise ArtifactError(f"{gl_path}: GL map inputs {gl.inputs} differ from the decoder inputs {list(inputs)}")
+    if gl.info.get("fold", fold) != fold:
+        raise ArtifactError(f"{gl_path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
+    if lead not in gl.targets:
+        raise ArtifactError(f"{gl_path}: GL map has no target lead {lead} (has {gl.targets})")
+    return GLAnchor.from_map(gl, lead)
+
+
 def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold, lead, inputs, cfg, seed,
-                  device="auto", log=print, epoch_hook=None) -> dict:
-    """Load data, train, write the checkpoint (best weights) and the validation curve CSV."""
+                  device="auto", log=print, epoch_hook=None, gl_path=None) -> dict:
+    """Load data, train, write the checkpoint (best weights) and the validation curve CSV.
+
+    ``gl_path``: the fold's GL map (variant ChA only: its anchor).
+    """
+    if variant == "ChA" and gl_path is None:
+        raise ValueError("variant ChA needs the fold's GL map (gl_path)")
+    anchor = load_anchor(gl_path, fold, lead, inputs) if variant == "ChA" else None
     data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
     log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
     state = resume_path(out_model)
     model, result = fit_decoder(data, variant=variant, cfg=cfg, seed=seed, key=(fold, lead), device=device,
-                                state_path=state, log=log, epoch_hook=epoch_hook)
+                                state_path=state, log=log, epoch_hook=epoch_hook, anchor=anchor)
     n_params = count_params(model)
     ckpt = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "variant": variant, "fold": fold, "lead": lead, "inputs": [str(i) for i in inputs],
         "h_dim": int(model.h_dim), "arch": model_arch(model),
         "n_params": n_params, "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
-        "epochs_run": len(result["history"]), "seed": int(seed),
+        "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0), "seed": int(seed),
         "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
     }
     write_csv(out_curve, pd.DataFrame(result["history"]))
@@ -172,9 +207,11 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
     return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"]}
 
 
-def load_decoder(path, device="cpu") -> tuple[LeadDecoder, dict]:
+def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dict]:
     """Rebuild a decoder from its checkpoint (``torch.load(weights_only=True)``)."""
     ckpt = load_checkpoint(path, "decoder")
-    model = build_decoder(ckpt["variant"], len(ckpt["inputs"]), ckpt["h_dim"], ckpt["arch"])
+    n_in = len(ckpt["inputs"])
+    anchor = GLAnchor(n_in, ckpt["arch"]["gl_context"]) if ckpt["variant"] == "ChA" else None
+    model = build_decoder(ckpt["variant"], n_in, ckpt["h_dim"], ckpt["arch"], anchor=anchor)
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt

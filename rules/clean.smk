@@ -30,3 +30,25 @@ rule clean:
         f"{ENVS}/data.yaml"
     script:
         "../workflow_scripts/clean.py"
+
+
+rule pool_clean:
+    """Pool the main dataset and the `pool:` datasets into one cleaned file (ids renumbered, folds kept)."""
+    input:
+        sources=lambda wildcards: [f"results/clean/{name}.h5" for name in [DATASET] + POOL],
+    output:
+        h5="results/pooled/clean.h5",
+    params:
+        names=[DATASET] + POOL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/pool_clean.log",
+    benchmark:
+        "benchmarks/pool_clean.tsv"
+    conda:
+        f"{ENVS}/data.yaml"
+    script:
+        "../workflow_scripts/pool_clean.py"

@@ -1,5 +1,6 @@
 # Shared helpers: where the raw data comes from, which targets make up a full run.
 import os
+import re
 from pathlib import Path
 
 DATASET = config["dataset"]
@@ -47,7 +48,17 @@ def extra_datasets():
 
 
 EXTRA_DATASETS = extra_datasets()
-PRIMARY_CLEAN = f"results/clean/{DATASET}.h5"  # the cleaned records that QC, segments and folds are built from
+POOL = list(config.get("pool") or [])
+CROSS_DATASETS = list(config.get("cross_datasets") or [])
+for _name in POOL + CROSS_DATASETS:
+    if _name not in EXTRA_DATASETS:
+        raise WorkflowError(f"pool / cross_datasets name {_name!r} is not declared under `datasets:` "
+                            f"(declared: {sorted(EXTRA_DATASETS)})")
+if set(POOL) & set(CROSS_DATASETS):
+    raise WorkflowError(f"{sorted(set(POOL) & set(CROSS_DATASETS))} both pooled for training and cross-evaluated: "
+                        "a cross-dataset evaluation must use data the models never saw")
+# The cleaned records that QC, segments and folds are built from: the main dataset, or it pooled with `pool:`.
+PRIMARY_CLEAN = "results/pooled/clean.h5" if POOL else f"results/clean/{DATASET}.h5"
 
 
 def dataset_spec(name):
@@ -89,4 +100,8 @@ def all_targets():
         targets += learning_targets()
     if "EXPORT_TARGETS" in globals():
         targets += EXPORT_TARGETS
+    if "DIAGNOSTIC_TARGETS" in globals():
+        targets += DIAGNOSTIC_TARGETS
+    if "CROSS_TARGETS" in globals():
+        targets += CROSS_TARGETS
     return targets

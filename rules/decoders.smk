@@ -1,5 +1,5 @@
 # Lead decoders: one job per (variant, fold, lead). C = signal only (never depends on the encoder),
-# Ch = signal + h. Params carry only decoder settings, so e.g. an encoder change reruns Ch, not C.
+# Ch = signal + h, ChA = the fold's GL prediction + a Ch decoder of the residual (starts as GL). Params carry only decoder settings, so e.g. an encoder change reruns Ch, not C.
 
 
 rule train_decoder:
@@ -16,7 +16,7 @@ rule train_decoder:
             labels={"variant": "{variant}", "fold": "{fold}", "lead": "{lead}"},
         ),
     wildcard_constraints:
-        variant="C|Ch",
+        variant="C|Ch|ChA",
         fold=r"official|cv\d+",
         lead="|".join(["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]),
     params:

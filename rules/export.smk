@@ -19,13 +19,13 @@ rule export_model:
                       lead=config["leads"]["targets"], allow_missing=True),
         segment_csv=EVAL_TABLES["segment_csv"],
         record_csv=EVAL_TABLES["record_csv"],
-        encoder=lambda wildcards: "results/encoder/encoder.pt" if wildcards.variant == "Ch" else [],  # C: no h
-        reps=lambda wildcards: "results/reps/reps.h5" if wildcards.variant == "Ch" else [],
+        encoder=lambda wildcards: "results/encoder/encoder.pt" if wildcards.variant != "C" else [],  # C: no h
+        reps=lambda wildcards: "results/reps/reps.h5" if wildcards.variant != "C" else [],
     output:
         bundle="results/model/ecgrecon-{variant}.pt",
         card="results/model/ecgrecon-{variant}.json",
     wildcard_constraints:
-        variant="C|Ch",
+        variant="C|Ch|ChA",
     params:
         fold=EXPORT_FOLD,
         pattern=lambda wildcards: DECODER_PATTERN,

@@ -50,10 +50,12 @@ def eval_outputs():
 
 
 def decoder_inputs(wildcards):
-    """Signal-only (C) decoders never depend on the encoder; Ch decoders read reps.h5."""
+    """Signal-only (C) decoders never depend on the encoder; Ch and ChA read reps.h5, ChA also its GL map."""
     inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
-    if wildcards.variant == "Ch":
+    if wildcards.variant in ("Ch", "ChA"):
         inputs["reps"] = "results/reps/reps.h5"
+    if wildcards.variant == "ChA":
+        inputs["gl"] = GL_PATTERN.format(fold=wildcards.fold)
     return inputs
 
 
@@ -77,3 +79,24 @@ def learning_targets():
     """Final outputs of the learning stages (for rule all)."""
     return ["results/encoder/encoder.pt", *gl_models(), "results/predictions/predictions.h5", *EVAL_TABLES.values(),
             *PCM_TABLES, *EVAL_FIGURES.values()]
+
+
+# Cross-dataset evaluation (rules/cross.smk)
+CROSS = "results/cross/{dataset}"
+CROSS_PATTERN = "|".join(map(re.escape, CROSS_DATASETS)) if CROSS_DATASETS else "(?!)"  # the cross datasets only
+
+
+def cross_outputs():
+    """Outputs of cross_evaluate: the evaluate rule's tables and figures under results/cross/{dataset}/."""
+    out = {"predictions": f"{CROSS}/predictions.h5"}
+    for name, path in {**EVAL_TABLES, **EVAL_FIGURES}.items():
+        sub = "tables" if path.startswith("results/tables/") else "figures"
+        out[name] = f"{CROSS}/{sub}/{os.path.basename(path)}"
+    for name in ("segment_csv", "record_csv"):
+        out[name] = report(out[name], caption="../report/cross_metrics.rst", category="6 Cross-dataset",
+                           subcategory="{dataset}")
+    return out
+
+
+CROSS_TARGETS = [f"results/cross/{d}/tables/{t}" for d in CROSS_DATASETS
+                 for t in ("segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md")]

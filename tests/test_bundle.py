@@ -27,6 +27,7 @@ from ecgrecon.evaluate import EvalSettings, evaluate
 from ecgrecon.folds import make_folds_file
 from ecgrecon.provenance import config_hash
 from ecgrecon.qc import compute_qc_stats
+from ecgrecon.linear import fit_from_segments
 from ecgrecon.reconstruct import predict_windows
 from ecgrecon.reps import extract_reps
 from ecgrecon.segment import segment_dataset
@@ -40,10 +41,11 @@ TINY = {
     "synth": {"n_records": 100, "write_hr": True, "bad_per_thousand": 0},
     "qc": {"n_sample_windows": 2000},
     "encoder": {"width": 4, "embed_dim": 16, "proj_dim": 8, "max_epochs": 1, "batch_size": 64},
-    "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 2, "batch_size": 64,
+    "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 2, "batch_size": 64, "epoch_fraction": 1.0,
                 "evaluation": {"knn_k": 5, "n_subclasses": 2, "min_class_records": 1}},
 }
 _RUNS: dict = {}
+VARIANTS = ("C", "Ch", "ChA")
 
 
 def tiny_config() -> dict:
@@ -77,12 +79,16 @@ def run_pipeline(work: Path) -> dict:
                   inputs=inputs, level=cfg["labels"]["level"], cfg=cfg["encoder"], seed=cfg["seed"], log=q)
     extract_reps(seg, folds, r / "encoder/encoder.pt", r / "reps/reps.h5", tile=cfg["encoder"]["tile_reps"], log=q)
     dec_cfg = {k: v for k, v in cfg["decoder"].items() if k not in ("variants", "folds", "evaluation")}
+    gl_path = r / "linear/official/gl.json"
+    fit_from_segments(seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"],
+                      log=q).save(gl_path)
     decoders = {}
-    for variant in ("C", "Ch"):
+    for variant in VARIANTS:
         for lead in targets:
             p = r / "decoders" / variant / "official" / f"{lead}.pt"
             train_decoder(seg, folds, r / "reps/reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
-                          fold="official", lead=lead, inputs=inputs, cfg=dec_cfg, seed=cfg["seed"], log=q)
+                          fold="official", lead=lead, inputs=inputs, cfg=dec_cfg, seed=cfg["seed"], log=q,
+                          gl_path=gl_path)
             decoders[(variant, "official", lead)] = p
     names = {"predictions": "predictions/predictions.h5", "segment_csv": "tables/segment_metrics.csv",
              "segment_md": "tables/segment_metrics.md", "record_csv": "tables/record_metrics.csv",
@@ -92,18 +98,18 @@ def run_pipeline(work: Path) -> dict:
              "fig_qualitative": "figures/qualitative.png"}
     ev = cfg["decoder"]["evaluation"]
     evaluate(seg, folds, r / "reps/reps.h5", decoders, {k: r / v for k, v in names.items()},
-             EvalSettings(inputs=inputs, targets=targets, variants=["C", "Ch"], folds=["official"], knn_k=ev["knn_k"],
+             EvalSettings(inputs=inputs, targets=targets, variants=list(VARIANTS), folds=["official"], knn_k=ev["knn_k"],
                           n_subclasses=ev["n_subclasses"], min_class_records=ev["min_class_records"], device="cpu"),
              log=q)
     settings = settings_from_config(cfg)
-    for variant in ("C", "Ch"):
+    for variant in VARIANTS:
         paths = artifact_paths(r, variant, "official", targets)
         if variant == "C":
             paths.pop("encoder_path"), paths.pop("reps_path")
         export_model(work / f"bundles/ecgrecon-{variant}.pt", work / f"bundles/ecgrecon-{variant}.json",
                      variant=variant, fold="official", settings=settings, config_sha256=config_hash(cfg), log=q, **paths)
     return {"work": work, "cfg": cfg, "results": r, "raw": raw,
-            "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in ("C", "Ch")}}
+            "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS}}
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +179,7 @@ def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
     assert c["encoder"] is None and c["h_norm"] is None and c["meta"]["h_dim"] == 0  # C never uses h
 
 
-@pytest.mark.parametrize("variant", ["C", "Ch"])
+@pytest.mark.parametrize("variant", ["C", "Ch", "ChA"])
 def test_loaded_bundle_reproduces_the_pipeline_test_predictions(trained_run, variant):
     r = trained_run["results"]
     model = load_model(trained_run["bundles"][variant])

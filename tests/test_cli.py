@@ -54,7 +54,7 @@ def test_help_of_the_installed_console_script_is_useful():
                    "exit codes"):
         assert needle in rec.stdout, needle
     ex = subprocess.run([exe, "export", "--help"], capture_output=True, text=True)
-    assert ex.returncode == 0 and "weights_only" in ex.stdout and "--variant {C,Ch}" in ex.stdout
+    assert ex.returncode == 0 and "weights_only" in ex.stdout and "--variant {C,Ch,ChA}" in ex.stdout
     assert subprocess.run([exe], capture_output=True, text=True).returncode == 2  # no command: usage error
 
 

@@ -28,23 +28,27 @@ GL_ALPHAS = [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 TEST_IDS = set(range(1009, 1080, 10))  # the cohort's fold-10 records
 
 
+VARIANTS = ["C", "Ch", "ChA"]
+
+
 def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
     """All learning stages on one cohort (official fold); returns the output paths."""
     train_encoder(seg, folds, out / "encoder.pt", out / "train_log.csv", out / "loss.png", inputs=INPUTS,
                   level="superclass", cfg=enc, seed=seed, log=lambda m: None)
     extract_reps(seg, folds, out / "encoder.pt", out / "reps.h5", log=lambda m: None)
-    paths = {}
-    for variant in ("C", "Ch"):
-        for lead in targets:
-            p = out / "decoders" / variant / "official" / f"{lead}.pt"
-            train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
-                          fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None)
-            paths[(variant, "official", lead)] = p
     gl = linear.fit_from_segments(seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS,
                                   log=lambda m: None)
     gl.save(out / "gl.json")
+    paths = {}
+    for variant in VARIANTS:
+        for lead in targets:
+            p = out / "decoders" / variant / "official" / f"{lead}.pt"
+            train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
+                          fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None,
+                          gl_path=out / "gl.json")
+            paths[(variant, "official", lead)] = p
     outputs = {k: out / "eval" / v for k, v in OUTPUTS.items()}
-    settings = EvalSettings(inputs=INPUTS, targets=list(targets), variants=["C", "Ch"], folds=["official"],
+    settings = EvalSettings(inputs=INPUTS, targets=list(targets), variants=VARIANTS, folds=["official"],
                             knn_k=10, n_subclasses=2, min_class_records=1, device="cpu")
     evaluate(seg, folds, out / "reps.h5", paths, outputs, settings, log=lambda m: None,
              gl_paths={"official": out / "gl.json"})
@@ -74,23 +78,23 @@ def test_ch_decoder_beats_zero_and_train_mean_by_a_wide_margin(chain):
 
 def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
     seg = pd.read_csv(chain["segment_csv"])
-    assert set(seg["variant"]) == {"GL", "C", "Ch", "zero", "train_mean"}
+    assert set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
     assert set(seg["lead"]) == set(TARGETS) | {"Mean"}
     mean_row = seg[(seg["variant"] == "Ch") & (seg["lead"] == "Mean")].iloc[0]
     assert mean_row["rmse"] == pytest.approx(seg[(seg["variant"] == "Ch") & (seg["lead"] != "Mean")]["rmse"].mean())
     md = chain["segment_md"].read_text()
     for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
         assert needle in md
-    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | Δ %") > 0 and "beat GL on mean RMSE" in md
+    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0 and "beat GL on mean RMSE" in md
     rec = pd.read_csv(chain["record_csv"])
     with h5py.File(cohort[0]) as f:
         n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
     assert (rec["n_records"] == n_test_records).all() and n_test_records == 8
     assert rec["rmse_ci95"].notna().all() and (rec["rmse_ci95"] > 0).all()
     assert "±" in chain["record_md"].read_text() and "RMSE (mV) GL" in chain["record_md"].read_text()
-    assert set(rec["variant"]) == {"GL", "C", "Ch", "zero", "train_mean"}
+    assert set(rec["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
     cls = pd.read_csv(chain["class_csv"])
-    assert set(cls["variant"]) == {"GL", "C", "Ch"}
+    assert set(cls["variant"]) == {"GL", "C", "Ch", "ChA"}
     assert {"superclass", "subclass"} <= set(cls["level"])
     assert set(cls[cls["level"] == "superclass"]["class"]) <= {"NORM", "MI", "STTC", "CD", "HYP"}
     lat = pd.read_csv(chain["latent_csv"])
@@ -207,7 +211,7 @@ def test_morphology_table_of_gl_c_ch_on_the_test_records(chain, cohort):
 
     seg_path, _ = cohort
     morph = pd.read_csv(chain["morph_csv"])
-    assert set(morph["method"]) == {"GL", "C", "Ch"} and set(morph["quantity"]) == set(QUANTITIES)
+    assert set(morph["method"]) == {"GL", "C", "Ch", "ChA"} and set(morph["quantity"]) == set(QUANTITIES)
     assert set(morph["lead"]) == set(TARGETS) and (morph["n_records"] == 8).all()
     assert chain["fig_bland_altman"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rmeta, attrs = read_segment_meta(seg_path, "records")
@@ -225,3 +229,34 @@ def test_morphology_table_of_gl_c_ch_on_the_test_records(chain, cohort):
     got = morph[morph["method"] == "GL"].reset_index(drop=True)
     np.testing.assert_allclose(got["bias_mv"], direct["bias_mv"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(got["mae_mv"], direct["mae_mv"], rtol=1e-6, atol=1e-9)
+
+
+def test_cha_at_epoch_0_equals_gl_and_keeps_gl_unless_validation_improves(chain, cohort):
+    from ecgrecon.datasets import load_folds, read_leads, read_segment_meta, split_rows
+    from ecgrecon.linear import GLAnchor
+    from ecgrecon.models import build_decoder
+    from ecgrecon.train_decoder import load_decoder
+
+    seg, folds = cohort
+    root = chain["segment_csv"].parent.parent
+    gl = linear.load(root / "gl.json")
+    meta, _ = read_segment_meta(seg)
+    val = split_rows(meta, load_folds(folds, "official"))["val"]
+    sig = read_leads(seg, INPUTS + TARGETS, val)
+    x, y = sig[:, :3], sig[:, 3:].astype(np.float64)
+    direct = gl.predict(x)
+    h = torch.randn(len(x), 32)
+    for j, lead in enumerate(TARGETS):
+        torch.manual_seed(j)  # any initialisation: the zero output layer makes the untrained ChA exactly GL
+        fresh = build_decoder("ChA", 3, 32, DEC, anchor=GLAnchor.from_map(gl, lead)).eval()
+        with torch.no_grad():
+            np.testing.assert_allclose(fresh(torch.from_numpy(x), h).numpy(), direct[:, j], atol=2e-5)
+        curve = pd.read_csv(root / "decoders" / "ChA" / "official" / f"{lead}_val.csv")
+        assert curve["epoch"].iloc[0] == 0 and np.isnan(curve["train_loss"].iloc[0])
+        err = direct[:, j].astype(np.float64) - y[:, j]
+        assert curve["val_rmse_mv"].iloc[0] == pytest.approx(np.sqrt((err**2).mean()), rel=1e-4)  # epoch 0 = GL
+        model, ckpt = load_decoder(root / "decoders" / "ChA" / "official" / f"{lead}.pt")
+        assert ckpt["best_val_loss"] == pytest.approx(curve["val_loss"].min(), rel=1e-6)
+        assert ckpt["best_val_loss"] <= curve["val_loss"].iloc[0]  # never worse than GL on validation
+        assert not any(k.startswith("anchor.") for k, _ in model.named_parameters())  # GL stays frozen
+        np.testing.assert_array_equal(model.anchor.weight.numpy()[0], gl.weights[j].astype(np.float32))

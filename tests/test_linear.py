@@ -99,7 +99,7 @@ def test_save_load_roundtrip_and_torch_agree(tmp_path):
     ref = gl.predict(x)
     xt = torch.from_numpy(x.astype(np.float32))
     np.testing.assert_allclose(linear.torch_predict(back, xt).numpy(), ref, atol=1e-4)
-    anchor = linear.GLAnchor(back, "V4")
+    anchor = linear.GLAnchor.from_map(back, "V4")
     assert not list(anchor.parameters())   # frozen: buffers only
     np.testing.assert_allclose(anchor(xt).numpy(), ref[:, 2], atol=1e-4)
 

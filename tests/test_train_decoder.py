@@ -153,3 +153,20 @@ def test_unreadable_checkpoints_name_the_file(tmp_path):
     garbage.write_bytes(b"not a torch file")
     with pytest.raises(ArtifactError, match=r"garbage\.pt: not a readable encoder checkpoint"):
         load_encoder(garbage)
+
+
+def test_epoch_fraction_trains_on_a_seeded_subset_and_one_means_every_segment(cohort, tmp_path):
+    base = {**CFG, "max_epochs": 2}
+    _train(cohort, tmp_path / "all", cfg=base)
+    _train(cohort, tmp_path / "one", cfg={**base, "epoch_fraction": 1.0})
+    _train(cohort, tmp_path / "quarter", cfg={**base, "epoch_fraction": 0.25})
+    _train(cohort, tmp_path / "quarter2", cfg={**base, "epoch_fraction": 0.25})
+    w = {k: torch.load(tmp_path / k / "V1.pt", weights_only=True)["state_dict"] for k in ("all", "one", "quarter",
+                                                                                          "quarter2")}
+    assert all(torch.equal(w["all"][k], w["one"][k]) for k in w["all"])  # 1.0 = the full pass, bit for bit
+    assert all(torch.equal(w["quarter"][k], w["quarter2"][k]) for k in w["all"])  # same seed, same subsets
+    assert not all(torch.equal(w["all"][k], w["quarter"][k]) for k in w["all"])
+    curve = pd.read_csv(tmp_path / "quarter" / "V1_val.csv")
+    assert curve["val_loss"].notna().all() and len(curve) == 2
+    with pytest.raises(ValueError, match=r"epoch_fraction must be in \(0, 1\], got 1.5"):
+        _train(cohort, tmp_path / "bad", cfg={**base, "epoch_fraction": 1.5})

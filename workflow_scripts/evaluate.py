@@ -1,4 +1,5 @@
 """Rule evaluate: test-split predictions, Tables I/II, per-class RMSE, latent affinity, figures."""
+import os
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
@@ -6,7 +7,8 @@ from ecgrecon.device import set_threads
 from ecgrecon.evaluate import EvalSettings, evaluate
 from ecgrecon.runlog import script_run
 
-with script_run(snakemake, provenance=("results/tables", "results/figures", "results/predictions")) as log:
+folders = tuple(sorted({os.path.dirname(p) for p in snakemake.output}))  # results/{tables,figures,predictions}
+with script_run(snakemake, provenance=folders) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p = snakemake.params
     paths = {(v, f, lead): p.pattern.format(variant=v, fold=f, lead=lead)

@@ -16,7 +16,7 @@ with script_run(snakemake) as log:
     paths = {"decoder_paths": decoders,
              "curve_paths": {lead: d[: -len(".pt")] + "_val.csv" for lead, d in decoders.items()},
              "segment_csv": inp.segment_csv, "record_csv": inp.record_csv}
-    if variant == "Ch":
+    if variant in ("Ch", "ChA"):  # variants that read h
         paths.update(encoder_path=inp.encoder, reps_path=inp.reps)
     settings = {"inputs": p.inputs, "targets": p.targets, "clean": p.clean, "window": p.window, "hop": p.hop,
                 "tile_reps": p.tile_reps}

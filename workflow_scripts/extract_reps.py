@@ -9,4 +9,5 @@ from ecgrecon.runlog import script_run
 with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     extract_reps(snakemake.input.segments, snakemake.input.folds, snakemake.input.encoder, snakemake.output.h5,
-                 tile=snakemake.params.tile, device=snakemake.params.device, log=log)
+                 tile=snakemake.params.tile, device=snakemake.params.device, log=log,
+                 norm_from=snakemake.input.get("norm_from"))  # cross-dataset: the training set's h statistics

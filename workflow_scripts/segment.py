@@ -1,11 +1,13 @@
 """Rule segment: QC pass 2, windows inside the bounds + record-level windows."""
+import os
 import sys
 
 sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.runlog import script_run
 from ecgrecon.segment import segment_dataset
 
-with script_run(snakemake, provenance=("results/qc", "results/segments")) as log:
+folders = tuple(sorted({os.path.dirname(p) for p in (snakemake.output.h5, snakemake.output.report)}))
+with script_run(snakemake, provenance=folders) as log:
     summary = segment_dataset(
         snakemake.input.h5,
         snakemake.input.stats,

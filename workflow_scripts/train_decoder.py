@@ -11,4 +11,5 @@ with script_run(snakemake) as log:
     w, p = snakemake.wildcards, snakemake.params
     train_decoder(snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"),
                   snakemake.output.model, snakemake.output.curve, variant=w.variant, fold=w.fold, lead=w.lead,
-                  inputs=p.inputs, cfg=p.decoder, seed=p.seed, device=p.device, log=log)
+                  inputs=p.inputs, cfg=p.decoder, seed=p.seed, device=p.device, log=log,
+                  gl_path=snakemake.input.get("gl"))

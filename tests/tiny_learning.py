@@ -1,0 +1,22 @@
+"""The tiny learning config shared by the DAG tests (test_learning_dag, test_retention)."""
+from pathlib import Path
+
+from snakemake_helpers import write_config
+
+TINY = {
+    "synth": {"n_records": 60},
+    "qc": {"n_sample_windows": 3000},
+    "split": {"cv_k": 3},
+    "leads": {"inputs": ["I", "II", "V2"], "targets": ["V4"]},
+    "encoder": {"width": 4, "embed_dim": 16, "proj_dim": 8, "max_epochs": 1, "batch_size": 32},
+    "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 1, "batch_size": 64},
+}
+LEARNING = ("results/predictions/predictions.h5",)
+
+
+def tiny_config(work: Path, name: str, **changes) -> Path:
+    """Write TINY with ``changes`` merged into its sections (section -> {key: value}) to work/name."""
+    cfg = {k: dict(v) for k, v in TINY.items()}
+    for section, values in changes.items():
+        cfg[section] = {**cfg.get(section, {}), **values}
+    return write_config(work / name, cfg)

@@ -1,0 +1,9 @@
+"""Rule pool_clean: the main dataset and the `pool:` datasets -> results/pooled/clean.h5."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.pool import pool_clean
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake, provenance=("results/pooled",)) as log:
+    pool_clean(dict(zip(snakemake.params.names, snakemake.input.sources)), snakemake.output.h5, log=log)

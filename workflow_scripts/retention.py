@@ -1,0 +1,14 @@
+"""Rule retention: classifier scores of the test records, original vs reconstructed target leads."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.device import set_threads
+from ecgrecon.retention import retention_from_predictions, write_retention
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake) as log:
+    log(f"torch threads: {set_threads(snakemake.threads)}")
+    i, p = snakemake.input, snakemake.params
+    table, summary = retention_from_predictions(i.classifier, i.predictions, i.segments, i.clean, fold=p.fold,
+                                                device=p.device, log=log)
+    write_retention(table, summary, snakemake.output.csv, snakemake.output.md)

@@ -1,0 +1,13 @@
+"""Rule train_classifier: the superclass classifier for diagnostic retention (train split, early stop on val)."""
+import sys
+
+sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+from ecgrecon.classifier import train_from_clean
+from ecgrecon.device import set_threads
+from ecgrecon.runlog import script_run
+
+with script_run(snakemake, provenance=("results/classifier",)) as log:
+    log(f"torch threads: {set_threads(snakemake.threads)}")
+    p = snakemake.params
+    train_from_clean(snakemake.input.clean, snakemake.input.folds, p.fold, snakemake.output.model,
+                     snakemake.output.summary, cfg=p.classifier, seed=p.seed, device=p.device, log=log)
