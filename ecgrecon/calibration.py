@@ -45,8 +45,8 @@ import pandas as pd
 
 from . import LEADS12
 from .atomic import atomic_path, write_json
-from .datasets import ArtifactError, lead_indices, load_folds, read_leads, read_segment_meta
-from .h5io import read_table, write_table
+from .datasets import ArtifactError, lead_indices, load_folds, open_clean, read_leads, read_segment_meta
+from .h5io import write_table
 from .linear import LinearMap, lag_view
 from .linear import load as load_gl
 from .metrics import lead_metrics
@@ -338,14 +338,7 @@ def compare_table(data: SplitData, pred: dict, targets, split: str) -> pd.DataFr
 
 
 def _read_clean(clean_h5) -> tuple[h5py.File, pd.DataFrame, float]:
-    try:
-        f = h5py.File(clean_h5, "r")
-    except (FileNotFoundError, OSError) as exc:
-        raise ArtifactError(f"{clean_h5}: not a readable cleaned HDF5 file ({exc})") from exc
-    if "signals" not in f or "meta" not in f:
-        f.close()
-        raise ArtifactError(f"{clean_h5}: missing 'signals' or 'meta'")
-    meta = read_table(f["meta"])
+    f, meta = open_clean(clean_h5)
     for col in ("ecg_id", "patient_id"):
         if col not in meta.columns:
             f.close()

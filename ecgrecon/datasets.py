@@ -37,6 +37,22 @@ def _open(path) -> h5py.File:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
 
+def open_clean(path, what: str = "") -> tuple[h5py.File, pd.DataFrame]:
+    """An open cleaned HDF5 file (``signals`` + ``meta``, results/clean/{dataset}.h5) and its meta.
+
+    ArtifactError naming the file (and ``what``, e.g. the dataset) when unreadable or incomplete.
+    """
+    suffix = f" ({what})" if what else ""
+    try:
+        f = h5py.File(path, "r")
+    except (FileNotFoundError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable cleaned HDF5 file{suffix} ({exc})") from exc
+    if "signals" not in f or "meta" not in f:
+        f.close()
+        raise ArtifactError(f"{path}: missing 'signals' or 'meta'{suffix}")
+    return f, read_table(f["meta"])
+
+
 def lead_indices(names) -> list[int]:
     """Positions of lead names in ecgrecon.LEADS12 (case-insensitive)."""
     upper = [n.upper() for n in LEADS12]

@@ -22,21 +22,10 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .datasets import ArtifactError
-from .h5io import read_table, write_table
+from .datasets import ArtifactError, open_clean
+from .h5io import write_table
 
 CHUNK = 512
-
-
-def _open_clean(name: str, path) -> tuple[h5py.File, pd.DataFrame]:
-    try:
-        f = h5py.File(path, "r")
-    except (FileNotFoundError, OSError) as exc:
-        raise ArtifactError(f"{path}: not a readable cleaned HDF5 file of dataset '{name}' ({exc})") from exc
-    if "signals" not in f or "meta" not in f:
-        f.close()
-        raise ArtifactError(f"{path}: missing 'signals' or 'meta' (dataset '{name}')")
-    return f, read_table(f["meta"])
 
 
 def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
@@ -46,7 +35,7 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
     files, metas = {}, {}
     try:
         for name, path in sources.items():
-            files[name], metas[name] = _open_clean(name, path)
+            files[name], metas[name] = open_clean(path, f"dataset '{name}'")
         first = next(iter(sources))
         ref = files[first]
         for name, f in files.items():

@@ -52,7 +52,7 @@ def test_pool_refuses_databases_cleaned_differently(tmp_path):
     c = _clean_file(tmp_path / "c.h5", [1], [1], [1], n=500)
     with pytest.raises(ArtifactError, match=r"c.h5: records of shape \(500, 12\) differ"):
         pool_clean({"main": a, "other": c}, tmp_path / "p.h5")
-    with pytest.raises(ArtifactError, match="missing.h5: not a readable cleaned HDF5 file of dataset 'other'"):
+    with pytest.raises(ArtifactError, match="missing.h5: not a readable cleaned HDF5 file \\(dataset 'other'\\)"):
         pool_clean({"main": a, "other": tmp_path / "missing.h5"}, tmp_path / "p.h5")
     assert not (tmp_path / "p.h5").exists()
 
