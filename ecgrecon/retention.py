@@ -97,7 +97,11 @@ def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
         cells = [METHOD_NAMES.get(r["method"], r["method"]), str(int(r["n_records"]))] + \
             [_fmt(r[k]) for k in ("macro_f1", "macro_auc", "f1_retention", "auc_retention")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(parts + lines + [""])
+    left_out = sorted({c for v in table.get("classes_undefined", pd.Series(dtype=str)).fillna("") for c in str(v).split(",")
+                       if c})
+    note = ([f"Left out of the macro means (no positive or no negative test record for F1 / AUC): "
+             f"{', '.join(left_out)}.", ""] if left_out else [])
+    return "\n".join(parts + lines + [""] + note)
 
 
 def write_retention(table: pd.DataFrame, summary: dict, out_csv, out_md) -> None:

@@ -86,6 +86,7 @@ def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
     md = (tmp_path / "r.md").read_text()
     assert "| zero | 30 |" in md and "retention = reconstructed / original" in md.lower()
     assert "whole record (1000 samples, 10 s)" in md
+    assert "Left out of the macro means (no positive or no negative test record for F1 / AUC): CD, HYP, STTC." in md
     with pytest.raises(ValueError, match="fold 'cv0' not found"):
         retention_from_predictions(tmp_path / "clf.pt", tmp_path / "predictions.h5", tmp_path / "segments.h5",
                                    tmp_path / "clean.h5", fold="cv0", device="cpu", log=lambda s: None)
