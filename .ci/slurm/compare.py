@@ -2,7 +2,8 @@
 
 usage: compare.py LOCAL_WORKDIR SLURM_WORKDIR SLURMCTLD_LOG
 Tables / JSON / text / checkpoints / PNG figures: byte for byte, except wall-time fields (CSV
-columns in TIMING, provenance.json's wall_s). HDF5: every dataset and attribute. SVG / PDF
+columns and JSON keys, at any depth, named in TIMING: e.g. provenance.json's wall_s, the
+classifier's per-epoch seconds). HDF5: every dataset and attribute. SVG / PDF
 (which embed a date): present in both. Then every job of the SLURM run must have a plugin log
 named <jobid>.log, and slurmctld and squeue must show that job id allocated and completed.
 """
@@ -19,7 +20,7 @@ import h5py
 import numpy as np
 
 DATED = {".svg", ".pdf"}  # figure formats that embed their creation date
-TIMING = {"seconds", "wall_s"}  # CSV columns holding wall time: never reproducible
+TIMING = {"seconds", "wall_s"}  # CSV columns / JSON keys holding wall time: never reproducible
 
 
 def h5_items(path: Path) -> dict:
@@ -58,11 +59,20 @@ def csv_without_timing(path: Path) -> list[list[str]]:
     return [[row[i] for i in keep if i < len(row)] for row in rows]
 
 
+def json_without_timing(value):
+    """A parsed JSON value with every key in TIMING removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: json_without_timing(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [json_without_timing(v) for v in value]
+    return value
+
+
 def compare_results(local: Path, slurm: Path) -> int:
     files_l = {p.relative_to(local) for p in (local / "results").rglob("*") if p.is_file()}
     files_s = {p.relative_to(slurm) for p in (slurm / "results").rglob("*") if p.is_file()}
     problems = [f"only in {'local' if p in files_l else 'slurm'} run: {p}" for p in sorted(files_l ^ files_s)]
-    counts = {"bytes": 0, "csv_without_timing": 0, "hdf5": 0, "provenance": 0, "dated_figure": 0}
+    counts = {"bytes": 0, "csv_without_timing": 0, "json_without_timing": 0, "hdf5": 0, "dated_figure": 0}
     for rel in sorted(files_l & files_s):
         a, b = local / rel, slurm / rel
         if rel.suffix in DATED:
@@ -70,14 +80,12 @@ def compare_results(local: Path, slurm: Path) -> int:
         elif rel.suffix == ".h5":
             counts["hdf5"] += 1
             problems += [f"{rel}: {d}" for d in same_h5(a, b)]
-        elif rel.name == "provenance.json":
-            counts["provenance"] += 1
-            pa, pb = json.loads(a.read_text()), json.loads(b.read_text())
-            pa.pop("wall_s", None), pb.pop("wall_s", None)
-            if pa != pb:
-                problems.append(f"{rel}: provenance differs beyond wall_s")
         elif a.read_bytes() == b.read_bytes():
             counts["bytes"] += 1
+        elif rel.suffix == ".json":
+            counts["json_without_timing"] += 1
+            if json_without_timing(json.loads(a.read_text())) != json_without_timing(json.loads(b.read_text())):
+                problems.append(f"{rel}: differs beyond wall-time keys {sorted(TIMING)}")
         elif rel.suffix == ".csv" and csv_without_timing(a) == csv_without_timing(b):
             counts["csv_without_timing"] += 1
         else:
