@@ -226,14 +226,8 @@ def profile_preprocess(cohort: Path, out: Path, top: int = 18) -> Path:
                     cfg["segment"]["hop"], log=lambda m: None)
     prof.disable()
     shutil.rmtree(tmp)
-    buf = io.StringIO()
-    st = pstats.Stats(prof, stream=buf).strip_dirs()
-    buf.write(f"cProfile of clean (threads=1) + qc_stats + segment on {cohort}\n")
-    st.sort_stats("tottime").print_stats(top)
-    st.sort_stats("cumulative").print_stats(top)
-    path = out / "profile_preprocess.txt"
-    path.write_text(buf.getvalue())
-    return path
+    return write_profile(prof, f"cProfile of clean (threads=1) + qc_stats + segment on {cohort}",
+                         out / "profile_preprocess.txt", top)
 
 
 def profile_training(run_dir: Path, out: Path, top: int = 18) -> Path:
@@ -254,12 +248,17 @@ def profile_training(run_dir: Path, out: Path, top: int = 18) -> Path:
                   device="cpu", log=lambda m: None)
     prof.disable()
     shutil.rmtree(tmp)
+    return write_profile(prof, f"cProfile of one epoch of decoder C/official/{cfg['leads']['targets'][0]} (1 thread) "
+                               f"on {run_dir}", out / "profile_train_decoder.txt", top)
+
+
+def write_profile(prof: cProfile.Profile, title: str, path: Path, top: int) -> Path:
+    """The ``top`` functions by own time and by cumulative time, under ``title``, into ``path``."""
     buf = io.StringIO()
+    buf.write(title + "\n")
     st = pstats.Stats(prof, stream=buf).strip_dirs()
-    buf.write(f"cProfile of one epoch of decoder C/official/{cfg['leads']['targets'][0]} (1 thread) on {run_dir}\n")
     st.sort_stats("tottime").print_stats(top)
     st.sort_stats("cumulative").print_stats(top)
-    path = out / "profile_train_decoder.txt"
     path.write_text(buf.getvalue())
     return path
 
