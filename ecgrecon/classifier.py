@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -29,10 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import write_json
-from .datasets import ArtifactError, load_folds
+from .datasets import ArtifactError, load_folds, open_clean
 from .device import derive_seed, resolve_device, seed_everything
 from .fitloop import fingerprint, fit, resume_path, save_torch
-from .h5io import read_table
 
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 DEFAULT_CFG = {"width": 32, "batch_size": 64, "lr": 0.001, "weight_decay": 0.0001, "max_epochs": 30,
@@ -227,28 +225,36 @@ def train(x_train, y_train, x_val, y_val, *, cfg: dict | None = None, seed: int 
     return model, summary
 
 
-def load_records(clean_h5, ids, classes=CLASSES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x (n, 12, T) float32 mV, y (n, C), ecg_id (n,)) of the cleaned records with these ecg_ids."""
-    try:
-        f = h5py.File(clean_h5, "r")
-    except (FileNotFoundError, OSError) as exc:
-        raise ArtifactError(f"{clean_h5}: not a readable cleaned HDF5 file ({exc})") from exc
-    with f:
-        if "signals" not in f or "meta" not in f:
-            raise ArtifactError(f"{clean_h5}: missing 'signals' or 'meta'")
-        meta = read_table(f["meta"])
-        if "superclass" not in meta.columns:
-            raise ArtifactError(f"{clean_h5}: meta has no 'superclass' column")
-        rows = np.flatnonzero(np.isin(meta["ecg_id"].to_numpy(np.int64), np.asarray(ids, dtype=np.int64)))
-        x = f["signals"][rows] if len(rows) else np.zeros((0,) + f["signals"].shape[1:], np.float32)
+def _label_rows(clean_h5, meta: pd.DataFrame, ids, classes) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of ``meta`` whose ecg_id is in ``ids``, in file order; their multi-hot superclasses)."""
+    if "superclass" not in meta.columns:
+        raise ArtifactError(f"{clean_h5}: meta has no 'superclass' column")
+    rows = np.flatnonzero(np.isin(meta["ecg_id"].to_numpy(np.int64), np.asarray(ids, dtype=np.int64)))
     try:
         lists = [json.loads(v) for v in meta["superclass"].to_numpy()[rows]]
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{clean_h5}: meta column 'superclass' is not JSON lists ({exc})") from exc
+    return rows, multi_hot(lists, classes)
+
+
+def load_labels(clean_h5, ids, classes=CLASSES) -> tuple[np.ndarray, np.ndarray, int]:
+    """(y (n, C), ecg_id (n,), samples per record) of the cleaned records with these ecg_ids; no signals read."""
+    f, meta = open_clean(clean_h5)
+    with f:
+        n_samples = int(f["signals"].shape[1])
+    rows, y = _label_rows(clean_h5, meta, ids, classes)
+    return y, meta["ecg_id"].to_numpy(np.int64)[rows], n_samples
+
+
+def load_records(clean_h5, ids, classes=CLASSES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x (n, 12, T) float32 mV, y (n, C), ecg_id (n,)) of the cleaned records with these ecg_ids."""
+    f, meta = open_clean(clean_h5)
+    with f:
+        rows, y = _label_rows(clean_h5, meta, ids, classes)
+        x = f["signals"][rows] if len(rows) else np.zeros((0,) + f["signals"].shape[1:], np.float32)
     if not np.isfinite(x).all():
         raise ArtifactError(f"{clean_h5}: non-finite values in the signals")
-    return np.ascontiguousarray(np.swapaxes(x, 1, 2)), multi_hot(lists, classes), \
-        meta["ecg_id"].to_numpy(np.int64)[rows]
+    return np.ascontiguousarray(np.swapaxes(x, 1, 2)), y, meta["ecg_id"].to_numpy(np.int64)[rows]
 
 
 def train_from_clean(clean_h5, folds, fold: str, out_model, out_json, *, cfg: dict | None = None, seed: int = 0,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import LEADS12
 from .atomic import atomic_path, write_csv
-from .classifier import load_classifier, load_records, retention_table
+from .classifier import load_classifier, load_labels, retention_table
 from .datasets import ArtifactError, read_leads, read_segment_meta
 from .device import resolve_device
 from .records import read_record_predictions, reassembled_records
@@ -26,12 +26,12 @@ METHOD_NAMES = {"Ch": "C-h"}
 
 def _labels(clean_h5, ids: np.ndarray, classes) -> tuple[np.ndarray, int]:
     """(y aligned with ``ids``, samples per cleaned record) from the cleaned file."""
-    x, y, ecg = load_records(clean_h5, ids, tuple(classes))
+    y, ecg, n_samples = load_labels(clean_h5, ids, tuple(classes))
     missing = np.setdiff1d(ids, ecg)
     if len(missing):
         raise ArtifactError(f"{clean_h5}: ecg_id {int(missing[0])} of the predictions is not a cleaned record")
     order = np.argsort(ecg)
-    return y[order[np.searchsorted(ecg[order], ids)]], int(x.shape[-1])
+    return y[order[np.searchsorted(ecg[order], ids)]], n_samples
 
 
 def retention_from_predictions(classifier_pt, predictions_h5, segments_h5, clean_h5, fold: str = "official",
