@@ -75,6 +75,14 @@ def _snapshot(modules: dict[str, nn.Module]) -> dict:
     return {name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for name, m in modules.items()}
 
 
+def _score(modules: dict[str, nn.Module], validate: Callable[[], dict]) -> dict:
+    """``validate()`` with every module in eval mode and gradients off, as floats."""
+    for m in modules.values():
+        m.eval()
+    with torch.no_grad():
+        return {k: float(v) for k, v in validate().items()}
+
+
 def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
     """Learning-rate multiplier of an epoch: ``constant`` 1, ``cosine`` 0.5 (1 + cos(pi epoch / max_epochs)).
 
@@ -117,10 +125,7 @@ def fit(
         state = {"fingerprint": fp, "epochs_done": 0, "stopped": False, "best_val": float("inf"),
                  "best_epoch": -1, "bad_epochs": 0, "history": [], "best": _snapshot(modules)}
         if validate_initial:
-            for m in modules.values():
-                m.eval()
-            with torch.no_grad():
-                val = {k: float(v) for k, v in validate().items()}
+            val = _score(modules, validate)
             if not np.isfinite(val["val_loss"]):
                 raise FloatingPointError(f"epoch 0: validation loss is not finite ({val['val_loss']})")
             state.update(best_val=val["val_loss"], best_epoch=0)
@@ -142,10 +147,7 @@ def fit(
         for m in modules.values():
             m.train()
         train_loss = float(train_epoch(epoch))
-        for m in modules.values():
-            m.eval()
-        with torch.no_grad():
-            val = {k: float(v) for k, v in validate().items()}
+        val = _score(modules, validate)
         if not np.isfinite(train_loss) or not np.isfinite(val["val_loss"]):
             raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite (train {train_loss}, val {val['val_loss']})")
         improved = val["val_loss"] < state["best_val"]

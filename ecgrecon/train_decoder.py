@@ -7,7 +7,8 @@ mV. ChA is scored on validation before training (epoch 0 = GL) and keeps those w
 an epoch beats them. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation
 loss, best weights kept. ``epoch_fraction`` < 1: each epoch trains on a fresh seeded random subset
 of that fraction of the train segments (overlapping windows make neighbours near-duplicates),
-dividing the cost of an epoch; validation always uses every validation segment. Per-epoch resume state beside the checkpoint (``{lead}.resume.pt``).
+dividing the cost of an epoch; validation always uses every validation segment. Per-epoch
+resume state beside the checkpoint (``{lead}.resume.pt``).
 """
 
 from __future__ import annotations
