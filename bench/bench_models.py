@@ -3,7 +3,9 @@
 Builds the encoder and the C / C-h decoders from the config (random weights: speed does not
 depend on the values), then measures on the chosen device and thread count
 - training samples/s (forward + backward + AdamW step, batch = config batch size),
-- inference latency per segment at batch 1 (median of single calls) and batch 1024.
+- inference latency per segment at batch 1 (median of single calls) and batch 1024,
+- the peak matrix-multiply rate of the device (GFLOP/s, float32 2048 x 2048): dividing a model's
+  FLOPs by it gives the latency that model could reach if every layer ran at GEMM speed.
 Writes results/bench/bench_models.{json,csv}.
 
     .venv/bin/python bench/bench_models.py [--config config.yaml] [--threads 1] [--out results/bench]
@@ -59,6 +61,21 @@ def latency_ms(fn, batch: int, dev, repeats: int) -> float:
         _sync(dev)
         times.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(times) / batch
+
+
+@torch.no_grad()
+def peak_gflops(dev, n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` float32 n x n matrix-multiply rate (GFLOP/s) on ``dev`` with the current threads."""
+    a = torch.randn(n, n, device=dev)
+    a @ a
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(dev)
+        t0 = time.perf_counter()
+        a @ a
+        _sync(dev)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -118,6 +135,7 @@ def main(argv=None) -> pd.DataFrame:
         rows.append({"model": f"decoder_{variant}", "params": count_params(dec), "train_samples_per_s": rate,
                      "latency_ms_batch1": latency_ms(lambda: dec(xb[:1], hb[:1] if h is not None else None), 1, dev, 200),
                      "latency_ms_batch1024": latency_ms(lambda: dec(xb, hb if h is not None else None), 1024, dev, 5)})
+    rows.append({"model": "gemm_peak", "params": 0, "gflop_per_s": peak_gflops(dev)})
     table = pd.DataFrame(rows)
     out = Path(args.out)
     meta = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,

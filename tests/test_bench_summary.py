@@ -119,3 +119,39 @@ def test_read_benchmark_mean_of_repeats(tmp_path):
     p.write_text(HEADER + "1.0\t0\t10\t1\t1\t1\t0\t0\t5\t2\n3.0\t0\t30\t1\t1\t1\t0\t0\t5\tNA\n")
     assert sm.read_benchmark(p) == {"s": 2.0, "max_rss_mb": 20.0, "cpu_time": 2.0}
     assert isinstance(sm.md_table(pd.DataFrame({"a": ["x"], "b": [1.5]})), str)
+
+
+def test_targets_table_latency_floor_and_verdicts():
+    """run_bench.targets: met / NO / n/a per target, including the decoder's latency floor row."""
+    import run_bench as rb
+
+    stages = pd.DataFrame({"size": [1000] * 3, "rule": list(rb.PREPROCESS_RULES), "s": [2.0, 1.0, 1.0]})
+    table = pd.DataFrame({"rule": [sm.DAG, "clean", "qc_stats", "segment", "train_decoder"],
+                          "s@1000": [100.0, 2.0, 1.0, 1.0, 80.0], "s_exponent": [np.nan, 0.9, 0.1, 1.0, 1.2],
+                          "cpu_exponent": [np.nan] * 5, "s_high": [4 * 3600.0, 40.0, 2.0, 20.0, 3000.0],
+                          "rss_high": [np.nan, 900.0, 100.0, 300.0, 9000.0]})
+    micro = pd.DataFrame([
+        ("inference per lead", "C", "latency_ms_batch1024", 0.5),
+        ("inference per lead", "Ch", "latency_ms_batch1024", 0.02),
+        ("latency floor at peak GEMM rate", "decoder_C", "latency_ms", 0.09),
+    ], columns=["benchmark", "item", "metric", "value"])
+    tg = rb.targets(stages, table, micro, full=True).set_index("target")["met"]
+    assert tg["clean+QC+segment records/s, DAG rules at 1,000 records"] == "yes"  # 1000 / 4 s = 250
+    assert tg["batched inference (1,024) ms/segment/lead, C"] == "NO"
+    assert tg["batched inference (1,024) ms/segment/lead, Ch"] == "yes"
+    assert tg["decoder C at the measured peak GEMM rate (floor for this architecture), ms/segment/lead"] == "NO"
+    assert tg["whole DAG at 21,800 records, hours (wall time, upper estimate)"] == "NO"  # 4 h
+    assert tg["largest exponent of wall s (train_decoder; stages >= 1 s)"] == "NO"
+    assert tg["peak RSS at 21,800, MB (train_decoder, upper estimate)"] == "NO"
+    no_micro = rb.targets(stages, table, None, full=False)
+    assert not no_micro["target"].str.contains("inference").any()
+
+
+def test_peak_gemm_rate_is_a_rate_of_the_real_multiply():
+    """bench_models.peak_gflops times a real float32 multiply: positive, finite, and slower for one thread
+    than the work could possibly allow (< 1e4 GFLOP/s on a CPU)."""
+    import bench_models
+    import torch
+
+    rate = bench_models.peak_gflops(torch.device("cpu"), n=256, repeats=3)
+    assert 0.1 < rate < 1e4

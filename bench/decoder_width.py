@@ -1,0 +1,159 @@
+"""Benchmark (not a test): decoder width vs validation accuracy, training time and inference latency.
+
+Trains every (variant, target lead) decoder of the ``official`` fold once per candidate width on
+the artifacts of a finished run (segments, folds, reps, GL maps) and reads, for each, the best
+**validation** (fold 9) RMSE from the training curve, the seconds per epoch and the epochs run;
+then measures the batch-1,024 inference latency per segment per lead of each width in the same
+process. The test fold is never read: this is the evidence for choosing ``decoder.hidden`` /
+``decoder.out_channels``. ``proj`` (the paper's 128-channel projections of x and h) is not varied.
+Writes ``{out}/decoder_width.{csv,md,png}`` (per decoder rows in ``decoder_width_runs.csv``).
+
+    .venv/bin/python bench/decoder_width.py [--run results] [--config config.yaml] [--widths 128:32,64:16,32:16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ecgrecon.atomic import atomic_path, save_png, write_csv  # noqa: E402
+from ecgrecon.device import set_threads  # noqa: E402
+from ecgrecon.models import build_decoder, count_params  # noqa: E402
+from ecgrecon.train_decoder import train_decoder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_widths(text: str) -> list[tuple[int, int]]:
+    """'128:32,64:16' -> [(hidden, out_channels), ...]."""
+    out = []
+    for item in text.split(","):
+        hidden, oc = item.split(":")
+        out.append((int(hidden), int(oc)))
+    return out
+
+
+@torch.inference_mode()
+def latency_ms(variant: str, n_in: int, h_dim: int, dcfg: dict, repeats: int = 5) -> float:
+    """Median ms per segment of one C / Ch forward pass at batch 1,024 (random weights)."""
+    model = build_decoder("Ch" if variant == "ChA" else variant, n_in, h_dim, dcfg).eval()
+    x, h = torch.randn(1024, n_in, 256), torch.randn(1024, h_dim)
+    hh = h if variant != "C" else None
+    model(x, hh)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model(x, hh)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2] / 1024 * 1e3
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, default=ROOT / "results", help="results folder of a finished run")
+    ap.add_argument("--config", type=Path, action="append", help="config file(s) of that run (default config.yaml)")
+    ap.add_argument("--widths", default="128:32,64:16,32:16", help="hidden:out_channels candidates")
+    ap.add_argument("--variants", default=None, help="comma list (default: the config's decoder.variants)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
+    a = ap.parse_args(argv)
+    cfg: dict = {}
+    for path in a.config or [ROOT / "config.yaml"]:
+        _merge(cfg, yaml.safe_load(Path(path).read_text()))
+    set_threads(a.threads)
+    variants = a.variants.split(",") if a.variants else list(cfg["decoder"]["variants"])
+    inputs, targets = cfg["leads"]["inputs"], cfg["leads"]["targets"]
+    run = a.run
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for hidden, oc in parse_widths(a.widths):
+            dcfg = {**cfg["decoder"], "hidden": hidden, "out_channels": oc}
+            for variant in variants:
+                for lead in targets:
+                    model, curve = Path(tmp) / f"{hidden}_{variant}_{lead}.pt", Path(tmp) / f"{hidden}_{variant}_{lead}.csv"
+                    t0 = time.perf_counter()
+                    ckpt = train_decoder(run / "segments/segments.h5", run / "folds/folds.json",
+                                         run / "reps/reps.h5", model, curve, variant=variant, fold="official",
+                                         lead=lead, inputs=inputs, cfg=dcfg, seed=int(cfg["seed"]), device="cpu",
+                                         log=lambda *_: None, gl_path=run / "linear/official/gl.json")
+                    wall = time.perf_counter() - t0
+                    full = pd.read_csv(curve)  # ChA has an epoch-0 row (the GL anchor alone)
+                    best, c = full.loc[full["val_loss"].idxmin()], full[full["epoch"] > 0]
+                    rows.append({"hidden": hidden, "out_channels": oc, "variant": variant, "lead": lead,
+                                 "params": int(ckpt["n_params"]), "best_val_rmse_mv": float(best["val_rmse_mv"]),
+                                 "best_epoch": int(best["epoch"]), "epochs_run": len(c),
+                                 "s_per_epoch": float(c["seconds"].mean()), "job_s": wall})
+                    print(f"  hidden {hidden} out {oc} {variant} {lead}: val RMSE {best['val_rmse_mv']:.4f} mV, "
+                          f"{len(c)} epochs, {wall:.0f} s", flush=True)
+    runs = pd.DataFrame(rows)
+    n_in = len(inputs)
+    h_dim = int(cfg["encoder"]["embed_dim"])
+    summary = (runs.groupby(["hidden", "out_channels", "variant"], sort=False)
+               .agg(val_rmse_mv=("best_val_rmse_mv", "mean"), s_per_epoch=("s_per_epoch", "mean"),
+                    epochs_run=("epochs_run", "mean"), job_s=("job_s", "sum"), params=("params", "mean"))
+               .reset_index())
+    summary["latency_ms_batch1024"] = [
+        latency_ms(r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)})
+        for r in summary.itertuples()]
+    base = summary[summary["hidden"] == summary["hidden"].iloc[0]].set_index("variant")
+    summary["val_rmse_vs_first"] = summary["val_rmse_mv"] / summary["variant"].map(base["val_rmse_mv"])
+    summary["job_s_vs_first"] = summary["job_s"] / summary["variant"].map(base["job_s"])
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_csv(a.out / "decoder_width_runs.csv", runs)
+    write_csv(a.out / "decoder_width.csv", summary)
+    with atomic_path(a.out / "decoder_width.md") as tmp:
+        tmp.write_text(_markdown(summary, run, len(targets)))
+    _plot(summary, a.out / "decoder_width.png")
+    print(summary.to_string(index=False))
+    return 0
+
+
+def _merge(into: dict, new: dict) -> None:
+    for k, v in (new or {}).items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _markdown(summary: pd.DataFrame, run: Path, n_leads: int) -> str:
+    cols = ["hidden", "out_channels", "variant", "params", "val_rmse_mv", "val_rmse_vs_first", "epochs_run",
+            "s_per_epoch", "job_s", "job_s_vs_first", "latency_ms_batch1024"]
+    lines = [f"# Decoder width: validation (fold 9) RMSE, training time, latency ({run})", "",
+             f"Mean over {n_leads} target leads of the best validation RMSE; `job_s` = summed wall seconds of the "
+             "decoder trainings; ratios against the first width, measured in the same run. Test fold not read.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in summary[cols].itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(summary: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for variant, g in summary.groupby("variant", sort=False):
+        ax[0].plot(g["hidden"], g["val_rmse_mv"], "o-", label=variant)
+        ax[1].plot(g["hidden"], g["job_s"], "o-", label=variant)
+    for axis, label in zip(ax, ("validation RMSE (mV), mean over leads", "decoder training wall s (all leads)")):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("decoder hidden channels")
+        axis.set_ylabel(label)
+        axis.legend()
+    fig.tight_layout()
+    save_png(fig, path, dpi=120)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
