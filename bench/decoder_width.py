@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     summary = (runs.groupby(["hidden", "out_channels", "variant"], sort=False)
                .agg(val_rmse_mv=("best_val_rmse_mv", "mean"), s_per_epoch=("s_per_epoch", "mean"),
                     epochs_run=("epochs_run", "mean"), job_s=("job_s", "sum"), params=("params", "mean"))
-               .reset_index())
+               .reset_index().astype({"params": int}))
     summary["latency_ms_batch1024"] = [
         latency_ms(r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)})
         for r in summary.itertuples()]

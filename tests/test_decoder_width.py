@@ -1,0 +1,38 @@
+"""bench/decoder_width.py: the width sweep retrains the DAG's decoders and reads fold-9 validation only."""
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import decoder_width  # noqa: E402
+
+
+def test_parse_widths():
+    assert decoder_width.parse_widths("128:32,64:16") == [(128, 32), (64, 16)]
+    with pytest.raises(ValueError):
+        decoder_width.parse_widths("64")
+
+
+def test_sweep_reproduces_the_dag_decoders_at_the_dag_width(tiny_learning_run, tmp_path):
+    """At the run's own width the sweep retrains exactly the DAG's decoders (same seed, same data): its best
+    validation RMSE equals the one in the DAG's curves; a narrower width is trained and timed beside it."""
+    work = tiny_learning_run
+    rc = decoder_width.main(["--run", str(work / "results"), "--config", str(ROOT / "config.yaml"),
+                             "--config", str(work / "tiny.yaml"), "--widths", "8:4,4:4", "--threads", "1",
+                             "--out", str(tmp_path)])
+    assert rc == 0
+    runs = pd.read_csv(tmp_path / "decoder_width_runs.csv")
+    assert set(map(tuple, runs[["hidden", "variant"]].values)) == {(w, v) for w in (8, 4) for v in ("C", "Ch", "ChA")}
+    for r in runs[runs["hidden"] == 8].itertuples():
+        curve = pd.read_csv(work / f"results/decoders/{r.variant}/official/{r.lead}_val.csv")
+        dag_best = curve.loc[curve["val_loss"].idxmin(), "val_rmse_mv"]
+        assert r.best_val_rmse_mv == pytest.approx(dag_best, rel=1e-3), r.variant
+    summary = pd.read_csv(tmp_path / "decoder_width.csv")
+    assert (summary[summary["hidden"] == 8]["val_rmse_vs_first"] == 1.0).all()
+    assert (summary["params"][summary["hidden"] == 4].to_numpy() < summary["params"][summary["hidden"] == 8].to_numpy()).all()
+    assert (summary["latency_ms_batch1024"] > 0).all()
+    assert "Test fold not read" in (tmp_path / "decoder_width.md").read_text()
+    assert (tmp_path / "decoder_width.png").stat().st_size > 5000
