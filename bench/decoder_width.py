@@ -24,9 +24,10 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_models import latency_ms  # noqa: E402  (this folder)
 from ecgrecon.atomic import atomic_path, save_png, write_csv  # noqa: E402
 from ecgrecon.device import set_threads  # noqa: E402
-from ecgrecon.models import build_decoder, count_params  # noqa: E402
+from ecgrecon.models import build_decoder  # noqa: E402
 from ecgrecon.train_decoder import train_decoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,19 +42,11 @@ def parse_widths(text: str) -> list[tuple[int, int]]:
     return out
 
 
-@torch.inference_mode()
-def latency_ms(variant: str, n_in: int, h_dim: int, dcfg: dict, repeats: int = 5) -> float:
-    """Median ms per segment of one C / Ch forward pass at batch 1,024 (random weights)."""
+def decoder_latency_ms(variant: str, n_in: int, h_dim: int, dcfg: dict) -> float:
+    """ms per segment of one decoder forward pass at batch 1,024 (random weights; ChA timed as its C-h part)."""
     model = build_decoder("Ch" if variant == "ChA" else variant, n_in, h_dim, dcfg).eval()
-    x, h = torch.randn(1024, n_in, 256), torch.randn(1024, h_dim)
-    hh = h if variant != "C" else None
-    model(x, hh)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(x, hh)
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2] / 1024 * 1e3
+    x, h = torch.randn(1024, n_in, 256), (torch.randn(1024, h_dim) if variant != "C" else None)
+    return latency_ms(lambda: model(x, h), 1024, torch.device("cpu"), 5)
 
 
 def main(argv=None) -> int:
@@ -101,7 +94,7 @@ def main(argv=None) -> int:
                     epochs_run=("epochs_run", "mean"), job_s=("job_s", "sum"), params=("params", "mean"))
                .reset_index().astype({"params": int}))
     summary["latency_ms_batch1024"] = [
-        latency_ms(r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)})
+        decoder_latency_ms(r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)})
         for r in summary.itertuples()]
     base = summary[summary["hidden"] == summary["hidden"].iloc[0]].set_index("variant")
     summary["val_rmse_vs_first"] = summary["val_rmse_mv"] / summary["variant"].map(base["val_rmse_mv"])

@@ -54,8 +54,10 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
+def cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds of this process (RUSAGE_SELF) or of its finished, waited-for children
+    and their descendants (RUSAGE_CHILDREN: a Snakemake run and every job it ran)."""
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
 
@@ -77,10 +79,10 @@ def run_dag(n: int, run_dir: Path, stages: str, cores: int, snakefile: Path, kee
     targets = DATA_TARGETS if stages == "data" else []
     cmd = [SNAKEMAKE, *targets, "--snakefile", str(snakefile), "--directory", str(run_dir),
            "--cores", str(cores), "--configfile", str(bench_config(n))]
-    before, t0 = load(), time.perf_counter()
+    before, t0, c0 = load(), time.perf_counter(), cpu_s(resource.RUSAGE_CHILDREN)
     with open(run_dir / "snakemake.log", "w") as fh:
         rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=run_dir).returncode
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_s(resource.RUSAGE_CHILDREN) - c0
     print(f"  {n} records ({stages}): {wall:.1f} s, rc {rc}, load {before} -> {load()}", flush=True)
     if rc != 0:
         raise SystemExit(f"snakemake failed for {n} records; see {run_dir / 'snakemake.log'}")
@@ -88,6 +90,7 @@ def run_dag(n: int, run_dir: Path, stages: str, cores: int, snakefile: Path, kee
     if keep and record.exists() and "Nothing to be done" in (run_dir / "snakemake.log").read_text():
         return json.loads(record.read_text())  # nothing ran: keep the numbers of the run that built it
     row = {"size": n, "stages": stages, "cores": cores, "fresh": not keep, "wall_s": round(wall, 2),
+           "cpu_s": round(cpu, 2),
            "load_before": before, "load_after": load(),
            "n_segments": n_segments(run_dir / "results/segments/segments.h5")}
     record.write_text(json.dumps(row))
@@ -353,7 +356,8 @@ def write_summary(out: Path, runs: pd.DataFrame, stages: pd.DataFrame, table: pd
             "between the two largest sizes. `low`/`high` = smallest/largest of: power law through the largest "
             "size with either exponent, and the straight line a + b·n. The DAG row is the wall time of the "
             "Snakemake run (jobs overlap on the cores); `CPU s / cores` is its load-independent counterpart "
-            "(summed CPU seconds of the jobs over the cores)."
+            "(CPU seconds of the whole Snakemake run, its process tree measured by rusage, over the cores; "
+            "without that record: the jobs' summed `cpu_time`, which Snakemake polls and undercounts)."
             + (f" Rules also measured in {', '.join(str(m) for m in merged)} include those sizes."
                if merged else "") + "\n", sm.md_table(show, 2),
             "\n## Targets\n", sm.md_table(tg, 3)]
@@ -381,6 +385,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reconstruct", action="store_true",
                     help="also bench/bench_reconstruct.py on the smallest cohort (ecgrecon reconstruct, records/s)")
     args = ap.parse_args(argv)
+    if len(set(args.sizes)) < 2:
+        ap.error(f"--sizes needs at least two different cohort sizes to fit a scaling exponent (got {args.sizes})")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     full = args.stages == "all"
@@ -395,7 +401,8 @@ def main(argv=None) -> int:
     for other in args.merge:  # per-rule rows of other runs at sizes not run here (never their DAG rows)
         more = pd.read_csv(other / "summary.csv")
         jobs = pd.concat([jobs, more[~more["size"].isin(args.sizes)]], ignore_index=True)
-    stages = sm.per_stage(jobs, dict(zip(runs["size"], runs["wall_s"])), args.cores)
+    dag_cpu = dict(zip(runs["size"], runs["cpu_s"])) if "cpu_s" in runs else None  # older bench_run.json: none
+    stages = sm.per_stage(jobs, dict(zip(runs["size"], runs["wall_s"])), args.cores, dag_cpu)
     table = sm.scaling(stages)
     runs = runs.merge(rates(stages, runs), on="size")
     table.to_csv(out / "scaling.csv", index=False)

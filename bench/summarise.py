@@ -82,15 +82,20 @@ def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["size", "rule", "wildcards", "s", "max_rss_mb", "cpu_time"])
 
 
-def per_stage(jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None, cores: int = 2) -> pd.DataFrame:
+def per_stage(jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None, cores: int = 2,
+              dag_cpu: dict[int, float] | None = None) -> pd.DataFrame:
     """Per (size, rule): jobs, summed s and cpu_time, largest max_rss_mb; plus, for the sizes of
-    ``dag_wall`` (whole runs), a DAG row with the run's wall time and one with its CPU seconds / cores."""
+    ``dag_wall`` (whole runs), a DAG row with the run's wall time and one with its CPU seconds / cores.
+
+    ``dag_cpu``: the exact CPU seconds of each whole run (rusage of the Snakemake process tree); sizes
+    without it fall back on the jobs' summed ``cpu_time``, which Snakemake polls and so undercounts."""
     g = jobs.groupby(["size", "rule"], sort=True)
     out = g.agg(jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"),
                 max_rss_mb=("max_rss_mb", "max")).reset_index()
     if dag_wall:
         peak = jobs.groupby("size")["max_rss_mb"].max()
-        cpu = jobs.groupby("size")["cpu_time"].sum()
+        cpu = {**jobs.groupby("size")["cpu_time"].sum().to_dict(),
+               **{n: c for n, c in (dag_cpu or {}).items() if np.isfinite(c)}}
         extra = []
         for n, w in sorted(dag_wall.items()):
             row = {"size": n, "jobs": int((jobs["size"] == n).sum()), "cpu_time": cpu.get(n, np.nan),

@@ -85,6 +85,11 @@ def test_collect_per_stage_and_exact_exponents(tmp_path):
     cpu = stages[(stages["rule"] == sm.DAG_CPU) & (stages["size"] == 500)].iloc[0]
     assert cpu["s"] == pytest.approx((0.02 * 500 + 1.0 + 3.0) / 2)  # segment's missing CPU time is skipped
     assert not (stages["rule"].isin([sm.DAG, sm.DAG_CPU]) & ~stages["size"].isin([500, 2000, 8000])).any()
+    # the exact CPU of a whole run (rusage of Snakemake's process tree) replaces the polled sum where recorded
+    exact = sm.per_stage(jobs, {500: 10.0, 2000: 40.0, 8000: 160.0}, 2, {500: 30.0, 2000: float("nan")})
+    dag_cpu = exact[exact["rule"] == sm.DAG_CPU].set_index("size")["s"]
+    assert dag_cpu[500] == 15.0
+    assert dag_cpu[2000] == pytest.approx((0.02 * 2000 + 1.0 + 3.0) / 2)  # NaN record: the polled sum
     assert np.isnan(table.loc["segment", "cpu_exponent"])
     # pure power laws: every estimate agrees except the straight line on the curved ones
     assert table.loc["clean", "s_low"] == pytest.approx(0.01 * sm.PTBXL_RECORDS)
