@@ -151,7 +151,7 @@ def model_mflop() -> dict[str, float]:
             **{f"decoder_{v}": (build_decoder(v, n_in, h_dim, cfg["decoder"]), (h if v == "Ch" else None,))
                for v in ("C", "Ch")}}
     dec = nets["decoder_C"][0]
-    nets["decoder x projection (paper: 128 channels)"] = (dec.x_proj, ())
+    nets[f"decoder x projection ({dec.proj} channels; paper: 128)"] = (dec.x_proj, ())
     out = {}
     for name, (net, extra) in nets.items():
         with FlopCounterMode(display=False) as fc, torch.no_grad():
