@@ -73,19 +73,20 @@ def main(argv=None) -> int:
                 for lead in targets:
                     model, curve = Path(tmp) / f"{hidden}_{variant}_{lead}.pt", Path(tmp) / f"{hidden}_{variant}_{lead}.csv"
                     t0 = time.perf_counter()
-                    ckpt = train_decoder(run / "segments/segments.h5", run / "folds/folds.json",
+                    fitted = train_decoder(run / "segments/segments.h5", run / "folds/folds.json",
                                          run / "reps/reps.h5", model, curve, variant=variant, fold="official",
                                          lead=lead, inputs=inputs, cfg=dcfg, seed=int(cfg["seed"]), device="cpu",
                                          log=lambda *_: None, gl_path=run / "linear/official/gl.json")
                     wall = time.perf_counter() - t0
-                    full = pd.read_csv(curve)  # ChA has an epoch-0 row (the GL anchor alone)
-                    best, c = full.loc[full["val_loss"].idxmin()], full[full["epoch"] > 0]
+                    full = pd.read_csv(curve).set_index("epoch")  # ChA has an epoch-0 row (the GL anchor alone)
+                    best_rmse = float(full.loc[fitted["best_epoch"], "val_rmse_mv"])  # the kept weights' epoch
+                    trained = full.loc[full.index > 0]
                     rows.append({"hidden": hidden, "out_channels": oc, "variant": variant, "lead": lead,
-                                 "params": int(ckpt["n_params"]), "best_val_rmse_mv": float(best["val_rmse_mv"]),
-                                 "best_epoch": int(best["epoch"]), "epochs_run": len(c),
-                                 "s_per_epoch": float(c["seconds"].mean()), "job_s": wall})
-                    print(f"  hidden {hidden} out {oc} {variant} {lead}: val RMSE {best['val_rmse_mv']:.4f} mV, "
-                          f"{len(c)} epochs, {wall:.0f} s", flush=True)
+                                 "params": int(fitted["n_params"]), "best_val_rmse_mv": best_rmse,
+                                 "best_epoch": int(fitted["best_epoch"]), "epochs_run": len(trained),
+                                 "s_per_epoch": float(trained["seconds"].mean()), "job_s": wall})
+                    print(f"  hidden {hidden} out {oc} {variant} {lead}: val RMSE {best_rmse:.4f} mV, "
+                          f"{len(trained)} epochs, {wall:.0f} s", flush=True)
     runs = pd.DataFrame(rows)
     n_in = len(inputs)
     h_dim = int(cfg["encoder"]["embed_dim"])
