@@ -3,9 +3,11 @@
 Builds the encoder and the C / C-h decoders from the config (random weights: speed does not
 depend on the values), then measures on the chosen device and thread count
 - training samples/s (forward + backward + AdamW step, batch = config batch size),
-- inference latency per segment at batch 1 (median of single calls) and batch 1024,
-- the peak matrix-multiply rate of the device (GFLOP/s, float32 2048 x 2048): dividing a model's
-  FLOPs by it gives the latency that model could reach if every layer ran at GEMM speed.
+- inference latency per segment at batch 1 (median of single calls) and batch 1024, the latter
+  both as one pass and as the pipeline predicts (1,024 segments in ``inference_batch`` chunks),
+- the decoders again under bfloat16 autocast (``_bf16`` rows) where the device has native bf16,
+- the peak matrix-multiply rate of the device (GFLOP/s, 2048 x 2048, float32 and bf16): dividing a
+  model's FLOPs by it gives the latency that model could reach if every layer ran at GEMM speed.
 Writes results/bench/bench_models.{json,csv}.
 
     .venv/bin/python bench/bench_models.py [--config config.yaml] [--threads 1] [--out results/bench]
@@ -26,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ecgrecon.atomic import write_csv, write_json  # noqa: E402
-from ecgrecon.device import resolve_device, set_threads  # noqa: E402
+from ecgrecon.device import autocast, bf16_native, inference_batch, resolve_device, set_threads  # noqa: E402
 from ecgrecon.losses import supcon_loss  # noqa: E402
 from ecgrecon.models import build_decoder, build_encoder, count_params  # noqa: E402
 
@@ -64,9 +66,9 @@ def latency_ms(fn, batch: int, dev, repeats: int) -> float:
 
 
 @torch.no_grad()
-def peak_gflops(dev, n: int = 2048, repeats: int = 5) -> float:
-    """Best-of-``repeats`` float32 n x n matrix-multiply rate (GFLOP/s) on ``dev`` with the current threads."""
-    a = torch.randn(n, n, device=dev)
+def peak_gflops(dev, n: int = 2048, repeats: int = 5, dtype=torch.float32) -> float:
+    """Best-of-``repeats`` n x n matrix-multiply rate (GFLOP/s) on ``dev`` with the current threads."""
+    a = torch.randn(n, n, device=dev, dtype=dtype)
     a @ a
     best = float("inf")
     for _ in range(repeats):
@@ -116,14 +118,19 @@ def main(argv=None) -> pd.DataFrame:
 
     h_dim = int(enc_cfg["embed_dim"])
     bs = int(dec_cfg["batch_size"])
-    for variant in ("C", "Ch"):
+    precisions = ["fp32"] + (["bf16"] if bf16_native(dev) else [])
+    chunk = inference_batch(dev)
+    for variant, precision in ((v, p) for v in ("C", "Ch") for p in precisions):
+        torch.manual_seed(cfg["seed"])
         dec = build_decoder(variant, n_in, h_dim, dec_cfg).to(dev)
         opt = torch.optim.AdamW(dec.parameters())
         x, y = torch.randn(bs, n_in, window, device=dev), torch.randn(bs, window, device=dev)
         h = torch.randn(bs, h_dim, device=dev) if variant == "Ch" else None
 
         def dec_step():
-            err = dec(x, h) - y
+            with autocast(precision, dev):
+                pred = dec(x, h)
+            err = pred.float() - y
             loss = (err**2).mean() + err.abs().mean()
             opt.zero_grad()
             loss.backward()
@@ -131,15 +138,26 @@ def main(argv=None) -> pd.DataFrame:
 
         rate = train_rate(dec_step, bs, dev, args.seconds)
         dec.eval()
-        xb, hb = torch.randn(1024, n_in, window, device=dev), torch.randn(1024, h_dim, device=dev)
-        rows.append({"model": f"decoder_{variant}", "params": count_params(dec), "train_samples_per_s": rate,
-                     "latency_ms_batch1": latency_ms(lambda: dec(xb[:1], hb[:1] if h is not None else None), 1, dev, 200),
-                     "latency_ms_batch1024": latency_ms(lambda: dec(xb, hb if h is not None else None), 1024, dev, 5)})
+        xb = torch.randn(1024, n_in, window, device=dev)
+        hb = torch.randn(1024, h_dim, device=dev) if h is not None else None
+
+        def infer(lo=0, hi=1024):
+            with autocast(precision, dev):
+                return dec(xb[lo:hi], None if hb is None else hb[lo:hi])
+
+        rows.append({"model": f"decoder_{variant}" + ("" if precision == "fp32" else "_bf16"), "params": count_params(dec),
+                     "train_samples_per_s": rate, "latency_ms_batch1": latency_ms(lambda: infer(0, 1), 1, dev, 200),
+                     "latency_ms_batch1024": latency_ms(infer, 1024, dev, 5),
+                     "latency_ms_batch1024_chunked": latency_ms(
+                         lambda: [infer(lo, lo + chunk) for lo in range(0, 1024, chunk)], 1024, dev, 5)})
     rows.append({"model": "gemm_peak", "params": 0, "gflop_per_s": peak_gflops(dev)})
+    if "bf16" in precisions:
+        rows.append({"model": "gemm_peak_bf16", "params": 0, "gflop_per_s": peak_gflops(dev, dtype=torch.bfloat16)})
     table = pd.DataFrame(rows)
     out = Path(args.out)
     meta = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu": platform.processor() or platform.machine(), "window": window, "inputs": cfg["leads"]["inputs"],
+            "inference_chunk": chunk, "bf16_native": "bf16" in precisions,
             "note": "latency excludes data loading and z-scoring; one decoder = one target lead"}
     write_json(out / "bench_models.json", {**meta, "results": table.to_dict(orient="records")})
     write_csv(out / "bench_models.csv", table)

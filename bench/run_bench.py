@@ -181,27 +181,37 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
     ld = load()
     run_script(["bench/bench_models.py", "--threads", str(cores), "--device", "cpu", "--out", str(out)])
     models = pd.read_csv(out / "bench_models.csv").set_index("model")
-    peak = float(models.loc["gemm_peak", "gflop_per_s"])
-    models = models.drop(index="gemm_peak")
-    add("models", "float32 matrix multiply 2048 x 2048", "gflop_per_s_peak", peak, "GFLOP/s", ld)
+    peaks = {"": float(models.loc["gemm_peak", "gflop_per_s"])}
+    add("models", "float32 matrix multiply 2048 x 2048", "gflop_per_s_peak", peaks[""], "GFLOP/s", ld)
+    if "gemm_peak_bf16" in models.index:
+        peaks["_bf16"] = float(models.loc["gemm_peak_bf16", "gflop_per_s"])
+        add("models", "bfloat16 matrix multiply 2048 x 2048", "gflop_per_s_peak", peaks["_bf16"], "GFLOP/s", ld)
+    models = models.drop(index=[m for m in models.index if m.startswith("gemm_peak")])
     n_targets = len(yaml.safe_load((ROOT / "config.yaml").read_text())["leads"]["targets"])
+    lat_cols = [c for c in ("latency_ms_batch1", "latency_ms_batch1024", "latency_ms_batch1024_chunked")
+                if c in models.columns]
     for model, r in models.iterrows():
         add("models", model, "train_samples_per_s", r["train_samples_per_s"], "samples/s", ld)
-        for b in (1, 1024):
-            add("models", model, f"latency_ms_batch{b}", r[f"latency_ms_batch{b}"], "ms/segment", ld)
+        for col in lat_cols:
+            if np.isfinite(r[col]):
+                add("models", model, col, r[col], "ms/segment", ld)
     for model, mflop in model_mflop().items():  # work per segment; GFLOP/s = how hard the cores are used
         add("models", model, "mflop_per_segment", mflop, "MFLOP", ld)
-        if model in models.index:
-            add("models", model, "gflop_per_s_batch1024", mflop / models.loc[model, "latency_ms_batch1024"],
-                "GFLOP/s", ld)
-        # the latency this network would have if every layer ran at the measured matrix-multiply peak
-        add("latency floor at peak GEMM rate", model, "latency_ms", mflop / peak, "ms/segment", ld)
-    for b in (1, 1024):  # per target lead: C = its decoder; Ch = its decoder + the shared encoder / leads
-        enc = models.loc["encoder", f"latency_ms_batch{b}"]
-        add("inference per lead", "C", f"latency_ms_batch{b}", models.loc["decoder_C", f"latency_ms_batch{b}"],
-            "ms/segment/lead", ld)
-        add("inference per lead", "Ch", f"latency_ms_batch{b}",
-            models.loc["decoder_Ch", f"latency_ms_batch{b}"] + enc / n_targets, "ms/segment/lead", ld)
+        for suffix, peak in peaks.items():
+            if model + suffix in models.index:
+                best = models.loc[model + suffix, lat_cols[1:]].min()
+                add("models", model + suffix, "gflop_per_s_batch1024", mflop / best, "GFLOP/s", ld)
+            # the latency this network would have if every layer ran at the measured matrix-multiply peak
+            add("latency floor at peak GEMM rate", model + suffix, "latency_ms", mflop / peak, "ms/segment", ld)
+    for col in lat_cols:  # per target lead: C = its decoder; Ch = its decoder + the shared encoder / leads
+        enc = models.loc["encoder", col] if np.isfinite(models.loc["encoder", col]) else models.loc["encoder",
+                                                                                                 "latency_ms_batch1024"]
+        for suffix in peaks:
+            if f"decoder_C{suffix}" not in models.index:
+                continue
+            add("inference per lead", f"C{suffix}", col, models.loc[f"decoder_C{suffix}", col], "ms/segment/lead", ld)
+            add("inference per lead", f"Ch{suffix}", col, models.loc[f"decoder_Ch{suffix}", col] + enc / n_targets,
+                "ms/segment/lead", ld)
     if reconstruct is not None:  # `ecgrecon reconstruct` end to end on a run's cohort (fresh bundles)
         ld = load()
         run_script(["bench/bench_reconstruct.py", "--folder", str(reconstruct / "results/raw/synthetic/records100"),
@@ -305,8 +315,16 @@ def targets(stages: pd.DataFrame, table: pd.DataFrame, micro_df: pd.DataFrame | 
         for v in ("C", "Ch"):
             rows.append((f"batched inference (1,024) ms/segment/lead, {v}",
                          m.get(("inference per lead", v, "latency_ms_batch1024"), np.nan), "<= 0.035"))
-        rows.append(("decoder C at the measured peak GEMM rate (floor for this architecture), ms/segment/lead",
-                     m.get(("latency floor at peak GEMM rate", "decoder_C", "latency_ms"), np.nan), "<= 0.035"))
+            for col, how in (("latency_ms_batch1024_chunked", "in pipeline chunks"),):
+                for suffix, prec in (("", "fp32"), ("_bf16", "bf16")):
+                    if ("inference per lead", v + suffix, col) in m.index:
+                        rows.append((f"batched inference (1,024 {how}, {prec}) ms/segment/lead, {v}",
+                                     m[("inference per lead", v + suffix, col)], "<= 0.035"))
+        for suffix, prec in (("", "float32"), ("_bf16", "bfloat16")):
+            key = ("latency floor at peak GEMM rate", "decoder_C" + suffix, "latency_ms")
+            if key in m.index or not suffix:
+                rows.append((f"decoder C at the measured {prec} peak GEMM rate (floor for this architecture), "
+                             "ms/segment/lead", m.get(key, np.nan), "<= 0.035"))
     what = "whole DAG" if full else "data stages only (learning rules not run)"
     for rule, how in ((sm.DAG, "wall time"), (sm.DAG_CPU, "CPU s / cores")):
         if rule in hi.index:

@@ -25,7 +25,7 @@ from .records import reassembled_records
 from .atomic import atomic_path, write_csv
 from .datasets import (ArtifactError, class_vocab, label_lists, load_folds, load_h, read_leads, read_segment_meta,
                        split_rows, zscore_segments)
-from .device import resolve_device
+from .device import inference_batch, resolve_device
 from .linear import load as load_gl
 from .models import RAW_INPUTS, USES_H
 from .metrics import METRICS, RECORD_METRICS, affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, \
@@ -71,8 +71,9 @@ def _gl_predict(path, fold: str, res: dict, rsig, s: EvalSettings) -> None:
 
 
 @torch.no_grad()
-def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int = 1024) -> np.ndarray:
-    """Decoder output (n, T) in mV."""
+def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int | None = None) -> np.ndarray:
+    """Decoder output (n, T) in mV, in float32, ``batch`` segments per pass (default: :func:`inference_batch`)."""
+    batch = batch or inference_batch(torch.device(device))
     out = []
     for lo in range(0, len(x), batch):
         xb = torch.from_numpy(x[lo : lo + batch]).to(device)

@@ -144,8 +144,11 @@ class AnchoredDecoder(nn.Module):
         nn.init.zeros_(decoder.out.bias)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, n_in, T) in mV; h: (B, h_dim) -> (B, T) in mV."""
-        return self.anchor(x) + self.decoder(zscore(x), h)
+        """x: (B, n_in, T) in mV; h: (B, h_dim) -> (B, T) in mV. The GL anchor always runs in float32 (also
+        under bf16 autocast), so the untrained model is GL exactly."""
+        with torch.autocast(x.device.type, enabled=False):
+            gl = self.anchor(x.float())
+        return gl + self.decoder(zscore(x), h)
 
 
 def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None) -> nn.Module:

@@ -7,7 +7,10 @@ mV. ChA is scored on validation before training (epoch 0 = GL) and keeps those w
 an epoch beats them. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation
 loss, best weights kept. ``epoch_fraction`` < 1: each epoch trains on a fresh seeded random subset
 of that fraction of the train segments (overlapping windows make neighbours near-duplicates),
-dividing the cost of an epoch; validation always uses every validation segment. Per-epoch
+dividing the cost of an epoch; validation always uses every validation segment. ``precision``
+(auto | fp32 | bf16): bf16 runs the training and validation forward passes under bfloat16
+autocast (weights, gradients, optimiser state and the loss stay float32); the checkpoint records
+the precision used, and evaluation always runs the saved float32 weights in float32. Per-epoch
 resume state beside the checkpoint (``{lead}.resume.pt``).
 """
 
@@ -22,14 +25,15 @@ import torch
 
 from .atomic import write_csv
 from .datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
-from .device import derive_seed, resolve_device, seed_everything
+from .device import (autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision,
+                     seed_everything)
 from .fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
 from .linear import GLAnchor, load as load_gl
 from .models import RAW_INPUTS, USES_H, AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
 TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule",
-              "epoch_fraction")
+              "epoch_fraction", "precision")
 
 
 @dataclass
@@ -80,6 +84,37 @@ def _batch_loss(pred, y, w):
     return w["mse"] * (err**2).mean() + w["mae"] * err.abs().mean()
 
 
+BF16_TOLERANCE = 0.02
+"""Largest accepted RMS difference between a decoder's bf16-autocast and float32 outputs, relative to the
+float32 outputs' standard deviation (bf16 rounding alone gives ~0.3 %)."""
+
+
+@torch.no_grad()
+def bf16_error(model: torch.nn.Module, x: torch.Tensor, h: torch.Tensor | None) -> float:
+    """RMS(bf16-autocast output - float32 output) / std(float32 output) of ``model`` on one batch."""
+    ref = model(x, h).double()
+    with autocast("bf16", x.device):
+        low = model(x, h).double()
+    return float((low - ref).pow(2).mean().sqrt() / ref.std().clamp_min(1e-12))
+
+
+def _checked_bf16(model, probes, requested: str, log) -> str:
+    """``bf16`` if the untrained model's bf16 outputs match float32 on every probe batch (train and validation
+    batch shapes); else ``fp32`` with a warning for ``precision: auto``, and an error for ``precision: bf16``.
+    Guards against bf16 kernels that are wrong for some layer shapes (seen for a 16-channel stride-4 conv
+    in oneDNN 3.12 on AMX)."""
+    err = max(bf16_error(model, x, h) for x, h in probes)
+    if err <= BF16_TOLERANCE:
+        log(f"precision bf16: bf16 vs float32 output difference {err:.2%} of the output std on the probe batches")
+        return "bf16"
+    msg = (f"bf16 outputs of this decoder differ from float32 by {err:.1%} of the output std on this device "
+           f"(> {BF16_TOLERANCE:.0%}: a bf16 kernel is inexact for these layer shapes)")
+    if requested == "bf16":
+        raise RuntimeError(f"precision bf16: {msg}; set decoder.precision to fp32 or auto")
+    log(f"warning: {msg}; training in fp32")
+    return "fp32"
+
+
 def fit_decoder(
     data: DecoderData,
     *,
@@ -100,6 +135,10 @@ def fit_decoder(
     """
     dev = resolve_device(device)
     seed_everything(seed, dev)
+    requested = cfg.get("precision", "fp32")
+    precision = resolve_precision(requested, dev)
+    if precision == "bf16" and not bf16_native(dev):
+        log(f"warning: precision bf16 on a {dev.type} without native bfloat16: it runs, but slower than fp32")
     h_dim = 0 if data.h_train is None else data.h_train.shape[1]
     torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
     model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
@@ -114,6 +153,10 @@ def fit_decoder(
 
     xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
     xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
+    if precision == "bf16":
+        precision = _checked_bf16(model, [(xt[:bs], None if ht is None else ht[:bs]),
+                                          (xv[: inference_batch(dev)], None if hv is None else hv[: inference_batch(dev)])],
+                                  requested, log)
     n = len(xt)
     fraction = float(cfg.get("epoch_fraction", 1.0))
     if not 0.0 < fraction <= 1.0:
@@ -126,7 +169,9 @@ def fit_decoder(
         total = 0.0
         for lo in range(0, n_epoch, bs):
             idx = perm[lo : lo + bs]
-            loss = _batch_loss(model(xt[idx], None if ht is None else ht[idx]), yt[idx], w)
+            with autocast(precision, dev):
+                pred = model(xt[idx], None if ht is None else ht[idx])
+            loss = _batch_loss(pred.float(), yt[idx], w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -135,15 +180,17 @@ def fit_decoder(
 
     def validate() -> dict:
         se = ae = 0.0
-        for lo in range(0, len(xv), 1024):
-            pred = model(xv[lo : lo + 1024], None if hv is None else hv[lo : lo + 1024])
-            err = (pred - yv[lo : lo + 1024]).double()
+        vb = inference_batch(dev)
+        for lo in range(0, len(xv), vb):
+            with autocast(precision, dev):
+                pred = model(xv[lo : lo + vb], None if hv is None else hv[lo : lo + vb])
+            err = (pred.float() - yv[lo : lo + vb]).double()
             se += float((err**2).sum())
             ae += float(err.abs().sum())
         m = yv.numel()
         return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
 
-    settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type,
+    settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type, "precision": precision,
                 "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads(),
                 "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()]
                 + [float(model.anchor.bias)]}
@@ -154,7 +201,7 @@ def fit_decoder(
                  lr_schedule=cfg.get("lr_schedule", "constant"), validate_initial=anchored)
     model.load_state_dict(result["best"]["model"])
     model.eval()
-    return model, result
+    return model, {**result, "precision": precision}
 
 
 def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
@@ -196,7 +243,7 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "variant": variant, "fold": fold, "lead": lead, "inputs": [str(i) for i in inputs],
         "h_dim": int(model.h_dim), "arch": model_arch(model),
-        "n_params": n_params, "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
+        "n_params": n_params, "precision": result["precision"], "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
         "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0), "seed": int(seed),
         "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
     }
@@ -205,7 +252,8 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
     state.unlink(missing_ok=True)
     log(f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
         f"(val loss {result['best_val']:.5f}) of {len(result['history'])}")
-    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"]}
+    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"],
+            "precision": result["precision"]}
 
 
 def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dict]:

@@ -139,12 +139,19 @@ def test_targets_table_latency_floor_and_verdicts():
         ("inference per lead", "C", "latency_ms_batch1024", 0.5),
         ("inference per lead", "Ch", "latency_ms_batch1024", 0.02),
         ("latency floor at peak GEMM rate", "decoder_C", "latency_ms", 0.09),
+        ("inference per lead", "C", "latency_ms_batch1024_chunked", 0.2),
+        ("inference per lead", "C_bf16", "latency_ms_batch1024_chunked", 0.03),
+        ("latency floor at peak GEMM rate", "decoder_C_bf16", "latency_ms", 0.02),
     ], columns=["benchmark", "item", "metric", "value"])
     tg = rb.targets(stages, table, micro, full=True).set_index("target")["met"]
     assert tg["clean+QC+segment records/s, DAG rules at 1,000 records"] == "yes"  # 1000 / 4 s = 250
     assert tg["batched inference (1,024) ms/segment/lead, C"] == "NO"
     assert tg["batched inference (1,024) ms/segment/lead, Ch"] == "yes"
-    assert tg["decoder C at the measured peak GEMM rate (floor for this architecture), ms/segment/lead"] == "NO"
+    assert tg["decoder C at the measured float32 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "NO"
+    assert tg["batched inference (1,024 in pipeline chunks, fp32) ms/segment/lead, C"] == "NO"
+    assert tg["batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, C"] == "yes"
+    assert "batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, Ch" not in tg  # not measured
+    assert tg["decoder C at the measured bfloat16 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "yes"
     assert tg["whole DAG at 21,800 records, hours (wall time, upper estimate)"] == "NO"  # 4 h
     assert tg["largest exponent of wall s (train_decoder; stages >= 1 s)"] == "NO"
     assert tg["peak RSS at 21,800, MB (train_decoder, upper estimate)"] == "NO"
