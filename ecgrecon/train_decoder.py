@@ -153,10 +153,10 @@ def fit_decoder(
 
     xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
     xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
+    vb = inference_batch(dev)
     if precision == "bf16":
         precision = _checked_bf16(model, [(xt[:bs], None if ht is None else ht[:bs]),
-                                          (xv[: inference_batch(dev)], None if hv is None else hv[: inference_batch(dev)])],
-                                  requested, log)
+                                          (xv[:vb], None if hv is None else hv[:vb])], requested, log)
     n = len(xt)
     fraction = float(cfg.get("epoch_fraction", 1.0))
     if not 0.0 < fraction <= 1.0:
@@ -180,7 +180,6 @@ def fit_decoder(
 
     def validate() -> dict:
         se = ae = 0.0
-        vb = inference_batch(dev)
         for lo in range(0, len(xv), vb):
             with autocast(precision, dev):
                 pred = model(xv[lo : lo + vb], None if hv is None else hv[lo : lo + vb])
