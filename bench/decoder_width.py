@@ -65,8 +65,8 @@ def summarise_runs(runs: pd.DataFrame, n_seeds: int) -> pd.DataFrame:
     per-seed means (``val_rmse_seed_sd``, 0 with one seed), mean epochs, summed job seconds per seed;
     ratios against the first candidate (same variant), all from the same invocation."""
     keys = ["hidden", "out_channels", "precision", "variant"]
-    per_seed = runs.groupby(keys + ["seed"], sort=False).agg(v=("best_val_rmse_mv", "mean"), j=("job_s", "sum"))
-    spread = per_seed.groupby(level=keys, sort=False)["v"].std(ddof=1).fillna(0.0).rename("val_rmse_seed_sd")
+    per_seed = runs.groupby(keys + ["seed"], sort=False)["best_val_rmse_mv"].mean()
+    spread = per_seed.groupby(level=keys, sort=False).std(ddof=1).fillna(0.0).rename("val_rmse_seed_sd")
     summary = (runs.groupby(keys, sort=False)
                .agg(val_rmse_mv=("best_val_rmse_mv", "mean"), s_per_epoch=("s_per_epoch", "mean"),
                     epochs_run=("epochs_run", "mean"), job_s=("job_s", "sum"), params=("params", "mean"))
