@@ -25,6 +25,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/ruff check ecgrecon tests bench workflow_scripts .ci
+	$(VENV)/bin/ruff format --check ecgrecon tests bench workflow_scripts .ci
 
 clean-results:
 	rm -rf results logs benchmarks .snakemake

@@ -1,4 +1,4 @@
-# ecg-recon: reconstruct V1, V3-V6 from I, II, V2. Read the DAG from rules/ (one file per stage).
+# ecg-recon: reconstruct missing ECG leads, one task axis x one method axis. Read the DAG from rules/ (one file per stage).
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -14,12 +14,21 @@ validate(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:  # one place for every wildcard's alphabet (the task, input-set and method names: rules/common.smk)
+    task=_alternatives(TASKS),
+    inputs=_alternatives(INPUT_SETS),
+    fold=r"official|cv\d+",
+    lead="|".join(["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]),
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
 include: "rules/raw.smk"
 include: "rules/clean.smk"
 include: "rules/qc.smk"
 include: "rules/segment.smk"
 include: "rules/folds.smk"
-include: "rules/learning_common.smk"
 include: "rules/encoder.smk"
 include: "rules/reps.smk"
 include: "rules/decoders.smk"
@@ -32,5 +41,5 @@ include: "rules/cross.smk"
 
 rule all:
     input:
-        all_targets(),
+        get_final_output(),
     default_target: True

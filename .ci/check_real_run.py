@@ -4,8 +4,12 @@ from pathlib import Path
 
 import h5py
 import pandas as pd
+import yaml
+
+from ecgrecon import methods as registry
 
 work = Path(sys.argv[1])
+TASKS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["tasks"]
 quarantine = pd.read_csv(work / "results/qc/quarantine_ptbxl_local.csv")
 with h5py.File(work / "results/clean/ptbxl_local.h5", "r") as f:
     kept = f["signals"].shape[0]
@@ -17,13 +21,16 @@ with h5py.File(work / "results/segments/segments.h5", "r") as f:
     n_seg = f["x"].shape[0]
 print(f"segment: {n_seg} segments")
 assert n_seg > 0
-for table in sorted((work / "results/tables").glob("*.csv")) if (work / "results/tables").exists() else []:
-    print(f"table {table.name}: {len(pd.read_csv(table))} rows")
+for task in ("paper", "lead_i"):
+    for table in sorted((work / "results" / task / "tables").glob("*.csv")):
+        print(f"{task} table {table.name}: {len(pd.read_csv(table))} rows")
 print("real-data run OK")
-cross = work / "results/cross/ludb/tables/segment_metrics.csv"
-table = pd.read_csv(cross)
-assert {"GL", "C", "Ch", "ChA"} <= set(table["variant"]), sorted(set(table["variant"]))
-mean = table[(table["lead"] == "Mean") & (table["fold"] == "official")].set_index("variant")
-print("cross-dataset PTB-XL -> LUDB, mean RMSE (mV): "
-      + ", ".join(f"{v} {mean.loc[v, 'rmse']:.3f}" for v in ("GL", "C", "Ch", "ChA")))
+for task, spec in TASKS.items():  # every task's population methods, from the method registry
+    expected = [m for m in spec["methods"] if registry.get(m).kind != "calibrated"]
+    table = pd.read_csv(work / "results" / task / "cross/ludb/tables/segment_metrics.csv")
+    assert set(expected) <= set(table["variant"]), (task, sorted(set(table["variant"])))
+    assert set(table["lead"]) == {*spec["targets"], *spec["derived"], "Mean"}, (task, sorted(set(table["lead"])))
+    mean = table[(table["lead"] == "Mean") & (table["fold"] == "official")].set_index("variant")
+    print(f"cross-dataset PTB-XL -> LUDB, task {task}, mean RMSE (mV): "
+          + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected))
 print("cross-dataset run OK")

@@ -92,7 +92,7 @@ def main(argv=None) -> pd.DataFrame:
     set_threads(args.threads)
     dev = resolve_device(args.device or cfg["device"])
     torch.manual_seed(cfg["seed"])
-    n_in, window = len(cfg["leads"]["inputs"]), int(cfg["segment"]["window"])
+    n_in, window = len(cfg["tasks"]["paper"]["inputs"]), int(cfg["segment"]["window"])
     enc_cfg, dec_cfg = cfg["encoder"], cfg["decoder"]
     rows = []
 
@@ -156,7 +156,7 @@ def main(argv=None) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     out = Path(args.out)
     meta = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(), "window": window, "inputs": cfg["leads"]["inputs"],
+            "cpu": platform.processor() or platform.machine(), "window": window, "inputs": cfg["tasks"]["paper"]["inputs"],
             "inference_chunk": chunk, "bf16_native": "bf16" in precisions,
             "note": "latency excludes data loading and z-scoring; one decoder = one target lead"}
     write_json(out / "bench_models.json", {**meta, "results": table.to_dict(orient="records")})

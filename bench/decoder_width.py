@@ -30,6 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_models import latency_ms  # noqa: E402  (this folder)
+from ecgrecon import methods as registry  # noqa: E402
 from ecgrecon.atomic import atomic_path, save_png, write_csv  # noqa: E402
 from ecgrecon.device import autocast, set_threads  # noqa: E402
 from ecgrecon.models import build_decoder  # noqa: E402
@@ -87,7 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--precisions", default=None,
                     help="training precisions, comma list of auto, fp32, bf16 (default: the config's decoder.precision)")
     ap.add_argument("--seeds", default=None, help="comma list of seeds (default: the config's seed)")
-    ap.add_argument("--variants", default=None, help="comma list (default: the config's decoder.variants)")
+    ap.add_argument("--task", default="paper", help="the task (config `tasks:`) whose decoders to sweep")
+    ap.add_argument("--variants", default=None, help="comma list (default: the task's decoder methods)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     a = ap.parse_args(argv)
@@ -95,9 +97,11 @@ def main(argv=None) -> int:
     for path in a.config or [ROOT / "config.yaml"]:
         _merge(cfg, yaml.safe_load(Path(path).read_text()))
     set_threads(a.threads)
-    variants = a.variants.split(",") if a.variants else list(cfg["decoder"]["variants"])
-    inputs, targets = cfg["leads"]["inputs"], cfg["leads"]["targets"]
+    task = cfg["tasks"][a.task]
+    variants = a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
+    inputs, targets = task["inputs"], task["targets"]
     run = a.run
+    reps, gl_map = run / "encoders" / "-".join(inputs) / "reps.h5", run / a.task / "linear/official/GL.json"
     seeds = [int(v) for v in a.seeds.split(",")] if a.seeds else [int(cfg["seed"])]
     precisions = a.precisions.split(",") if a.precisions else [cfg["decoder"].get("precision", "fp32")]
     rows = []
@@ -109,10 +113,10 @@ def main(argv=None) -> int:
                     stem = Path(tmp) / f"{hidden}_{precision}_{seed}_{variant}_{lead}"
                     t0 = time.perf_counter()
                     fitted = train_decoder(run / "segments/segments.h5", run / "folds/folds.json",
-                                           run / "reps/reps.h5", stem.with_suffix(".pt"), stem.with_suffix(".csv"),
+                                           reps, stem.with_suffix(".pt"), stem.with_suffix(".csv"),
                                            variant=variant, fold="official", lead=lead, inputs=inputs, cfg=dcfg,
                                            seed=seed, device="cpu", log=lambda *_: None,
-                                           gl_path=run / "linear/official/gl.json")
+                                           gl_path=gl_map)
                     wall = time.perf_counter() - t0
                     full = pd.read_csv(stem.with_suffix(".csv")).set_index("epoch")  # ChA: epoch-0 row = GL alone
                     best_rmse = float(full.loc[fitted["best_epoch"], "val_rmse_mv"])  # the kept weights' epoch

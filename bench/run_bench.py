@@ -116,7 +116,7 @@ def gl_micro(run_dir: Path, out: Path) -> pd.DataFrame:
     from ecgrecon import linear
     from ecgrecon.datasets import read_leads
 
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["leads"]
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
     seg, folds = run_dir / "results/segments/segments.h5", run_dir / "results/folds/folds.json"
     c0, t0 = cpu_s(), time.perf_counter()
     gl = linear.fit_from_segments(seg, folds, "official", cfg["inputs"], cfg["targets"], log=lambda m: None)
@@ -145,7 +145,7 @@ def model_mflop() -> dict[str, float]:
     from ecgrecon.models import build_decoder, build_encoder
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    n_in, h_dim = len(cfg["leads"]["inputs"]), int(cfg["encoder"]["embed_dim"])
+    n_in, h_dim = len(cfg["tasks"]["paper"]["inputs"]), int(cfg["encoder"]["embed_dim"])
     x, h = torch.randn(1, n_in, int(cfg["segment"]["window"])), torch.randn(1, h_dim)
     nets = {"encoder": (build_encoder(n_in, cfg["encoder"])[0], ()),
             **{f"decoder_{v}": (build_decoder(v, n_in, h_dim, cfg["decoder"]), (h if v == "Ch" else None,))
@@ -187,7 +187,7 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
         peaks["_bf16"] = float(models.loc["gemm_peak_bf16", "gflop_per_s"])
         add("models", "bfloat16 matrix multiply 2048 x 2048", "gflop_per_s_peak", peaks["_bf16"], "GFLOP/s", ld)
     models = models.drop(index=[m for m in models.index if m.startswith("gemm_peak")])
-    n_targets = len(yaml.safe_load((ROOT / "config.yaml").read_text())["leads"]["targets"])
+    n_targets = len(yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]["targets"])
     lat_cols = [c for c in ("latency_ms_batch1", "latency_ms_batch1024", "latency_ms_batch1024_chunked")
                 if c in models.columns]
     for model, r in models.iterrows():
@@ -267,12 +267,12 @@ def profile_training(run_dir: Path, out: Path, top: int = 18) -> Path:
     prof = cProfile.Profile()
     prof.enable()
     train_decoder(run_dir / "results/segments/segments.h5", run_dir / "results/folds/folds.json", None,
-                  tmp / "d.pt", tmp / "d.csv", variant="C", fold="official", lead=cfg["leads"]["targets"][0],
-                  inputs=cfg["leads"]["inputs"], cfg={**cfg["decoder"], "max_epochs": 1}, seed=cfg["seed"],
+                  tmp / "d.pt", tmp / "d.csv", variant="C", fold="official", lead=cfg["tasks"]["paper"]["targets"][0],
+                  inputs=cfg["tasks"]["paper"]["inputs"], cfg={**cfg["decoder"], "max_epochs": 1}, seed=cfg["seed"],
                   device="cpu", log=lambda m: None)
     prof.disable()
     shutil.rmtree(tmp)
-    return write_profile(prof, f"cProfile of one epoch of decoder C/official/{cfg['leads']['targets'][0]} (1 thread) "
+    return write_profile(prof, f"cProfile of one epoch of decoder C/official/{cfg['tasks']['paper']['targets'][0]} (1 thread) "
                                f"on {run_dir}", out / "profile_train_decoder.txt", top)
 
 
@@ -409,7 +409,7 @@ def main(argv=None) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     full = args.stages == "all"
-    if full and "learning_common.smk" not in args.snakefile.read_text():
+    if full and "decoders.smk" not in args.snakefile.read_text():
         print(f"note: {args.snakefile} does not include the learning rules; 'all' runs the data stages only")
         full = False
     print(f"DAG runs ({args.stages}) at {args.sizes} records, load {load()}", flush=True)

@@ -7,7 +7,7 @@ A bundle is a dict saved with ``torch.save`` that loads with ``torch.load(weight
   refuses any other version.
 - ``meta``: JSON-able settings and provenance (see :func:`assemble_bundle`): variant, fold,
   input/target lead names, fs, window, hop, the cleaning settings, tile flag, the z-score floor,
-  architectures, parameter counts, config hash and the metrics reached on validation and test.
+  architectures, parameter counts, the SHA-256 of the settings that shape it (``settings_sha256``) and the metrics reached on validation and test.
 - ``encoder``: the encoder's state dict (variants ``Ch``, ``ChA``) or None (variant ``C`` never uses h).
 - ``h_norm``: ``{"mean", "std"}`` of h over the fold's train segments (``Ch``, ``ChA``) or None.
 - ``decoders`` of variant ``ChA`` carry their frozen GL anchor (buffers ``anchor.weight``, ``anchor.bias``).
@@ -33,7 +33,8 @@ from . import __version__
 from .atomic import atomic_path
 from .datasets import EPS_MV, ArtifactError
 from .linear import GLAnchor
-from .models import USES_H, VARIANTS, LeadDecoder, SignalEncoder, build_decoder
+from .methods import REGISTRY
+from .models import LeadDecoder, SignalEncoder, build_decoder, check_variant
 
 BUNDLE_FORMAT = "ecgrecon-bundle"
 BUNDLE_VERSION = 1
@@ -41,7 +42,7 @@ CLEAN_KEYS = ("fs", "notch_hz", "bandpass_hz", "filter_order", "median_window_s"
 SEGMENT_METRICS = ("rmse", "r2", "pearson_seg", "pearson_pooled", "mae")
 RECORD_METRICS = ("rmse_mean", "rmse_ci95", "r2_mean", "r2_ci95", "pearson_mean", "pearson_ci95")
 META_KEYS = ("ecgrecon_version", "variant", "fold", "inputs", "targets", "fs", "window", "hop", "clean",
-             "tile_reps", "zscore_eps_mv", "h_dim", "encoder", "decoders", "config_sha256", "metrics", "units",
+             "tile_reps", "zscore_eps_mv", "h_dim", "encoder", "decoders", "settings_sha256", "metrics", "units",
              "output_names")
 RECON_SUFFIX = "-rec"
 """Reconstructed leads are written as ``V1-rec``, ``V3-rec``, ... beside the measured ones."""
@@ -78,7 +79,7 @@ def _cpu_state(module_or_state) -> dict:
 
 def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, decoder_info: dict,
                     encoder=None, encoder_info: dict | None = None, h_mean=None, h_std=None,
-                    metrics: dict | None = None, config_sha256: str = "") -> dict:
+                    metrics: dict | None = None) -> dict:
     """The bundle dict from in-memory parts.
 
     ``settings``: inputs, targets, window, hop, tile_reps and ``clean`` (the pipeline's cleaning
@@ -87,12 +88,11 @@ def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, 
     encoder (module or state dict), ``encoder_info`` ({embed_dim, width, ...}) and h_mean/h_std.
     """
     inputs, targets = [str(x) for x in settings["inputs"]], [str(x) for x in settings["targets"]]
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r} ({', '.join(VARIANTS)})")
+    check_variant(variant)
     if sorted(decoders) != sorted(targets):
         raise ValueError(f"decoders for {sorted(decoders)} but targets are {targets}")
     clean = {k: settings["clean"][k] for k in CLEAN_KEYS}
-    has_h = USES_H[variant]
+    has_h = check_variant(variant).uses_h
     if has_h and (encoder is None or h_mean is None or h_std is None):
         raise ValueError(f"variant {variant} needs the encoder and the h normalisation statistics")
     meta = {
@@ -102,9 +102,11 @@ def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, 
         "h_dim": int(encoder_info["embed_dim"]) if has_h else 0,
         "encoder": dict(encoder_info) if has_h else None,
         "decoders": {lead: dict(decoder_info[lead]) for lead in targets},
-        "config_sha256": config_sha256, "metrics": metrics or {}, "units": "mV",
+        "metrics": metrics or {}, "units": "mV",
         "output_names": {lead: lead + RECON_SUFFIX for lead in targets},
     }
+    shaping = {k: meta[k] for k in ("variant", "fold", "inputs", "targets", "window", "hop", "clean", "tile_reps")}
+    meta["settings_sha256"] = hashlib.sha256(json.dumps(_json_safe(shaping), sort_keys=True).encode()).hexdigest()
     return {
         "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "meta": _json_safe(meta),
         "encoder": _cpu_state(encoder) if has_h else None,
@@ -165,11 +167,17 @@ def read_bundle(path) -> dict:
           p, "bundle meta inputs/targets are not lists of lead names")
     _need(isinstance(b.get("decoders"), dict) and sorted(b["decoders"]) == sorted(meta["targets"]), p,
           f"bundle decoders {sorted(b.get('decoders') or {})} do not match its targets {meta['targets']}")
-    _need(meta["variant"] in VARIANTS, p, f"unknown variant {meta['variant']!r}")
-    if USES_H[meta["variant"]]:
+    _need(_is_variant(meta["variant"]), p, f"unknown variant {meta['variant']!r}")
+    if check_variant(meta["variant"]).uses_h:
         _need(isinstance(b.get("encoder"), dict) and isinstance(b.get("h_norm"), dict), p,
               f"variant {meta['variant']} bundle lacks the encoder or the h normalisation statistics")
     return b
+
+
+def _is_variant(name) -> bool:
+    """An exportable decoder method of the registry."""
+    m = REGISTRY.get(name) if isinstance(name, str) else None
+    return m is not None and m.kind == "decoder" and m.exportable
 
 
 @dataclass
@@ -196,7 +204,7 @@ class ReconModel:
         """One line naming the model (written into every output record)."""
         m = self.meta
         return (f"model {self.path.name} (ecgrecon bundle v{BUNDLE_VERSION}, variant {m['variant']}, fold {m['fold']}, "
-                f"config sha256 {str(m['config_sha256'])[:12]}, ecgrecon {m['ecgrecon_version']})")
+                f"settings sha256 {str(m['settings_sha256'])[:12]}, ecgrecon {m['ecgrecon_version']})")
 
 
 def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
@@ -210,14 +218,14 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
     try:
         for lead in meta["targets"]:
             info = meta["decoders"][lead]
-            anchor = GLAnchor(n_in, int(info["arch"]["gl_context"])) if meta["variant"] == "ChA" else None
+            anchor = GLAnchor(n_in, int(info["arch"]["gl_context"])) if check_variant(meta["variant"]).anchor else None
             dec = build_decoder(meta["variant"], n_in, int(info["h_dim"]), info["arch"], anchor=anchor)
             dec.load_state_dict(b["decoders"][lead])
             _need(meta["window"] % dec.stride == 0, p, f"window {meta['window']} is not a multiple of the "
                   f"decoder stride {dec.stride}")
             decoders[lead] = dec.to(dev).eval()
         encoder = h_mean = h_std = None
-        if USES_H[meta["variant"]]:
+        if check_variant(meta["variant"]).uses_h:
             e = meta["encoder"]
             encoder = SignalEncoder(n_in, int(e["embed_dim"]), int(e["width"]))
             encoder.load_state_dict(b["encoder"])
@@ -237,14 +245,15 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
 # --- building a bundle from the pipeline's artifacts ---------------------------------------
 
 
-def settings_from_config(cfg: dict, path="config") -> dict:
-    """What shapes a bundle, from a config dict (leads, clean, segment, encoder.tile_reps)."""
+def settings_from_config(cfg: dict, task: str = "paper", path="config") -> dict:
+    """What shapes a bundle, from a config dict (the task's leads, clean, segment, encoder.tile_reps)."""
     try:
-        return {"inputs": list(cfg["leads"]["inputs"]), "targets": list(cfg["leads"]["targets"]),
+        spec = cfg["tasks"][task]
+        return {"inputs": list(spec["inputs"]), "targets": list(spec["targets"]),
                 "clean": {k: cfg["clean"][k] for k in CLEAN_KEYS}, "window": int(cfg["segment"]["window"]),
                 "hop": int(cfg["segment"]["hop"]), "tile_reps": bool(cfg["encoder"]["tile_reps"])}
     except (KeyError, TypeError) as exc:
-        raise BundleError(path, f"config lacks {exc} (needed: leads, clean, segment, encoder.tile_reps)") from None
+        raise BundleError(path, f"config lacks {exc} (needed: tasks.{task}, clean, segment, encoder.tile_reps)") from None
 
 
 def evaluation_metrics(segment_csv, record_csv, variant: str, fold: str, targets: list[str]) -> dict:
@@ -299,7 +308,7 @@ def _load_ckpt(path, what: str) -> dict:
 
 
 def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict, curve_paths: dict,
-                 segment_csv, record_csv, encoder_path=None, reps_path=None, config_sha256: str = "") -> dict:
+                 segment_csv, record_csv, encoder_path=None, reps_path=None) -> dict:
     """The bundle of one variant and fold from the pipeline's checkpoints, reps.h5 and tables.
 
     Checks that every checkpoint matches the settings (inputs, lead, variant, fold, window,
@@ -325,7 +334,7 @@ def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict
         val[lead] = validation_metrics(ck, curve_paths[lead])
     metrics = {"validation": val, "test": evaluation_metrics(segment_csv, record_csv, variant, fold, targets)}
     enc_state = enc_info = mean = std = None
-    if USES_H[variant]:
+    if check_variant(variant).uses_h:
         ek = _load_ckpt(encoder_path, "encoder checkpoint")
         if [str(x) for x in ek["inputs"]] != inputs:
             raise ArtifactError(f"{encoder_path}: encoder inputs {ek['inputs']} != {inputs}")
@@ -346,23 +355,22 @@ def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict
             raise ArtifactError(f"{reps_path}: made with tile={tile}, config says encoder.tile_reps="
                                 f"{settings['tile_reps']} (rerun extract_reps)")
     return assemble_bundle(variant=variant, fold=fold, settings=settings, decoders=dec_states, decoder_info=dec_info,
-                           encoder=enc_state, encoder_info=enc_info, h_mean=mean, h_std=std, metrics=metrics,
-                           config_sha256=config_sha256)
+                           encoder=enc_state, encoder_info=enc_info, h_mean=mean, h_std=std, metrics=metrics)
 
 
-def artifact_paths(results, variant: str, fold: str, targets) -> dict:
+def artifact_paths(results, task: str, variant: str, fold: str, inputs, targets) -> dict:
     """Where the pipeline writes what a bundle is built from (docs/artifacts.md), below ``results``."""
-    r = Path(results)
-    dec = {lead: r / "decoders" / variant / fold / f"{lead}.pt" for lead in targets}
+    r, enc = Path(results), Path(results) / "encoders" / "-".join(inputs)
+    dec = {lead: r / task / "decoders" / variant / fold / f"{lead}.pt" for lead in targets}
     return {"decoder_paths": dec, "curve_paths": {lead: p.with_name(f"{lead}_val.csv") for lead, p in dec.items()},
-            "segment_csv": r / "tables" / "segment_metrics.csv", "record_csv": r / "tables" / "record_metrics.csv",
-            "encoder_path": r / "encoder" / "encoder.pt", "reps_path": r / "reps" / "reps.h5"}
+            "segment_csv": r / task / "tables" / "segment_metrics.csv",
+            "record_csv": r / task / "tables" / "record_metrics.csv",
+            "encoder_path": enc / "encoder.pt", "reps_path": enc / "reps.h5"}
 
 
-def export_model(out_bundle, out_card, *, variant: str, fold: str, settings: dict, config_sha256: str,
-                 log=print, **paths) -> dict:
+def export_model(out_bundle, out_card, *, variant: str, fold: str, settings: dict, log=print, **paths) -> dict:
     """Build and write the bundle and its card; ``paths`` as returned by :func:`artifact_paths`."""
-    bundle = build_bundle(variant=variant, fold=fold, settings=settings, config_sha256=config_sha256, **paths)
+    bundle = build_bundle(variant=variant, fold=fold, settings=settings, **paths)
     card = save_bundle(bundle, out_bundle, out_card)
     n = sum(d["n_params"] for d in card["decoders"].values()) + (card["encoder"]["n_params"] if card["encoder"] else 0)
     mean = card["metrics"]["test"]["segment"]["Mean"]

@@ -14,14 +14,15 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from . import __version__
+from . import methods as registry
 
 EXIT_BAD_INPUT = 2
 
 EPILOG = """examples:
   ecgrecon export --variant Ch
-  ecgrecon reconstruct --model results/model/ecgrecon-Ch.pt \\
+  ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt \\
       --input results/raw/synthetic/records100/00000/00008_lr --output reconstructed --plot
-  ecgrecon reconstruct --model results/model/ecgrecon-Ch.pt --input my_records/ --output out/
+  ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output out/
 
 See docs/reconstruct.md for what the output records hold."""
 
@@ -155,7 +156,6 @@ def cmd_export(args) -> int:
     import yaml
 
     from .bundle import BundleError, artifact_paths, export_model, settings_from_config
-    from .provenance import config_hash
 
     try:
         cfg = yaml.safe_load(Path(args.config).read_text())
@@ -165,13 +165,13 @@ def cmd_export(args) -> int:
         raise BundleError(args.config, f"unreadable config ({str(exc).splitlines()[0]})") from None
     if not isinstance(cfg, dict):
         raise BundleError(args.config, "config is not a mapping")
-    settings = settings_from_config(cfg, args.config)
-    out = Path(args.output or Path(args.results) / "model" / f"ecgrecon-{args.variant}.pt")
-    paths = artifact_paths(args.results, args.variant, args.fold, settings["targets"])
-    if args.variant == "C":
+    settings = settings_from_config(cfg, args.task, args.config)
+    out = Path(args.output or Path(args.results) / args.task / "model" / f"ecgrecon-{args.variant}.pt")
+    paths = artifact_paths(args.results, args.task, args.variant, args.fold, settings["inputs"], settings["targets"])
+    if not registry.get(args.variant).uses_h:
         paths.pop("encoder_path"), paths.pop("reps_path")
-    export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings,
-                 config_sha256=config_hash(cfg), log=print, **paths)
+    export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print,
+                 **paths)
     return 0
 
 
@@ -186,17 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser(
         "export", help="pack a trained model (encoder, decoders, settings, metrics) into one file",
         description="Pack the encoder, the decoders of every target lead of one fold, lead names, fs, window/hop, "
-                    "cleaning settings, h normalisation statistics, config hash and the validation and test metrics "
+                    "cleaning settings, h normalisation statistics, a hash of those settings and the validation and test metrics "
                     "into one bundle (loads with torch.load(weights_only=True)) plus a JSON model card beside it. "
                     "Reads the pipeline's results (run `snakemake` first; the workflow's rule export_model does "
                     "the same).")
-    ex.add_argument("--variant", choices=["C", "Ch", "ChA"], default="Ch",
-                    help="C: signal only; Ch: signal + encoder representation h (default); ChA: GL anchor + Ch "
-                         "residual")
+    exportable = [m for m in registry.names("decoder") if registry.get(m).exportable]
+    ex.add_argument("--variant", choices=exportable, default="Ch",
+                    help="; ".join(f"{m}: {registry.get(m).description}" for m in exportable) + " (default %(default)s)")
+    ex.add_argument("--task", default="paper", help="the task (config `tasks:`) whose models to export "
+                                                    "(default %(default)s)")
     ex.add_argument("--config", default="config.yaml", help="the config the results were made with (default %(default)s)")
     ex.add_argument("--results", default="results", help="the pipeline's results folder (default %(default)s)")
     ex.add_argument("--fold", default="official", help="fold whose decoders to export (default %(default)s)")
-    ex.add_argument("--output", help="bundle path (default RESULTS/model/ecgrecon-VARIANT.pt; card: same name .json)")
+    ex.add_argument("--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)")
     ex.set_defaults(func=cmd_export)
 
     rc = sub.add_parser("reconstruct", help="reconstruct the target leads of WFDB records with a model bundle",

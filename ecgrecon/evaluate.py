@@ -1,17 +1,19 @@
-"""Evaluate the decoders on the test split of every configured fold.
+"""Evaluate the population methods of one task on the test split of every configured fold.
 
 Writes the predictions (HDF5), Table I (segment level), Table II (10-s record level), per-class
-RMSE, the latent k-NN affinity of x and h, and the figures. Metric definitions: ecgrecon.metrics.
-The population linear baseline GL (ecgrecon.linear, one map per fold) is evaluated as a method
-beside C, C-h and ChA (GL-anchored C-h) on the same test segments and records, on the raw input
-leads in mV.
+RMSE, morphology errors, the latent k-NN affinity of x and h, and the figures. Metric definitions:
+ecgrecon.metrics. Every method of the task (the registry, :mod:`ecgrecon.methods`: GL, C, C-h,
+ChA, ...) predicts the same test segments and records through ``methods.predict``; the task's
+derived limb leads are then computed from I and II (:func:`ecgrecon.tasks.with_derived`) and
+scored beside the targets against the recorded leads.
 Reference predictors: ``zero`` (all-zero signal) and ``train_mean`` (mean train waveform of the
-lead, from the decoder checkpoint). Fold 10 is only read here, never for choices.
+lead: from the decoder checkpoints for the targets, from the train segments for derived leads).
+Fold 10 is only read here, never for choices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
@@ -19,6 +21,7 @@ import pandas as pd
 import torch
 
 from . import LEADS12, plots
+from . import methods as registry
 from .morph_plots import bland_altman_figure
 from .morphology import morphology_table
 from .records import reassembled_records
@@ -26,48 +29,51 @@ from .atomic import atomic_path, write_csv
 from .datasets import (ArtifactError, class_vocab, label_lists, load_folds, load_h, read_leads, read_segment_meta,
                        split_rows, zscore_segments)
 from .device import inference_batch, resolve_device
-from .linear import load as load_gl
-from .models import RAW_INPUTS, USES_H
 from .metrics import METRICS, RECORD_METRICS, affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, \
     record_lead_metrics
-from .train_decoder import load_decoder
+from .tasks import Task, with_derived
 from .views import detect_r_peaks
 
 BASELINES = ("zero", "train_mean")
-VARIANT_NAMES = {"GL": "GL", "C": "C", "Ch": "C-h", "ChA": "ChA", "zero": "zero", "train_mean": "train mean"}
+NAME = registry.display
+"""Table label of a method or reference predictor (the registry's display name)."""
 
 
 @dataclass
 class EvalSettings:
-    """What to evaluate (from config: leads, decoder.variants/folds, labels.level, decoder.evaluation)."""
+    """What to evaluate: one task (inputs, targets, derived leads, population methods in table order), the
+    folds, labels.level and the ``evaluation`` config section."""
 
     inputs: list
     targets: list
-    variants: list
+    methods: list
     folds: list
+    derived: list = field(default_factory=list)
+    task: str = "paper"
     level: str = "superclass"
     knn_k: int = 10
     n_subclasses: int = 3
     min_class_records: int = 5
     device: str = "auto"
 
+    @property
+    def scored(self) -> list:
+        """The leads every table reports: targets, then derived leads."""
+        return [*self.targets, *self.derived]
+
+    @property
+    def as_task(self) -> Task:
+        return Task(self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none",
+                    tuple(self.methods))
+
+    @property
+    def uses_h(self) -> bool:
+        return any(registry.get(m).uses_h for m in self.methods)
+
 
 def methods(res: dict, s: EvalSettings) -> list[str]:
-    """Reported methods in table order: GL (when evaluated) first, then the decoder variants."""
-    return (["GL"] if "GL" in res["pred"] else []) + list(s.variants)
-
-
-def _gl_predict(path, fold: str, res: dict, rsig, s: EvalSettings) -> None:
-    """Add GL's segment and record predictions (from raw mV inputs) and its parameter count to ``res``."""
-    gl = load_gl(path)
-    if gl.inputs != [str(i) for i in s.inputs] or gl.targets != [str(t) for t in s.targets]:
-        raise ArtifactError(f"{path}: GL map is for {gl.inputs} -> {gl.targets}, expected {list(s.inputs)} -> "
-                            f"{list(s.targets)}")
-    if gl.info.get("fold", fold) != fold:
-        raise ArtifactError(f"{path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
-    res["pred"]["GL"] = gl.predict(res["raw_in"])
-    res["rpred"]["GL"] = None if rsig is None else gl.predict(rsig[:, : len(s.inputs)])
-    res["n_params"]["GL"] = int(gl.weights.size + gl.intercept.size)
+    """Reported methods in table order (the task's population methods, registry order)."""
+    return [m for m in s.methods if m in res["pred"]]
 
 
 @torch.no_grad()
@@ -82,47 +88,47 @@ def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int | Non
     return np.concatenate(out) if out else np.zeros((0, x.shape[-1]), np.float32)
 
 
-def _predict_fold(segments, folds_path, reps, decoder_paths, fold, s: EvalSettings, meta, rmeta, dev,
-                  gl_path=None) -> dict:
+def _train_mean(segments, meta, ids, leads) -> dict:
+    """Mean train waveform of each of ``leads`` over the fold's train segments (float64 mean, float32)."""
+    rows = split_rows(meta, ids, segments)["train"]
+    sig = read_leads(segments, list(leads), rows)
+    return {lead: sig[:, j].mean(axis=0, dtype=np.float64).astype(np.float32) for j, lead in enumerate(leads)}
+
+
+def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, meta, rmeta, dev) -> dict:
     ids = load_folds(folds_path, fold)
     rows = split_rows(meta, ids, segments)["test"]
     if len(rows) == 0:
         raise ArtifactError(f"{segments}: fold '{fold}' has no test segments")
-    sig = read_leads(segments, list(s.inputs) + list(s.targets), rows)
-    raw_in, y = sig[:, : len(s.inputs)], sig[:, len(s.inputs) :]
-    x = zscore_segments(raw_in)
+    n_in, task = len(s.inputs), s.as_task
+    sig = read_leads(segments, list(s.inputs) + s.scored, rows)
+    raw_in, y = sig[:, :n_in], sig[:, n_in:]
     rrows = np.flatnonzero(np.isin(rmeta["ecg_id"].to_numpy(), ids["test"])) if rmeta is not None else np.zeros(0, int)
-    rsig = read_leads(segments, list(s.inputs) + list(s.targets), rrows, group="records") if len(rrows) else None
-    out = {"rows": rows, "raw_in": raw_in, "x": x, "y": y, "pred": {}, "rrows": rrows, "rpred": {}, "n_params": {},
-           "ry": None if rsig is None else rsig[:, len(s.inputs) :]}
-    rx = None if rsig is None else zscore_segments(rsig[:, : len(s.inputs)])
-    with_h = any(USES_H[v] for v in s.variants)
-    h = load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if with_h else None
-    rh = load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if with_h and len(rrows) else None
-    if gl_path is not None:
-        _gl_predict(gl_path, fold, out, rsig, s)
+    rsig = read_leads(segments, list(s.inputs) + s.scored, rrows, group="records") if len(rrows) else None
+    r_raw = None if rsig is None else rsig[:, :n_in]
+    data = registry.EvalData(
+        fold=fold, inputs=[str(i) for i in s.inputs], targets=[str(t) for t in s.targets], raw_in=raw_in,
+        x=zscore_segments(raw_in), r_raw=r_raw, rx=None if rsig is None else zscore_segments(r_raw),
+        h=load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if s.uses_h else None,
+        rh=load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if s.uses_h and len(rrows) else None,
+        device=dev)
+    out = {"rows": rows, "raw_in": raw_in, "x": data.x, "y": y, "pred": {}, "rrows": rrows, "rpred": {},
+           "n_params": {}, "ry": None if rsig is None else rsig[:, n_in:]}
     train_mean = {}
-    for variant in s.variants:
-        pred = np.zeros_like(y)
-        rpred = None if rx is None else np.zeros_like(out["ry"])
-        for j, lead in enumerate(s.targets):
-            path = decoder_paths[(variant, fold, lead)]
-            model, ckpt = load_decoder(path, dev)
-            if ckpt["inputs"] != [str(i) for i in s.inputs] or ckpt["lead"] != lead:
-                raise ArtifactError(f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, "
-                                    f"expected {list(s.inputs)} -> {lead}")
-            raw = RAW_INPUTS[variant]  # ChA: inputs in mV (its GL anchor needs them)
-            pred[:, j] = predict(model, raw_in if raw else x, h if USES_H[variant] else None, dev)
-            if rx is not None:
-                rpred[:, j] = predict(model, rsig[:, : len(s.inputs)] if raw else rx, rh if USES_H[variant] else None,
-                                      dev)
-            out["n_params"][variant] = int(ckpt["n_params"])
-            train_mean.setdefault(lead, ckpt["train_target_mean"].numpy())
-        out["pred"][variant], out["rpred"][variant] = pred, rpred
-    tm = np.stack([train_mean[lead] for lead in s.targets])
+    for m in s.methods:
+        p = registry.predict(m, artifacts[(m, fold)], data)
+        out["pred"][m] = with_derived(p.segments, raw_in, task)
+        out["rpred"][m] = None if p.records is None else with_derived(p.records, r_raw, task)
+        out["n_params"][m] = p.n_params
+        for lead, mean in (p.train_mean or {}).items():
+            train_mean.setdefault(lead, mean)
+    missing = [lead for lead in s.scored if lead not in train_mean]
+    if missing:
+        train_mean.update(_train_mean(segments, meta, ids, missing))
+    tm = np.stack([train_mean[lead] for lead in s.scored])
     out["pred"]["zero"] = np.zeros_like(y)
     out["pred"]["train_mean"] = np.broadcast_to(tm, y.shape).astype(np.float32)
-    if rx is not None:
+    if rsig is not None:
         out["rpred"]["zero"] = np.zeros_like(out["ry"])
         out["rpred"]["train_mean"] = np.broadcast_to(tm, out["ry"].shape).astype(np.float32)
     return out
@@ -132,7 +138,7 @@ def segment_table(fold: str, res: dict, s: EvalSettings) -> pd.DataFrame:
     rows = []
     for variant in methods(res, s) + list(BASELINES):
         per_lead = []
-        for j, lead in enumerate(s.targets):
+        for j, lead in enumerate(s.scored):
             m = lead_metrics(res["y"][:, j], res["pred"][variant][:, j])
             per_lead.append(m)
             rows.append({"fold": fold, "variant": variant, "lead": lead, "n_segments": len(res["y"]), **m})
@@ -150,10 +156,10 @@ def record_table(fold: str, res: dict, rmeta: pd.DataFrame, s: EvalSettings) -> 
     rows = []
     for variant in methods(res, s) + list(BASELINES):
         pred = reassemble(res["rpred"][variant], m)
-        per = {lead: {k: [] for k in RECORD_METRICS} for lead in list(s.targets) + ["Mean"]}
+        per = {lead: {k: [] for k in RECORD_METRICS} for lead in list(s.scored) + ["Mean"]}
         for ecg in sorted(truth):
-            rec = [record_lead_metrics(truth[ecg][j], pred[ecg][j]) for j in range(len(s.targets))]
-            for j, lead in enumerate(s.targets):
+            rec = [record_lead_metrics(truth[ecg][j], pred[ecg][j]) for j in range(len(s.scored))]
+            for j, lead in enumerate(s.scored):
                 for k in RECORD_METRICS:
                     per[lead][k].append(rec[j][k])
             for k in RECORD_METRICS:
@@ -199,20 +205,20 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _table_methods(table: pd.DataFrame, s: EvalSettings) -> list[str]:
-    """Methods present in a metrics table, in report order: GL, then the decoder variants."""
+    """Methods present in a metrics table, in report order (the task's methods)."""
     present = set(table["variant"])
-    return [v for v in ["GL", *s.variants] if v in present]
+    return [v for v in s.methods if v in present]
 
 
 def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) for GL, C, C-h and delta %."""
     t = seg[seg["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == fold], s)
-    leads = list(s.targets) + ["Mean"]
-    both = "C" in s.variants and "Ch" in s.variants
+    leads = list(s.scored) + ["Mean"]
+    both = "C" in s.methods and "Ch" in s.methods
     header, rows = ["lead"], []
     for metric, name in (("rmse", "RMSE (mV)"), ("r2", "R²"), ("pearson_seg", "Pearson r")):
-        header += [f"{name} {VARIANT_NAMES[v]}" for v in names] + (["Δ %"] if both else [])
+        header += [f"{name} {NAME(v)}" for v in names] + (["Δ %"] if both else [])
     for lead in leads:
         row = [f"**{lead}**" if lead == "Mean" else lead]
         for metric in ("rmse", "r2", "pearson_seg"):
@@ -226,9 +232,9 @@ def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
 def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     t = rec[rec["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(rec[rec["fold"] == fold], s)
-    header = ["lead"] + [f"{n} {VARIANT_NAMES[v]}" for n in ("RMSE (mV)", "R²", "Pearson r") for v in names]
+    header = ["lead"] + [f"{n} {NAME(v)}" for n in ("RMSE (mV)", "R²", "Pearson r") for v in names]
     rows = []
-    for lead in list(s.targets) + ["Mean"]:
+    for lead in list(s.scored) + ["Mean"]:
         row = [f"**{lead}**" if lead == "Mean" else lead]
         for k in RECORD_METRICS:
             for v in names:
@@ -261,10 +267,10 @@ def class_table(fold: str, res: dict, meta: pd.DataFrame, s: EvalSettings, segme
         for cls, tag in _select_classes(m, lists, s, level):
             sel = np.array([cls in labs for labs in lists])
             for variant in methods(res, s):
-                rmse = [lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.targets))]
+                rmse = [lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.scored))]
                 base = {"fold": fold, "variant": variant, "level": level, "class": cls, "selection": tag,
                         "n_segments": int(sel.sum()), "n_records": int(m["ecg_id"][sel].nunique())}
-                rows += [{**base, "lead": lead, "rmse": r} for lead, r in zip(s.targets, rmse)]
+                rows += [{**base, "lead": lead, "rmse": r} for lead, r in zip(s.scored, rmse)]
                 rows.append({**base, "lead": "Mean", "rmse": float(np.mean(rmse))})
     return pd.DataFrame(rows)
 
@@ -276,8 +282,9 @@ def latent_table(res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings
     classes = class_vocab(lists)
     lab = np.array([[c in labs for c in classes] for labs in lists], dtype=bool).reshape(len(lists), len(classes))
     keep = lab.any(axis=1)
-    spaces = {"x": res["x"].reshape(len(res["x"]), -1),
-              "h": load_h(reps, fold, meta["seg_id"].to_numpy()[res["rows"]])}
+    spaces = {"x": res["x"].reshape(len(res["x"]), -1)}
+    if reps is not None:  # h only where a method of the task reads it
+        spaces["h"] = load_h(reps, fold, meta["seg_id"].to_numpy()[res["rows"]])
     rows, mats = [], {}
     groups = m["patient_id"].to_numpy()[keep]
     for space, feats in spaces.items():
@@ -296,7 +303,7 @@ def qualitative_examples(res: dict, meta: pd.DataFrame, s: EvalSettings, fs: flo
     """Per superclass the test segment with the median mean-lead RMSE; a beat (1.2 s) around its R peak."""
     m = meta.iloc[res["rows"]].reset_index(drop=True)
     lists = label_lists(m, "superclass", segments)
-    ref = "Ch" if "Ch" in s.variants else s.variants[-1]
+    ref = "Ch" if "Ch" in s.methods else s.methods[-1]
     err = np.sqrt(((res["pred"][ref] - res["y"]) ** 2).mean(axis=(1, 2)))
     t = res["y"].shape[-1]
     half = min(t // 2, int(round(0.6 * fs)))
@@ -322,8 +329,8 @@ def morphology(res: dict, rmeta: pd.DataFrame, segments, fold: str, fs: float, s
         return pd.DataFrame(), pd.DataFrame()
     m = rmeta.iloc[res["rrows"]].reset_index(drop=True)
     ids, truth12, recon = reassembled_records(read_leads(segments, list(LEADS12), res["rrows"], group="records"), m,
-                                              {method: res["rpred"][method] for method in methods(res, s)}, s.targets)
-    summary, errors = morphology_table(truth12, recon, fs, s.targets)
+                                              {method: res["rpred"][method] for method in methods(res, s)}, s.scored)
+    summary, errors = morphology_table(truth12, recon, fs, s.scored)
     summary.insert(0, "fold", fold)
     summary.insert(2, "n_records", len(ids))
     return summary, errors
@@ -331,7 +338,7 @@ def morphology(res: dict, rmeta: pd.DataFrame, segments, fold: str, fs: float, s
 
 def write_predictions(path, results: dict, meta, rmeta, s: EvalSettings) -> None:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update({"targets": list(s.targets), "inputs": list(s.inputs), "units": "mV"})
+        f.attrs.update({"targets": list(s.scored), "inputs": list(s.inputs), "units": "mV"})
         for fold, res in results.items():
             g = f.create_group(fold)
             g.create_dataset("segments/seg_id", data=meta["seg_id"].to_numpy()[res["rows"]])
@@ -345,11 +352,12 @@ def write_predictions(path, results: dict, meta, rmeta, s: EvalSettings) -> None
                         g.create_dataset(f"records/{v}", data=p)
 
 
-def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: EvalSettings, log=print,
-             gl_paths: dict | None = None) -> dict:
-    """Run the evaluation; ``out`` maps output names (see workflow_scripts/evaluate.py) to paths.
+def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSettings, log=print) -> dict:
+    """Run the evaluation; ``out`` maps output names (see rules/evaluate.smk) to paths.
 
-    ``gl_paths``: fold -> GL map (rule fit_gl); GL is then reported beside the decoders.
+    ``artifacts``: (method, fold) -> what the method's rule fitted (a linear map's JSON, or the list of
+    per-target-lead checkpoints in the order of ``s.targets``); ``reps``: the task encoder's reps.h5, or
+    None when no method of the task reads h.
     """
     dev = resolve_device(s.device)
     meta, attrs = read_segment_meta(segments)
@@ -358,8 +366,7 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
         rmeta = read_segment_meta(segments, "records")[0] if "records" in f else None
     results, seg_tabs, rec_tabs, cls_tabs = {}, [], [], []
     for fold in s.folds:
-        res = _predict_fold(segments, folds_path, reps, decoder_paths, fold, s, meta, rmeta, dev,
-                            None if gl_paths is None else gl_paths[fold])
+        res = _predict_fold(segments, folds_path, reps, artifacts, fold, s, meta, rmeta, dev)
         results[fold] = res
         seg_tabs.append(segment_table(fold, res, s))
         rec_tabs.append(record_table(fold, res, rmeta, s))
@@ -382,7 +389,7 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
     if "morph_csv" in out:
         morph, errors = morphology(results[report], rmeta, segments, report, fs, s)
         write_csv(out["morph_csv"], morph)
-        lead = "V4" if "V4" in s.targets else s.targets[0]
+        lead = "V4" if "V4" in s.scored else s.scored[0]
         if len(errors):
             bland_altman_figure(errors, lead, out["fig_bland_altman"],
                                 f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)")
@@ -390,46 +397,51 @@ def evaluate(segments, folds_path, reps, decoder_paths: dict, out: dict, s: Eval
             plots.affinity_heatmap(np.zeros((0, 0)), [], out["fig_bland_altman"], "no test records for Bland-Altman")
     _write_markdown(out, seg, rec, results, s, report, mats)
     for space in ("x", "h"):
+        if space not in mats:  # no method of the task reads h: an empty, titled figure
+            plots.affinity_heatmap(np.zeros((0, 0)), [], out[f"fig_affinity_{space}"], f"no {space} in this task")
+            continue
         a, classes, diag = mats[space]
         plots.affinity_heatmap(a, classes, out[f"fig_affinity_{space}"],
                                f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}")
     radar = cls[(cls["fold"] == report) & (cls["lead"] == "Mean")]
     values = {v: {(r["class"] if r["level"] == "superclass" else f"{r['class']} ({r['level']})"): r["rmse"]
                   for _, r in radar[radar["variant"] == v].iterrows()} for v in methods(results[report], s)}
-    plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.targets)}")
-    plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.targets), fs,
+    plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.scored)}")
+    plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs,
                       out["fig_qualitative"])
     mean = seg[(seg["fold"] == report) & (seg["lead"] == "Mean")].set_index("variant")
     summary = {v: {k: float(mean.loc[v, k]) for k in ("rmse", "r2", "pearson_seg")} for v in mean.index}
     log(f"{report} test, mean over leads: " + "; ".join(
         f"{v}: RMSE {d['rmse']:.4f} R2 {d['r2']:.3f} r {d['pearson_seg']:.3f}" for v, d in summary.items()))
-    log(f"latent diagonal mean: x {mats['x'][2]:.3f}, h {mats['h'][2]:.3f}")
+    log("latent diagonal mean: " + ", ".join(f"{k} {v[2]:.3f}" for k, v in mats.items()))
     return summary
 
 
 def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> None:
     n_params = results[report]["n_params"]
-    params = ", ".join(f"{VARIANT_NAMES[v]} {n:,}" for v, n in n_params.items())
+    params = ", ".join(f"{NAME(v)} {n:,}" for v, n in n_params.items())
     headline = ("Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
                 "(mean of per-segment r). GL = population linear baseline (ridge map from the input leads in mV, "
                 "ecgrecon.linear). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
-                f"Inputs {', '.join(s.inputs)}; parameters: {params}.")
-    parts = ["# Table I: segment-level reconstruction (test split)", "", headline, ""]
+                f"Inputs {', '.join(s.inputs)}; parameters: {params}."
+                + (f" {', '.join(s.derived)}: derived from I and II after reconstruction (Einthoven, Goldberger), "
+                   "scored against the recorded leads." if s.derived else ""))
+    parts = [f"# Table I: segment-level reconstruction (test split), task {s.task}", "", headline, ""]
     for fold in s.folds:
         n = int(seg[seg["fold"] == fold]["n_segments"].iloc[0])
         parts += [f"## fold {fold} ({n} test segments)", "", table1_md(seg, fold, s), ""]
         base = seg[(seg["fold"] == fold) & (seg["lead"] == "Mean")].set_index("variant")
         parts += ["Mean over leads incl. reference predictors: " + "; ".join(
-            f"{VARIANT_NAMES[v]} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
+            f"{NAME(v)} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
             for v in methods(results[fold], s) + list(BASELINES)), ""]
         parts += [_gl_note(base, s), ""]
     if (seg["fold"] == "cv_mean").any():
         parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, ["rmse", "r2", "pearson_seg"]), ""]
-    parts += [f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: x {_fmt(mats['x'][2])}, "
-              f"h {_fmt(mats['h'][2])}.", ""]
+    parts += [f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: "
+              + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items()) + ".", ""]
     with atomic_path(out["segment_md"]) as tmp:
         tmp.write_text("\n".join(parts))
-    parts = ["# Table II: 10-s record level (test split), mean ± 95 % CI over records", "",
+    parts = [f"# Table II: 10-s record level (test split), task {s.task}, mean ± 95 % CI over records", "",
              "Non-overlapping 2.56-s windows reassembled into the record; the last window is aligned to the "
              "record end and contributes only the samples not covered by the previous one.", ""]
     if len(rec) == 0:
@@ -449,10 +461,10 @@ def _gl_note(mean_rows: pd.DataFrame, s: EvalSettings) -> str:
         return "GL not evaluated."
     gl = mean_rows.loc["GL", "rmse"]
     said = []
-    for v in reversed(list(s.variants)):
+    for v in reversed([m for m in s.methods if m != "GL"]):
         r = mean_rows.loc[v, "rmse"]
         verdict = "beats" if r < gl else "does not beat"
-        said.append(f"{VARIANT_NAMES[v]} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, "
+        said.append(f"{NAME(v)} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, "
                     f"{_delta(gl, r)} %)")
     return "; ".join(said) + "."
 
@@ -461,7 +473,7 @@ def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     mean = seg[seg["fold"] == "cv_mean"].set_index(["variant", "lead"])
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
-    header = ["lead"] + [f"{k} {VARIANT_NAMES[v]}" for k in metrics for v in names]
+    header = ["lead"] + [f"{k} {NAME(v)}" for k in metrics for v in names]
     rows = [[lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
-            for lead in list(s.targets) + ["Mean"]]
+            for lead in list(s.scored) + ["Mean"]]
     return _md_table(header, rows)

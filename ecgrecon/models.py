@@ -10,7 +10,8 @@
   a C-h decoder of the residual whose output layer starts at zero, so the untrained model *is*
   GL and training can only move away from it where validation says so.
 
-Variants: C (signal only), Ch (signal + h), ChA (GL anchor + Ch residual; inputs in mV).
+Variants (the registry's ``decoder`` methods, :mod:`ecgrecon.methods.decoders`): C (signal only),
+Ch (signal + h), ChA (GL anchor + Ch residual; inputs in mV).
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .datasets import EPS_MV
-
-VARIANTS = ("C", "Ch", "ChA")
-USES_H = {"C": False, "Ch": True, "ChA": True}
-"""Which variants read the encoder representation h."""
-RAW_INPUTS = {"C": False, "Ch": False, "ChA": True}
-"""Which variants take the input leads in mV (and z-score them inside) instead of pre-z-scored."""
+from .methods import REGISTRY, Method
 
 
-def check_variant(variant: str) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown decoder variant {variant!r} (one of {', '.join(VARIANTS)})")
-    return variant
+def check_variant(variant: str) -> Method:
+    """The registry entry of decoder method ``variant`` (what it reads: h, inputs in mV, an anchor)."""
+    m = REGISTRY.get(variant)
+    if m is None or m.kind != "decoder":
+        names = [n for n, d in REGISTRY.items() if d.kind == "decoder"]
+        raise ValueError(f"unknown decoder variant {variant!r} (one of {', '.join(names)})")
+    return m
 
 
 def zscore(x: torch.Tensor) -> torch.Tensor:
@@ -154,16 +153,16 @@ class AnchoredDecoder(nn.Module):
 def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None) -> nn.Module:
     """Decoder for variant C, Ch or ChA from the ``decoder`` config; ChA needs its GL ``anchor``
     (:class:`ecgrecon.linear.GLAnchor`)."""
-    check_variant(variant)
+    method = check_variant(variant)
     dec = LeadDecoder(
         n_in,
-        h_dim if USES_H[variant] else 0,
+        h_dim if method.uses_h else 0,
         proj=int(cfg.get("proj", 128)),
         hidden=int(cfg["hidden"]),
         stride=int(cfg.get("stride", 4)),
         out_channels=int(cfg.get("out_channels", 32)),
     )
-    if variant != "ChA":
+    if method.anchor is None:
         return dec
     if anchor is None:
         raise ValueError("variant ChA needs a GL anchor")

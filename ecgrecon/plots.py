@@ -11,9 +11,19 @@ import pandas as pd  # noqa: E402
 
 from .atomic import save_png  # noqa: E402
 
-COLORS = {"truth": "black", "GL": "tab:green", "C": "tab:blue", "Ch": "tab:red", "ChA": "tab:purple"}
-LABELS = {"truth": "ground truth", "GL": "GL (linear)", "C": "C (signal)", "Ch": "C-h (signal + h)",
-          "ChA": "ChA (GL + C-h residual)"}
+from .methods import REGISTRY  # noqa: E402
+
+
+def color(name: str) -> str:
+    """Line colour of the ground truth or a method (the registry's)."""
+    return "black" if name == "truth" else REGISTRY[name].color if name in REGISTRY else "tab:gray"
+
+
+def label(name: str) -> str:
+    """Legend entry of the ground truth or a method (the registry's)."""
+    if name == "truth":
+        return "ground truth"
+    return (REGISTRY[name].legend or REGISTRY[name].display) if name in REGISTRY else name
 
 
 def _empty(path, title: str, why: str) -> None:
@@ -73,8 +83,8 @@ def class_radar(values: dict[str, dict[str, float]], path, title: str) -> None:
     ax = fig.add_subplot(projection="polar")
     for variant, per_class in values.items():
         v = [per_class[c] for c in classes]
-        ax.plot(angles + angles[:1], v + v[:1], "o-", color=COLORS.get(variant), label=LABELS.get(variant, variant))
-        ax.fill(angles + angles[:1], v + v[:1], color=COLORS.get(variant), alpha=0.1)
+        ax.plot(angles + angles[:1], v + v[:1], "o-", color=color(variant), label=label(variant))
+        ax.fill(angles + angles[:1], v + v[:1], color=color(variant), alpha=0.1)
     ax.set_xticks(angles, classes, fontsize=8)
     ax.set_title(title)
     ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1))
@@ -95,8 +105,8 @@ def qualitative(examples: list[dict], leads: list[str], fs: float, path) -> None
             ax = axes[r, c]
             for name, sig in ex["signals"].items():
                 t = np.arange(sig.shape[1]) / fs
-                ax.plot(t, sig[c], color=COLORS.get(name), lw=1.4 if name == "truth" else 1.0,
-                        label=LABELS.get(name, name))
+                ax.plot(t, sig[c], color=color(name), lw=1.4 if name == "truth" else 1.0,
+                        label=label(name))
             if r == 0:
                 ax.set_title(lead)
             if c == 0:

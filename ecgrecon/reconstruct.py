@@ -26,7 +26,7 @@ import pandas as pd
 from .atomic import save_png
 from .bundle import RECON_SUFFIX, ReconModel
 from .datasets import normalise_h, zscore_segments
-from .models import RAW_INPUTS
+from .models import check_variant
 from .evaluate import predict
 from .filters import check_rate, clean_batch, resample, resample_factors
 from .metrics import reassemble, record_lead_metrics
@@ -159,7 +159,7 @@ def predict_windows(model: ReconModel, windows: np.ndarray, groups: np.ndarray |
     the train statistics.
     """
     windows = np.ascontiguousarray(windows, dtype=np.float32)
-    x = windows if RAW_INPUTS[model.meta["variant"]] else zscore_segments(windows)
+    x = windows if check_variant(model.meta["variant"]).raw_inputs else zscore_segments(windows)
     h = None
     if model.encoder is not None:
         h = encode(model.encoder, windows, model.device)

@@ -2,7 +2,7 @@
 
 The superclass classifier of :mod:`ecgrecon.classifier` (trained on the fold's train records
 of the cleaned file) scores the fold's test records twice over: as recorded ("original") and
-with the target leads replaced by each method's reconstruction from predictions.h5 (every
+with the reconstructed leads replaced by each method's reconstruction from predictions.h5 (every
 dataset of ``{fold}/records/`` except ``win_id``: GL, C, C-h, ...). Both are the records
 reassembled from the record-level windows of segments.h5 (:mod:`ecgrecon.records`), so they
 cover the same samples; labels are the records' superclasses in the cleaned file.
@@ -19,9 +19,9 @@ from .atomic import atomic_path, write_csv
 from .classifier import load_classifier, load_labels, retention_table
 from .datasets import ArtifactError, read_leads, read_segment_meta
 from .device import resolve_device
+from .methods import display
 from .records import read_record_predictions, reassembled_records
 
-METHOD_NAMES = {"Ch": "C-h"}
 
 
 def _labels(clean_h5, ids: np.ndarray, classes) -> tuple[np.ndarray, int]:
@@ -89,12 +89,12 @@ def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
             f"the reassembled record span ({n} samples, {n / fs:g} s), not the full "
             f"{summary['record_samples'] / fs:g}-s record")
     parts += [f"Retention = reconstructed / original (macro-F1 at the validation thresholds, macro-AUC); the "
-              f"superclass classifier scores {span}, with the target leads replaced by each method's "
+              f"superclass classifier scores {span}, with the reconstructed leads replaced by each method's "
               f"reconstruction.", ""]
     header = ["method", "n_records", "macro-F1", "macro-AUC", "F1 retention", "AUC retention"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in table.iterrows():
-        cells = [METHOD_NAMES.get(r["method"], r["method"]), str(int(r["n_records"]))] + \
+        cells = [display(r["method"]), str(int(r["n_records"]))] + \
             [_fmt(r[k]) for k in ("macro_f1", "macro_auc", "f1_retention", "auc_retention")]
         lines.append("| " + " | ".join(cells) + " |")
     left_out = sorted({c for v in table.get("classes_undefined", pd.Series(dtype=str)).fillna("") for c in str(v).split(",")

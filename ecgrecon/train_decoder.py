@@ -29,7 +29,7 @@ from .device import (autocast, bf16_native, derive_seed, inference_batch, resolv
                      seed_everything)
 from .fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
 from .linear import GLAnchor, load as load_gl
-from .models import RAW_INPUTS, USES_H, AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
+from .models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
 TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule",
@@ -58,7 +58,7 @@ def check_seg_ids(meta: pd.DataFrame, path) -> np.ndarray:
 
 def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs) -> DecoderData:
     """Read train and val arrays of one fold; h only for variants Ch and ChA; ChA keeps x in mV."""
-    check_variant(variant)
+    method = check_variant(variant)
     meta, _ = read_segment_meta(segments)
     seg = check_seg_ids(meta, segments)
     rows = split_rows(meta, load_folds(folds, fold), segments)
@@ -68,9 +68,9 @@ def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: s
         if len(r) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
         sig = read_leads(segments, list(inputs) + [lead], r)
-        out[f"x_{split}"] = np.ascontiguousarray(sig[:, :-1]) if RAW_INPUTS[variant] else zscore_segments(sig[:, :-1])
+        out[f"x_{split}"] = np.ascontiguousarray(sig[:, :-1]) if method.raw_inputs else zscore_segments(sig[:, :-1])
         out[f"y_{split}"] = np.ascontiguousarray(sig[:, -1])
-        if USES_H[variant]:
+        if method.uses_h:
             if reps is None:
                 raise ValueError(f"variant {variant} needs reps.h5")
             out[f"h_{split}"] = load_h(reps, fold, seg[r])
@@ -229,9 +229,10 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
 
     ``gl_path``: the fold's GL map (variant ChA only: its anchor).
     """
-    if variant == "ChA" and gl_path is None:
-        raise ValueError("variant ChA needs the fold's GL map (gl_path)")
-    anchor = load_anchor(gl_path, fold, lead, inputs) if variant == "ChA" else None
+    anchored = check_variant(variant).anchor is not None
+    if anchored and gl_path is None:
+        raise ValueError(f"variant {variant} needs the fold's GL map (gl_path)")
+    anchor = load_anchor(gl_path, fold, lead, inputs) if anchored else None
     data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
     log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
     state = resume_path(out_model)
@@ -259,7 +260,8 @@ def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dic
     """Rebuild a decoder from its checkpoint (``torch.load(weights_only=True)``)."""
     ckpt = load_checkpoint(path, "decoder")
     n_in = len(ckpt["inputs"])
-    anchor = GLAnchor(n_in, ckpt["arch"]["gl_context"]) if ckpt["variant"] == "ChA" else None
+    anchored = check_variant(ckpt["variant"]).anchor is not None
+    anchor = GLAnchor(n_in, ckpt["arch"]["gl_context"]) if anchored else None
     model = build_decoder(ckpt["variant"], n_in, ckpt["h_dim"], ckpt["arch"], anchor=anchor)
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt

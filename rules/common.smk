@@ -1,11 +1,18 @@
-# Shared helpers: where the raw data comes from, which targets make up a full run.
+# Shared helpers of every rule: where the raw data comes from, the tasks and methods of this run (from
+# the method registry, ecgrecon/methods/), the inputs of the learning rules and the targets of a full run.
 import os
 import re
 from pathlib import Path
 
+from ecgrecon import methods as registry
+from ecgrecon.provenance import config_hash
+from ecgrecon.tasks import TaskError, parse_tasks
+
 DATASET = config["dataset"]
 RECORDS_SUBDIR = config["data"]["records"]
 ENVS = os.path.join(workflow.basedir, "envs")
+# The conda envs install this checkout's package (envs/*.post-deploy.sh reads this variable).
+os.environ.update(ECGRECON_SOURCE=workflow.basedir)
 
 
 def canonical(d):
@@ -85,23 +92,143 @@ def clean_raw_input(wildcards):
     return dataset_spec(wildcards.dataset)["raw_dir"]
 
 
-def foundation_targets():
-    return [
-        PRIMARY_CLEAN,
-        "results/qc/qc_stats.json",
-        "results/segments/segments.h5",
-        "results/folds/folds.json",
-    ]
+# ---- methods and tasks ---------------------------------------------------------------------------------
+PLUGINS = [repo_path(p) for p in config["method_plugins"]]
+try:
+    registry.load_plugins(PLUGINS)
+    ALL_TASKS = parse_tasks(config["tasks"])
+except (TaskError, FileNotFoundError, RuntimeError, ValueError) as _e:
+    raise WorkflowError(f"config: {_e}") from None
+for _name in config["run_tasks"]:
+    if _name not in ALL_TASKS:
+        raise WorkflowError(f"config: run_tasks: unknown task {_name!r} (declared under tasks: {', '.join(ALL_TASKS)})")
+TASKS = {name: ALL_TASKS[name] for name in config["run_tasks"]}
+FOLDS = list(config["evaluation"]["folds"])
+INPUT_SETS = {t.input_set: list(t.inputs) for t in TASKS.values() if t.uses_h}  # one encoder per input-lead set
+ENCODER_KEYS = [k for k in config["encoder"] if k != "tile_reps"]  # tile_reps only affects reps.h5
+PCM_FOLD = "official"  # calibrated methods (rule calibrate_pcm) are reported on the official split only
+EXPORT_FOLD = "official"
+CLASSIFIER_FOLD = "official"  # the fold whose train / val / test records the diagnostic classifier uses
 
 
-def all_targets():
-    targets = list(foundation_targets())
-    if "learning_targets" in globals():
-        targets += learning_targets()
-    if "EXPORT_TARGETS" in globals():
-        targets += EXPORT_TARGETS
-    if "DIAGNOSTIC_TARGETS" in globals():
-        targets += DIAGNOSTIC_TARGETS
-    if "CROSS_TARGETS" in globals():
-        targets += CROSS_TARGETS
-    return targets
+def _alternatives(values):
+    """A wildcard constraint that matches exactly one of ``values`` (nothing when empty)."""
+    return "|".join(map(re.escape, values)) if values else "(?!)"
+
+
+def task_of(wildcards):
+    return TASKS[wildcards.task]
+
+
+def method_of(wildcards):
+    return registry.get(wildcards.method)
+
+
+def methods_of_kind(kind):
+    """Methods of ``kind`` that some task of this run uses (or anchors on)."""
+    used = {m for t in TASKS.values() for m in t.methods}
+    used |= {registry.get(m).anchor for m in used if registry.get(m).anchor}
+    return [m for m in registry.names(kind) if m in used]
+
+
+def encoder_dir(task):
+    return f"results/encoders/{task.input_set}"
+
+
+def linear_map(task, fold, method):
+    return f"results/{task.name}/linear/{fold}/{method}.json"
+
+
+def decoder_checkpoints(task, method, fold):
+    return [f"results/{task.name}/decoders/{method}/{fold}/{lead}.pt" for lead in task.targets]
+
+
+def decoder_inputs(wildcards):
+    """Segments and folds; reps.h5 of the task's encoder for methods that read h; the anchor's map for ChA."""
+    task, m = task_of(wildcards), method_of(wildcards)
+    inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
+    if m.uses_h:
+        inputs["reps"] = f"{encoder_dir(task)}/reps.h5"
+    if m.anchor:
+        inputs["gl"] = linear_map(task, wildcards.fold, m.anchor)
+    return inputs
+
+
+N_DECODER_JOBS = sum(len(t.of_kind("decoder")) * len(t.targets) for t in TASKS.values()) * len(FOLDS)
+
+
+def decoder_threads(wildcards):
+    """Share the cores among the decoder jobs (1 thread each on 2 cores), at most 4 per job."""
+    cores = workflow.cores if isinstance(workflow.cores, int) else 1
+    return max(1, min(4, cores // max(1, N_DECODER_JOBS)))
+
+
+def population_methods(task):
+    """The task's methods evaluated beside each other (everything but the calibrated ones), in registry order."""
+    return [m for m in registry.names() if m in task.methods and registry.get(m).kind != "calibrated"]
+
+
+def method_artifacts(task, folds):
+    """Named inputs of the evaluate rule: per population method and fold, its map or per-lead checkpoints."""
+    out = {}
+    for m in population_methods(task):
+        kind = registry.get(m).kind
+        for fold in folds:
+            out[registry.artifact_key(m, fold)] = (linear_map(task, fold, m) if kind == "linear" else decoder_checkpoints(task, m, fold))
+    return out
+
+
+def evaluate_inputs(wildcards):
+    task = task_of(wildcards)
+    inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json",
+              **method_artifacts(task, FOLDS)}
+    if task.uses_h:
+        inputs["reps"] = f"{encoder_dir(task)}/reps.h5"
+    return inputs
+
+
+def cross_evaluate_inputs(wildcards):
+    task, cross = task_of(wildcards), f"results/cross/{wildcards.dataset}"
+    inputs = {"segments": f"{cross}/segments.h5", "folds": f"{cross}/folds.json",
+              **method_artifacts(task, ["official"])}
+    if task.uses_h:
+        inputs["reps"] = f"{cross}/encoders/{task.input_set}/reps.h5"
+    return inputs
+
+
+def task_params(wildcards):
+    """The task as the scripts need it (inputs, targets, derived leads, population methods)."""
+    task = task_of(wildcards)
+    return {"name": task.name, "inputs": list(task.inputs), "targets": list(task.targets),
+            "derived": list(task.derived), "corruption": task.corruption, "methods": population_methods(task)}
+
+
+def export_inputs(wildcards):
+    task, m = task_of(wildcards), method_of(wildcards)
+    inputs = {"decoders": decoder_checkpoints(task, m.name, EXPORT_FOLD),
+              "segment_csv": f"results/{task.name}/tables/segment_metrics.csv",
+              "record_csv": f"results/{task.name}/tables/record_metrics.csv"}
+    if m.uses_h:
+        inputs.update(encoder=f"{encoder_dir(task)}/encoder.pt", reps=f"{encoder_dir(task)}/reps.h5")
+    return inputs
+
+
+# ---- targets of a full run -----------------------------------------------------------------------------
+TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
+
+
+def get_final_output():
+    """Every file a full run makes (the input of `all`): data stages, then per task its tables, PCM, retention and
+    exported bundles, and the cross-dataset tables."""
+    out = [PRIMARY_CLEAN, "results/qc/qc_stats.json", "results/segments/segments.h5", "results/folds/folds.json"]
+    for name, task in TASKS.items():
+        out += [f"results/{name}/predictions/predictions.h5", f"results/{name}/tables/class_metrics.csv",
+                f"results/{name}/tables/morphology_metrics.csv"]
+        out += [f"results/{name}/tables/{t}" for t in TABLES]
+        out += [f"results/{name}/tables/retention_metrics.{ext}" for ext in ("csv", "md")]
+        if task.of_kind("calibrated"):
+            out += [f"results/{name}/tables/pcm_metrics.{ext}" for ext in ("csv", "md")]
+        out += [f"results/{name}/model/ecgrecon-{m}.{ext}" for m in task.of_kind("decoder")
+                if registry.get(m).exportable for ext in ("pt", "json")]
+        out += [f"results/{name}/cross/{d}/tables/{t}" for d in CROSS_DATASETS for t in TABLES]
+    return out

@@ -1,34 +1,22 @@
-# Cross-dataset evaluation (config `cross_datasets:`): a `datasets:` database evaluated with the
-# main dataset's models (fold official), no fine-tuning: segmented with the main QC bounds, every
-# record in test, h standardised with the main train statistics. Outputs under results/cross/{dataset}/.
-# Paths and outputs: CROSS, CROSS_PATTERN, cross_outputs() in rules/learning_common.smk.
+# Cross-dataset evaluation (config `cross_datasets:`): a `datasets:` database evaluated with the main
+# dataset's models (fold official), no fine-tuning: segmented with the main QC bounds, every record in
+# test, h standardised with the main train statistics. Shared: results/cross/{dataset}/ (segments,
+# folds, reps per encoder); per task: results/{task}/cross/{dataset}/ (predictions, tables, figures).
 
 
-rule cross_segment:
-    """Windows of the evaluated database that pass the main dataset's QC bounds (pass 2 only)."""
+use rule segment as cross_segment with:
     input:
         h5="results/clean/{dataset}.h5",
         stats="results/qc/qc_stats.json",
     output:
-        h5=f"{CROSS}/segments.h5",
-        report=f"{CROSS}/qc_report.csv",
-    params:
-        window=config["segment"]["window"],
-        hop=config["segment"]["hop"],
+        h5="results/cross/{dataset}/segments.h5",
+        report="results/cross/{dataset}/qc_report.csv",
     wildcard_constraints:
-        dataset=CROSS_PATTERN,
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
+        dataset=_alternatives(CROSS_DATASETS),
     log:
         "logs/cross/{dataset}/segment.log",
     benchmark:
         "benchmarks/cross/{dataset}/segment.tsv"
-    conda:
-        f"{ENVS}/data.yaml"
-    script:
-        "../workflow_scripts/segment.py"
 
 
 rule cross_folds:
@@ -36,7 +24,9 @@ rule cross_folds:
     input:
         h5="results/clean/{dataset}.h5",
     output:
-        json=f"{CROSS}/folds.json",
+        json="results/cross/{dataset}/folds.json",
+    wildcard_constraints:
+        dataset=_alternatives(CROSS_DATASETS),
     params:
         seed=config["seed"],
     threads: 1
@@ -53,62 +43,53 @@ rule cross_folds:
         "../workflow_scripts/cross_folds.py"
 
 
-rule cross_reps:
-    """h of every window with the main encoder, standardised with the main dataset's train statistics."""
+use rule extract_reps as cross_reps with:
     input:
-        segments=f"{CROSS}/segments.h5",
-        folds=f"{CROSS}/folds.json",
-        encoder="results/encoder/encoder.pt",
-        norm_from="results/reps/reps.h5",
+        segments="results/cross/{dataset}/segments.h5",
+        folds="results/cross/{dataset}/folds.json",
+        encoder="results/encoders/{inputs}/encoder.pt",
+        norm_from="results/encoders/{inputs}/reps.h5",
     output:
-        h5=f"{CROSS}/reps.h5",
-    params:
-        tile=config["encoder"]["tile_reps"],
-        device=config["device"],
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
+        h5="results/cross/{dataset}/encoders/{inputs}/reps.h5",
+    wildcard_constraints:
+        dataset=_alternatives(CROSS_DATASETS),
     log:
-        "logs/cross/{dataset}/reps.log",
+        "logs/cross/{dataset}/reps_{inputs}.log",
     benchmark:
-        "benchmarks/cross/{dataset}/reps.tsv"
-    conda:
-        f"{ENVS}/torch.yaml"
-    script:
-        "../workflow_scripts/extract_reps.py"
+        "benchmarks/cross/{dataset}/reps_{inputs}.tsv"
 
 
-rule cross_evaluate:
-    """GL and every decoder of the main dataset (fold official) on all records of the evaluated database."""
+use rule evaluate as cross_evaluate with:
     input:
-        segments=f"{CROSS}/segments.h5",
-        folds=f"{CROSS}/folds.json",
-        reps=f"{CROSS}/reps.h5",
-        decoders=expand(DECODER_PATTERN, variant=config["decoder"]["variants"], fold="official",
-                        lead=config["leads"]["targets"]),
-        gl=GL_PATTERN.format(fold="official"),
+        unpack(cross_evaluate_inputs),
     output:
-        **cross_outputs(),
+        predictions="results/{task}/cross/{dataset}/predictions.h5",
+        segment_csv=report("results/{task}/cross/{dataset}/tables/segment_metrics.csv",
+                           caption="../report/cross_metrics.rst", category="6 Cross-dataset",
+                           subcategory="{task} {dataset}"),
+        segment_md="results/{task}/cross/{dataset}/tables/segment_metrics.md",
+        record_csv=report("results/{task}/cross/{dataset}/tables/record_metrics.csv",
+                          caption="../report/cross_metrics.rst", category="6 Cross-dataset",
+                          subcategory="{task} {dataset}"),
+        record_md="results/{task}/cross/{dataset}/tables/record_metrics.md",
+        class_csv="results/{task}/cross/{dataset}/tables/class_metrics.csv",
+        latent_csv="results/{task}/cross/{dataset}/tables/latent_affinity.csv",
+        morph_csv="results/{task}/cross/{dataset}/tables/morphology_metrics.csv",
+        fig_affinity_x="results/{task}/cross/{dataset}/figures/latent_affinity_x.png",
+        fig_affinity_h="results/{task}/cross/{dataset}/figures/latent_affinity_h.png",
+        fig_radar="results/{task}/cross/{dataset}/figures/class_radar.png",
+        fig_qualitative="results/{task}/cross/{dataset}/figures/qualitative.png",
+        fig_bland_altman="results/{task}/cross/{dataset}/figures/bland_altman_V4.png",
+    wildcard_constraints:
+        dataset=_alternatives(CROSS_DATASETS),
     params:
-        pattern=lambda wildcards: DECODER_PATTERN,
-        gl_pattern=lambda wildcards: GL_PATTERN,
-        inputs=config["leads"]["inputs"],
-        targets=config["leads"]["targets"],
-        variants=config["decoder"]["variants"],
+        task=task_params,
         folds=["official"],
+        plugins=PLUGINS,
         level=config["labels"]["level"],
-        evaluation=canonical(config["decoder"]["evaluation"]),
+        evaluation=canonical({k: v for k, v in config["evaluation"].items() if k != "folds"}),
         device=config["device"],
-    threads: 2
-    resources:
-        mem_mb=6000,
-        runtime=60,
     log:
-        "logs/cross/{dataset}/evaluate.log",
+        "logs/cross/{dataset}/evaluate_{task}.log",
     benchmark:
-        "benchmarks/cross/{dataset}/evaluate.tsv"
-    conda:
-        f"{ENVS}/torch.yaml"
-    script:
-        "../workflow_scripts/evaluate.py"
+        "benchmarks/cross/{dataset}/evaluate_{task}.tsv"

@@ -1,5 +1,7 @@
-# Lead decoders: one job per (variant, fold, lead). C = signal only (never depends on the encoder),
-# Ch = signal + h, ChA = the fold's GL prediction + a Ch decoder of the residual (starts as GL). Params carry only decoder settings, so e.g. an encoder change reruns Ch, not C.
+# Lead decoders (methods of kind `decoder` in the registry: C, Ch, ChA): one job per
+# {task}/{method}/{fold}/{lead}. C never depends on the encoder; Ch and ChA read the task's reps.h5;
+# ChA also the fold's GL map (its anchor). Params carry only decoder settings and the task's inputs,
+# so e.g. an encoder change reruns Ch, not C, and another task's change reruns nothing here.
 
 
 rule train_decoder:
@@ -7,21 +9,19 @@ rule train_decoder:
     input:
         unpack(decoder_inputs),
     output:
-        model="results/decoders/{variant}/{fold}/{lead}.pt",
+        model="results/{task}/decoders/{method}/{fold}/{lead}.pt",
         curve=report(
-            "results/decoders/{variant}/{fold}/{lead}_val.csv",
+            "results/{task}/decoders/{method}/{fold}/{lead}_val.csv",
             caption="../report/decoder_val.rst",
             category="4 Decoders",
-            subcategory="{variant} {fold}",
-            labels={"variant": "{variant}", "fold": "{fold}", "lead": "{lead}"},
+            subcategory="{task} {method} {fold}",
+            labels={"task": "{task}", "method": "{method}", "fold": "{fold}", "lead": "{lead}"},
         ),
     wildcard_constraints:
-        variant="C|Ch|ChA",
-        fold=r"official|cv\d+",
-        lead="|".join(["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]),
+        method=_alternatives(methods_of_kind("decoder")),
     params:
-        decoder=canonical({k: config["decoder"][k] for k in DECODER_KEYS}),
-        inputs=config["leads"]["inputs"],
+        decoder=canonical(config["decoder"]),
+        inputs=lambda wildcards: list(task_of(wildcards).inputs),
         seed=config["seed"],
         device=config["device"],
     threads: decoder_threads
@@ -29,9 +29,9 @@ rule train_decoder:
         mem_mb=4000,
         runtime=120,
     log:
-        "logs/train_decoder/{variant}_{fold}_{lead}.log",
+        "logs/train_decoder/{task}/{method}_{fold}_{lead}.log",
     benchmark:
-        "benchmarks/train_decoder/{variant}_{fold}_{lead}.tsv"
+        "benchmarks/train_decoder/{task}/{method}_{fold}_{lead}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     script:

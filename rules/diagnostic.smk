@@ -1,14 +1,7 @@
 # Diagnostic retention (ecgrecon.classifier, ecgrecon.retention): a superclass classifier trained on the
-# official fold's cleaned 12-lead train records scores its test records with the original leads and with
-# the target leads replaced by each method's reconstruction (predictions.h5); retention = recon / original.
-
-CLASSIFIER_FOLD = "official"  # the fold whose train / val / test records the classifier uses
-CLASSIFIER_DIR = f"results/classifier/{CLASSIFIER_FOLD}"
-DIAGNOSTIC_TARGETS = [
-    f"{CLASSIFIER_DIR}/classifier.json",
-    "results/tables/retention_metrics.csv",
-    "results/tables/retention_metrics.md",
-]  # for rule all
+# official fold's cleaned 12-lead train records (shared by every task) scores its test records with the
+# original leads and with each task's scored leads replaced by each method's reconstruction
+# (results/{task}/predictions/predictions.h5); retention = recon / original.
 
 
 rule train_classifier:
@@ -17,8 +10,8 @@ rule train_classifier:
         clean=PRIMARY_CLEAN,
         folds="results/folds/folds.json",
     output:
-        model=f"{CLASSIFIER_DIR}/classifier.pt",
-        summary=f"{CLASSIFIER_DIR}/classifier.json",
+        model=f"results/classifier/{CLASSIFIER_FOLD}/classifier.pt",
+        summary=f"results/classifier/{CLASSIFIER_FOLD}/classifier.json",
     params:
         fold=CLASSIFIER_FOLD,
         classifier=canonical(config["classifier"]),
@@ -41,18 +34,18 @@ rule train_classifier:
 rule retention:
     """Classifier macro-F1 / macro-AUC on the test records: original vs each method's reconstruction."""
     input:
-        classifier=f"{CLASSIFIER_DIR}/classifier.pt",
-        predictions="results/predictions/predictions.h5",
+        classifier=f"results/classifier/{CLASSIFIER_FOLD}/classifier.pt",
+        predictions="results/{task}/predictions/predictions.h5",
         segments="results/segments/segments.h5",
         clean=PRIMARY_CLEAN,  # superclass labels of the test records
     output:
         csv=report(
-            "results/tables/retention_metrics.csv",
+            "results/{task}/tables/retention_metrics.csv",
             caption="../report/retention_metrics.rst",
             category="5 Evaluation",
-            subcategory="Tables",
+            subcategory="{task} tables",
         ),
-        md="results/tables/retention_metrics.md",
+        md="results/{task}/tables/retention_metrics.md",
     params:
         fold=CLASSIFIER_FOLD,
         device=config["device"],
@@ -61,9 +54,9 @@ rule retention:
         mem_mb=4000,
         runtime=30,
     log:
-        "logs/retention.log",
+        "logs/retention/{task}.log",
     benchmark:
-        "benchmarks/retention.tsv"
+        "benchmarks/retention/{task}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     script:

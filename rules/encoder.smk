@@ -1,18 +1,21 @@
-# Contrastive encoder: 1-D CNN on the input leads, supervised contrastive loss, class-balanced batches.
+# Contrastive encoder: 1-D CNN on an input-lead set, supervised contrastive loss, class-balanced batches.
+# One encoder per input-lead set ({inputs}, e.g. I-II-V2), shared by every task with those inputs.
 
 
 rule train_encoder:
-    """Train the encoder on the official train split, early-stopped on its validation split."""
+    """Train the encoder of one input-lead set on the official train split, early-stopped on its validation split."""
     input:
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
     output:
-        model="results/encoder/encoder.pt",
-        log_csv=report("results/encoder/train_log.csv", caption="../report/encoder_train_log.rst", category="3 Encoder"),
-        curve=report("results/encoder/loss_curve.png", caption="../report/encoder_loss_curve.rst", category="3 Encoder"),
+        model="results/encoders/{inputs}/encoder.pt",
+        log_csv=report("results/encoders/{inputs}/train_log.csv", caption="../report/encoder_train_log.rst",
+                       category="3 Encoder", subcategory="{inputs}"),
+        curve=report("results/encoders/{inputs}/loss_curve.png", caption="../report/encoder_loss_curve.rst",
+                     category="3 Encoder", subcategory="{inputs}"),
     params:
         encoder=canonical({k: config["encoder"][k] for k in ENCODER_KEYS}),
-        inputs=config["leads"]["inputs"],
+        inputs=lambda wildcards: INPUT_SETS[wildcards.inputs],
         level=config["labels"]["level"],
         seed=config["seed"],
         device=config["device"],
@@ -22,9 +25,9 @@ rule train_encoder:
         mem_mb=4000,
         runtime=120,
     log:
-        "logs/train_encoder.log",
+        "logs/train_encoder/{inputs}.log",
     benchmark:
-        "benchmarks/train_encoder.tsv"
+        "benchmarks/train_encoder/{inputs}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     script:

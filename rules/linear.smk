@@ -1,32 +1,33 @@
-# Population linear baseline GL (ecgrecon.linear): one least-squares / ridge map per fold from the
-# input leads (mV, +-gl.context samples) to every target lead; alpha chosen on the fold's val split.
+# Population linear methods (kind `linear` in the registry: GL): one least-squares / ridge map per
+# {task}/{fold}/{method} from the task's input leads (mV, +-context samples) to every target lead,
+# alpha chosen on the fold's val split. Per-patient calibration (kind `calibrated`: PCM) on top of GL.
 
 
-rule fit_gl:
-    """Fit GL on the fold's train segments; the ridge alpha per lead is chosen on its val split."""
+rule fit_linear:
+    """Fit a linear map on the fold's train segments; the ridge alpha per lead is chosen on its val split."""
     input:
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
     output:
-        model="results/linear/{fold}/gl.json",
+        model="results/{task}/linear/{fold}/{method}.json",
     wildcard_constraints:
-        fold=r"official|cv\d+",
+        method=_alternatives(methods_of_kind("linear")),
     params:
-        gl=canonical(config["gl"]),
-        inputs=config["leads"]["inputs"],
-        targets=config["leads"]["targets"],
+        gl=lambda wildcards: canonical({**config["gl"], **method_of(wildcards).settings}),
+        inputs=lambda wildcards: list(task_of(wildcards).inputs),
+        targets=lambda wildcards: list(task_of(wildcards).targets),
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
     log:
-        "logs/fit_gl/{fold}.log",
+        "logs/fit_linear/{task}/{fold}_{method}.log",
     benchmark:
-        "benchmarks/fit_gl/{fold}.tsv"
+        "benchmarks/fit_linear/{task}/{fold}_{method}.tsv"
     conda:
         f"{ENVS}/torch.yaml"  # ecgrecon.linear imports torch (its torch twin GLAnchor); data.yaml has none
     script:
-        "../workflow_scripts/fit_gl.py"
+        "../workflow_scripts/fit_linear.py"
 
 
 rule calibrate_pcm:
@@ -35,17 +36,17 @@ rule calibrate_pcm:
         clean=PRIMARY_CLEAN,
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
-        gl=GL_PATTERN.format(fold=PCM_FOLD),
+        gl=f"results/{{task}}/linear/{PCM_FOLD}/GL.json",
     output:
-        predictions=f"results/pcm/{PCM_FOLD}/pcm.h5",
-        summary=f"results/pcm/{PCM_FOLD}/pcm.json",
+        predictions=f"results/{{task}}/pcm/{PCM_FOLD}/pcm.h5",
+        summary=f"results/{{task}}/pcm/{PCM_FOLD}/pcm.json",
         csv=report(
-            "results/tables/pcm_metrics.csv",
+            "results/{task}/tables/pcm_metrics.csv",
             caption="../report/pcm_metrics.rst",
             category="5 Evaluation",
-            subcategory="Tables",
+            subcategory="{task} tables",
         ),
-        md="results/tables/pcm_metrics.md",
+        md="results/{task}/tables/pcm_metrics.md",
     params:
         fold=PCM_FOLD,
     threads: 1
@@ -53,9 +54,9 @@ rule calibrate_pcm:
         mem_mb=4000,
         runtime=30,
     log:
-        "logs/calibrate_pcm.log",
+        "logs/calibrate_pcm/{task}.log",
     benchmark:
-        "benchmarks/calibrate_pcm.tsv"
+        "benchmarks/calibrate_pcm/{task}.tsv"
     conda:
         f"{ENVS}/torch.yaml"  # ecgrecon.calibration imports ecgrecon.linear (torch)
     script:

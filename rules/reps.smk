@@ -6,9 +6,9 @@ rule extract_reps:
     input:
         segments="results/segments/segments.h5",
         folds="results/folds/folds.json",
-        encoder="results/encoder/encoder.pt",
+        encoder="results/encoders/{inputs}/encoder.pt",
     output:
-        h5="results/reps/reps.h5",
+        h5="results/encoders/{inputs}/reps.h5",
     params:
         tile=config["encoder"]["tile_reps"],
         device=config["device"],
@@ -18,9 +18,9 @@ rule extract_reps:
         mem_mb=4000,
         runtime=30,
     log:
-        "logs/extract_reps.log",
+        "logs/extract_reps/{inputs}.log",
     benchmark:
-        "benchmarks/extract_reps.tsv"
+        "benchmarks/extract_reps/{inputs}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     script:

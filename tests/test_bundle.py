@@ -25,7 +25,6 @@ from ecgrecon.clean import clean_dataset
 from ecgrecon.datasets import ArtifactError, read_leads, read_segment_meta
 from ecgrecon.evaluate import EvalSettings, evaluate
 from ecgrecon.folds import make_folds_file
-from ecgrecon.provenance import config_hash
 from ecgrecon.qc import compute_qc_stats
 from ecgrecon.linear import fit_from_segments
 from ecgrecon.reconstruct import predict_windows
@@ -41,8 +40,8 @@ TINY = {
     "synth": {"n_records": 100, "write_hr": True, "bad_per_thousand": 0},
     "qc": {"n_sample_windows": 2000},
     "encoder": {"width": 4, "embed_dim": 16, "proj_dim": 8, "max_epochs": 1, "batch_size": 64},
-    "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 2, "batch_size": 64, "epoch_fraction": 1.0,
-                "evaluation": {"knn_k": 5, "n_subclasses": 2, "min_class_records": 1}},
+    "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 2, "batch_size": 64, "epoch_fraction": 1.0},
+    "evaluation": {"knn_k": 5, "n_subclasses": 2, "min_class_records": 1},
 }
 _RUNS: dict = {}
 VARIANTS = ("C", "Ch", "ChA")
@@ -74,40 +73,42 @@ def run_pipeline(work: Path) -> dict:
     segment_dataset(r / "clean/synthetic.h5", r / "qc/qc_stats.json", seg, r / "qc/qc_report.csv", seg_cfg["window"],
                     seg_cfg["hop"], log=q)
     make_folds_file(r / "clean/synthetic.h5", folds, cfg["split"], cfg["seed"], log=q)
-    inputs, targets = cfg["leads"]["inputs"], cfg["leads"]["targets"]
-    train_encoder(seg, folds, r / "encoder/encoder.pt", r / "encoder/train_log.csv", r / "encoder/loss_curve.png",
+    inputs, targets = cfg["tasks"]["paper"]["inputs"], cfg["tasks"]["paper"]["targets"]
+    enc, t = r / "encoders" / "-".join(inputs), r / "paper"
+    train_encoder(seg, folds, enc / "encoder.pt", enc / "train_log.csv", enc / "loss_curve.png",
                   inputs=inputs, level=cfg["labels"]["level"], cfg=cfg["encoder"], seed=cfg["seed"], log=q)
-    extract_reps(seg, folds, r / "encoder/encoder.pt", r / "reps/reps.h5", tile=cfg["encoder"]["tile_reps"], log=q)
-    dec_cfg = {k: v for k, v in cfg["decoder"].items() if k not in ("variants", "folds", "evaluation")}
-    gl_path = r / "linear/official/gl.json"
+    extract_reps(seg, folds, enc / "encoder.pt", enc / "reps.h5", tile=cfg["encoder"]["tile_reps"], log=q)
+    dec_cfg = cfg["decoder"]
+    gl_path = t / "linear/official/GL.json"
     fit_from_segments(seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"],
                       log=q).save(gl_path)
-    decoders = {}
+    artifacts = {("GL", "official"): gl_path}
     for variant in VARIANTS:
+        artifacts[(variant, "official")] = []
         for lead in targets:
-            p = r / "decoders" / variant / "official" / f"{lead}.pt"
-            train_decoder(seg, folds, r / "reps/reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
+            p = t / "decoders" / variant / "official" / f"{lead}.pt"
+            train_decoder(seg, folds, enc / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
                           fold="official", lead=lead, inputs=inputs, cfg=dec_cfg, seed=cfg["seed"], log=q,
                           gl_path=gl_path)
-            decoders[(variant, "official", lead)] = p
+            artifacts[(variant, "official")].append(p)
     names = {"predictions": "predictions/predictions.h5", "segment_csv": "tables/segment_metrics.csv",
              "segment_md": "tables/segment_metrics.md", "record_csv": "tables/record_metrics.csv",
              "record_md": "tables/record_metrics.md", "class_csv": "tables/class_metrics.csv",
              "latent_csv": "tables/latent_affinity.csv", "fig_affinity_x": "figures/latent_affinity_x.png",
              "fig_affinity_h": "figures/latent_affinity_h.png", "fig_radar": "figures/class_radar.png",
              "fig_qualitative": "figures/qualitative.png"}
-    ev = cfg["decoder"]["evaluation"]
-    evaluate(seg, folds, r / "reps/reps.h5", decoders, {k: r / v for k, v in names.items()},
-             EvalSettings(inputs=inputs, targets=targets, variants=list(VARIANTS), folds=["official"], knn_k=ev["knn_k"],
+    ev = cfg["evaluation"]
+    evaluate(seg, folds, enc / "reps.h5", artifacts, {k: t / v for k, v in names.items()},
+             EvalSettings(inputs=inputs, targets=targets, methods=["GL", *VARIANTS], folds=["official"], knn_k=ev["knn_k"],
                           n_subclasses=ev["n_subclasses"], min_class_records=ev["min_class_records"], device="cpu"),
              log=q)
-    settings = settings_from_config(cfg)
+    settings = settings_from_config(cfg, "paper")
     for variant in VARIANTS:
-        paths = artifact_paths(r, variant, "official", targets)
+        paths = artifact_paths(r, "paper", variant, "official", inputs, targets)
         if variant == "C":
             paths.pop("encoder_path"), paths.pop("reps_path")
         export_model(work / f"bundles/ecgrecon-{variant}.pt", work / f"bundles/ecgrecon-{variant}.json",
-                     variant=variant, fold="official", settings=settings, config_sha256=config_hash(cfg), log=q, **paths)
+                     variant=variant, fold="official", settings=settings, log=q, **paths)
     return {"work": work, "cfg": cfg, "results": r, "raw": raw,
             "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS}}
 
@@ -134,20 +135,21 @@ def test_rule_export_model_writes_the_bundle_card_log_and_benchmark_like_the_cli
         "from snakemake.utils import validate",
         f'configfile: "{work / "config.yaml"}"',
         f'validate(config, "{ROOT / "schemas/config.schema.yaml"}")',
-        *(f'include: "{ROOT / "rules" / name}"' for name in ("common.smk", "learning_common.smk", "export.smk")),
+        *(f'include: "{ROOT / "rules" / name}"' for name in ("common.smk", "export.smk")),
     ]) + "\n")
-    proc = subprocess.run([SNAKEMAKE, "results/model/ecgrecon-Ch.pt", "results/model/ecgrecon-C.json",
+    proc = subprocess.run([SNAKEMAKE, "results/paper/model/ecgrecon-Ch.pt", "results/paper/model/ecgrecon-C.json",
                            "--snakefile", str(snakefile), "--directory", str(work), "--cores", "1",
                            "--allowed-rules", "export_model"], capture_output=True, text=True, cwd=work)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    model = work / "results/model"
+    model = work / "results/paper/model"
     for variant in ("C", "Ch"):  # same config, same artifacts: byte-identical to `export` run in Python
         assert _sha(model / f"ecgrecon-{variant}.pt") == _sha(trained_run["bundles"][variant])
         card = json.loads((model / f"ecgrecon-{variant}.json").read_text())
         assert card["bundle_sha256"] == _sha(model / f"ecgrecon-{variant}.pt")
-        assert card["config_sha256"] == config_hash(trained_run["cfg"])
-        assert (work / f"logs/export_model/{variant}.log").stat().st_size > 0
-        assert (work / f"benchmarks/export_model/{variant}.tsv").exists()
+        assert card["settings_sha256"] == json.loads(Path(trained_run["bundles"][variant]).with_suffix(".json")
+                                                     .read_text())["settings_sha256"]
+        assert (work / f"logs/export_model/paper/{variant}.log").stat().st_size > 0
+        assert (work / f"benchmarks/export_model/paper/{variant}.tsv").exists()
 
 
 def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
@@ -159,20 +161,20 @@ def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
     assert (meta["fs"], meta["window"], meta["hop"]) == (100.0, 256, 64)
     assert meta["clean"]["bandpass_hz"] == cfg["clean"]["bandpass_hz"] and meta["tile_reps"] is False
     assert sorted(b["decoders"]) == sorted(meta["targets"]) and meta["h_dim"] == 16
-    seg = pd.read_csv(r / "tables/segment_metrics.csv").set_index(["fold", "variant", "lead"])
-    rec = pd.read_csv(r / "tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
+    seg = pd.read_csv(r / "paper/tables/segment_metrics.csv").set_index(["fold", "variant", "lead"])
+    rec = pd.read_csv(r / "paper/tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
     for lead in meta["targets"] + ["Mean"]:
         assert meta["metrics"]["test"]["segment"][lead]["rmse"] == seg.loc[("official", "Ch", lead), "rmse"]
         assert meta["metrics"]["test"]["record"][lead]["pearson_mean"] == rec.loc[("official", "Ch", lead),
                                                                                    "pearson_mean"]
     for lead in meta["targets"]:
-        ck = torch.load(r / f"decoders/Ch/official/{lead}.pt", weights_only=True)
+        ck = torch.load(r / f"paper/decoders/Ch/official/{lead}.pt", weights_only=True)
         val = meta["metrics"]["validation"][lead]
         assert val["val_loss"] == ck["best_val_loss"] and val["best_epoch"] == ck["best_epoch"]
-        curve = pd.read_csv(r / f"decoders/Ch/official/{lead}_val.csv").set_index("epoch")
+        curve = pd.read_csv(r / f"paper/decoders/Ch/official/{lead}_val.csv").set_index("epoch")
         assert val["val_rmse_mv"] == curve.loc[ck["best_epoch"], "val_rmse_mv"]
         assert torch.equal(b["decoders"][lead]["fuse.weight"], ck["state_dict"]["fuse.weight"])
-    with h5py.File(r / "reps/reps.h5") as f:
+    with h5py.File(r / "encoders/I-II-V2/reps.h5") as f:
         np.testing.assert_array_equal(b["h_norm"]["mean"].numpy(), f["norm/official/mean"][...])
         np.testing.assert_array_equal(b["h_norm"]["std"].numpy(), f["norm/official/std"][...])
     c = torch.load(trained_run["bundles"]["C"], weights_only=True)
@@ -184,7 +186,7 @@ def test_loaded_bundle_reproduces_the_pipeline_test_predictions(trained_run, var
     r = trained_run["results"]
     model = load_model(trained_run["bundles"][variant])
     seg = r / "segments/segments.h5"
-    with h5py.File(r / "predictions/predictions.h5") as f:
+    with h5py.File(r / "paper/predictions/predictions.h5") as f:
         win = f["official/records/win_id"][...]
         want = f[f"official/records/{variant}"][...]
     rmeta, _ = read_segment_meta(seg, "records")
@@ -205,7 +207,7 @@ def test_foreign_incompatible_and_damaged_bundles_are_refused(trained_run, tmp_p
     newer["format_version"] = BUNDLE_VERSION + 1
     cases = {
         _resave(newer, tmp_path / "newer.pt"): f"incompatible bundle format version {BUNDLE_VERSION + 1}",
-        trained_run["results"] / "decoders/Ch/official/V1.pt": "not an ecgrecon model bundle",
+        trained_run["results"] / "paper/decoders/Ch/official/V1.pt": "not an ecgrecon model bundle",
         tmp_path / "missing.pt": "model bundle not found",
     }
     (tmp_path / "garbage.pt").write_bytes(b"PK\x03\x04 definitely not a zip archive")
@@ -225,17 +227,17 @@ def test_foreign_incompatible_and_damaged_bundles_are_refused(trained_run, tmp_p
 
 def test_export_refuses_artifacts_that_do_not_match_the_settings(trained_run, tmp_path):
     cfg, r = trained_run["cfg"], trained_run["results"]
-    settings = settings_from_config(cfg)
-    paths = artifact_paths(r, "Ch", "official", settings["targets"])
+    settings = settings_from_config(cfg, "paper")
+    paths = artifact_paths(r, "paper", "Ch", "official", settings["inputs"], settings["targets"])
     with pytest.raises(ArtifactError, match="made with tile=False, config says encoder.tile_reps=True"):
         build_bundle(variant="Ch", fold="official", settings={**settings, "tile_reps": True}, **paths)
     with pytest.raises(ArtifactError, match="trained on 256-sample segments, config window is 512"):
         build_bundle(variant="Ch", fold="official", settings={**settings, "window": 512}, **paths)
     with pytest.raises(ArtifactError, match=r"expected \('C', 'official', 'V1'"):
         build_bundle(variant="C", fold="official", settings=settings,
-                     **{**artifact_paths(r, "C", "official", settings["targets"]),
+                     **{**artifact_paths(r, "paper", "C", "official", settings["inputs"], settings["targets"]),
                         "decoder_paths": paths["decoder_paths"]})
-    seg = pd.read_csv(r / "tables/segment_metrics.csv")
+    seg = pd.read_csv(r / "paper/tables/segment_metrics.csv")
     seg[seg["variant"] != "Ch"].to_csv(tmp_path / "seg.csv", index=False)
     with pytest.raises(ArtifactError, match="no rows for fold 'official', variant 'Ch'"):
         build_bundle(variant="Ch", fold="official", settings=settings, **{**paths, "segment_csv": tmp_path / "seg.csv"})

@@ -96,7 +96,7 @@ def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation
             m = record_lead_metrics(truth[:, LEADS12.index(lead)], rec.p_signal[:, 3 + j])
             per[lead]["rmse"].append(m["rmse"])
             per[lead]["pearson"].append(m["pearson"])
-    table = pd.read_csv(r / "tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
+    table = pd.read_csv(r / "paper/tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
     assert (table.loc[("official", variant, "V1"), "n_records"]) == len(test_ids) >= 8
     for lead in TARGETS:
         want = table.loc[("official", variant, lead)]

@@ -37,3 +37,42 @@ def test_default_dag_dry_run_lists_every_stage(tmp_path):
     jobs = scheduled_rules(tmp_path)
     for rule in ("synthesize", "clean", "qc_stats", "segment", "folds"):
         assert jobs.get(rule) == 1, jobs
+
+
+PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
+
+
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        ({"tasks": {"paper": {"methods": ["GL", "Cx"]}}}, "config: tasks.paper.methods: unknown method 'Cx'"),
+        ({"run_tasks": ["paper", "lead_ii"]}, "config: run_tasks: unknown task 'lead_ii'"),
+        ({"tasks": {"paper": {"corruption": "noise"}}},
+         "config: tasks.paper.methods: GL does not support corruption 'noise'"),
+        ({"tasks": {"paper": {"targets": ["V1", "V2"]}}},
+         "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead cannot be a target)"),
+        ({"tasks": {"paper": {"targets": []}}}, "config: tasks.paper.targets is empty"),
+        ({"tasks": {"lead_i": {"derived": ["III"], "targets": ["V1"]}}},
+         "config: tasks.lead_i.derived: III needs ['II'] among the inputs or targets"),
+        ({"method_plugins": ["no/such/plugin.py"]}, "method_plugins:"),
+    ],
+)
+def test_bad_task_or_method_is_refused_at_start_in_one_line(tmp_path, override, line):
+    cfg = write_config(tmp_path / "bad.yaml", override)
+    proc = snakemake(tmp_path, "-n", configfile=cfg, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert any(line in row for row in out.splitlines()), out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert not (tmp_path / "results").exists()  # refused before any job ran
+
+
+def test_every_method_named_by_a_shipped_config_is_registered():
+    from ecgrecon import methods as registry
+    from ecgrecon.tasks import parse_tasks
+
+    tasks = parse_tasks(yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"])
+    assert set(tasks) == {"paper", "lead_i"}
+    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "PCM")
+    assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
+    assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM"}

@@ -45,7 +45,7 @@ def test_sweep_reproduces_the_dag_decoders_at_the_dag_width(tiny_learning_run, t
     runs = pd.read_csv(tmp_path / "decoder_width_runs.csv")
     assert set(map(tuple, runs[["hidden", "variant"]].values)) == {(w, v) for w in (8, 4) for v in ("C", "Ch", "ChA")}
     for r in runs[runs["hidden"] == 8].itertuples():
-        curve = pd.read_csv(work / f"results/decoders/{r.variant}/official/{r.lead}_val.csv")
+        curve = pd.read_csv(work / f"results/paper/decoders/{r.variant}/official/{r.lead}_val.csv")
         dag_best = curve.loc[curve["val_loss"].idxmin(), "val_rmse_mv"]
         assert r.best_val_rmse_mv == pytest.approx(dag_best, rel=1e-3), r.variant
     summary = pd.read_csv(tmp_path / "decoder_width.csv")

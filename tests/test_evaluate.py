@@ -39,19 +39,19 @@ def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
     gl = linear.fit_from_segments(seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS,
                                   log=lambda m: None)
     gl.save(out / "gl.json")
-    paths = {}
+    artifacts = {("GL", "official"): out / "gl.json"}
     for variant in VARIANTS:
+        artifacts[(variant, "official")] = []
         for lead in targets:
             p = out / "decoders" / variant / "official" / f"{lead}.pt"
             train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
                           fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None,
                           gl_path=out / "gl.json")
-            paths[(variant, "official", lead)] = p
+            artifacts[(variant, "official")].append(p)
     outputs = {k: out / "eval" / v for k, v in OUTPUTS.items()}
-    settings = EvalSettings(inputs=INPUTS, targets=list(targets), variants=VARIANTS, folds=["official"],
+    settings = EvalSettings(inputs=INPUTS, targets=list(targets), methods=["GL", *VARIANTS], folds=["official"],
                             knn_k=10, n_subclasses=2, min_class_records=1, device="cpu")
-    evaluate(seg, folds, out / "reps.h5", paths, outputs, settings, log=lambda m: None,
-             gl_paths={"official": out / "gl.json"})
+    evaluate(seg, folds, out / "reps.h5", artifacts, outputs, settings, log=lambda m: None)
     return outputs
 
 
@@ -168,11 +168,13 @@ def test_reps_aligned_with_train_only_statistics_and_tiling(chain, cohort, tmp_p
 def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
     seg, folds = cohort
     root = chain["segment_csv"].parent.parent
-    paths = {("C", "official", lead): root / "decoders" / "C" / "official" / f"{lead}.pt" for lead in TARGETS}
+    artifacts = {("C", "official"): [root / "decoders" / "C" / "official" / f"{lead}.pt" for lead in TARGETS]}
     outputs = {k: tmp_path / v for k, v in OUTPUTS.items()}
-    settings = EvalSettings(inputs=INPUTS, targets=TARGETS, variants=["C"], folds=["official"], device="cpu")
-    summary = evaluate(seg, folds, root / "reps.h5", paths, outputs, settings, log=lambda m: None)
+    settings = EvalSettings(inputs=INPUTS, targets=TARGETS, methods=["C"], folds=["official"], device="cpu")
+    summary = evaluate(seg, folds, None, artifacts, outputs, settings, log=lambda m: None)  # no method reads h
     assert set(summary) == {"C", "zero", "train_mean"}
+    assert set(pd.read_csv(outputs["latent_csv"])["space"]) == {"x"}
+    assert outputs["fig_affinity_h"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # an empty, titled figure
     table = pd.read_csv(outputs["segment_csv"])
     assert set(table["variant"]) == {"C", "zero", "train_mean"}
     md = outputs["segment_md"].read_text()
@@ -260,3 +262,42 @@ def test_cha_at_epoch_0_equals_gl_and_keeps_gl_unless_validation_improves(chain,
         assert ckpt["best_val_loss"] <= curve["val_loss"].iloc[0]  # never worse than GL on validation
         assert not any(k.startswith("anchor.") for k, _ in model.named_parameters())  # GL stays frozen
         np.testing.assert_array_equal(model.anchor.weight.numpy()[0], gl.weights[j].astype(np.float32))
+
+
+def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_recorded_leads(cohort, tmp_path):
+    """Task lead_i in small: GL maps I -> II, V4; III and aVR follow from I and the reconstructed II."""
+    from ecgrecon import LEADS12
+    from ecgrecon.datasets import load_folds, read_segment_meta, split_rows
+
+    seg, folds = cohort
+    gl = linear.fit_from_segments(seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS,
+                                  log=lambda m: None)
+    gl.save(tmp_path / "gl.json")
+    outputs = {k: tmp_path / v for k, v in OUTPUTS.items()}
+    settings = EvalSettings(inputs=["I"], targets=["II", "V4"], derived=["III", "AVR"], methods=["GL"],
+                            folds=["official"], task="lead_i", device="cpu")
+    evaluate(seg, folds, None, {("GL", "official"): tmp_path / "gl.json"}, outputs, settings, log=lambda m: None)
+    table = pd.read_csv(outputs["segment_csv"]).set_index(["variant", "lead"])
+    assert set(table.index.get_level_values(1)) == {"II", "V4", "III", "AVR", "Mean"}
+    with h5py.File(outputs["predictions"]) as f, h5py.File(seg) as s:
+        assert list(f.attrs["targets"]) == ["II", "V4", "III", "AVR"]
+        rows = f["official/segments/seg_id"][...]
+        pred = f["official/segments/GL"][...].astype(np.float64)
+        x = s["x"][...][rows].astype(np.float64)
+    lead_i, lead_ii = x[:, LEADS12.index("I")], pred[:, 0]
+    np.testing.assert_allclose(pred[:, 2], lead_ii - lead_i, atol=1e-5)           # III = II - I
+    np.testing.assert_allclose(pred[:, 3], -(lead_i + lead_ii) / 2, atol=1e-5)    # aVR = -(I + II) / 2
+    for j, lead in ((2, "III"), (3, "AVR")):  # scored against the recorded lead
+        truth = x[:, LEADS12.index(lead)]
+        rmse = np.sqrt(((pred[:, j] - truth) ** 2).mean())
+        assert table.loc[("GL", lead), "rmse"] == pytest.approx(rmse, rel=1e-5), lead
+    meta, _ = read_segment_meta(seg)
+    train = split_rows(meta, load_folds(folds, "official"))["train"]
+    with h5py.File(seg) as s:
+        mean_iii = s["x"][...][train][:, LEADS12.index("III")].mean(axis=0)
+    with h5py.File(outputs["predictions"]) as f:
+        assert "train_mean" not in f["official/segments"]
+    truth_iii = x[:, LEADS12.index("III")]
+    want = np.sqrt(((mean_iii[None] - truth_iii) ** 2).mean())
+    assert table.loc[("train_mean", "III"), "rmse"] == pytest.approx(want, rel=1e-5)
+    assert "III, AVR: derived from I and II" in outputs["segment_md"].read_text()

@@ -1,27 +1,34 @@
 """The learning rules inside the Snakemake DAG: a tiny full run, then what each config change reruns."""
+import json
+import shutil
+from pathlib import Path
+
 import h5py
+import numpy as np
 import pandas as pd
+import pytest
 import torch
 
-from snakemake_helpers import scheduled_rules
-from tiny_learning import LEARNING, tiny_config as _cfg  # tiny_learning_run: the session fixture in conftest.py
+from snakemake_helpers import scheduled_rules, snakemake
+from tiny_learning import LEARNING, PAPER, tiny_config as _cfg  # tiny_learning_run: the session fixture in conftest.py
 
 
 def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
     work = tiny_learning_run
     for name in ("segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md",
                  "class_metrics.csv", "latent_affinity.csv"):
-        assert (work / "results/tables" / name).stat().st_size > 0
-    seg = pd.read_csv(work / "results/tables/segment_metrics.csv")
+        assert (work / "results/paper/tables" / name).stat().st_size > 0
+    seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv")
     assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
-    with h5py.File(work / "results/reps/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
+    with h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
         assert f["h"].shape == (s["x"].shape[0], 16) and f["records/h"].shape[0] == s["records/x"].shape[0]
         assert set(f["norm"]) == {"official", "cv0", "cv1", "cv2"}
-    ckpt = torch.load(work / "results/decoders/Ch/official/V4.pt", weights_only=True)
+    ckpt = torch.load(work / "results/paper/decoders/Ch/official/V4.pt", weights_only=True)
     assert ckpt["lead"] == "V4" and ckpt["variant"] == "Ch"
-    assert not list((work / "results/decoders").rglob("*.resume.pt"))
-    logs = ["fit_gl/official", "train_encoder", "extract_reps", "evaluate",
-            "train_decoder/C_official_V4", "train_decoder/Ch_official_V4", "train_decoder/ChA_official_V4"]
+    assert not list((work / "results/paper/decoders").rglob("*.resume.pt"))
+    logs = ["fit_linear/paper/official_GL", "train_encoder/I-II-V2", "extract_reps/I-II-V2", "evaluate/paper",
+            "train_decoder/paper/C_official_V4", "train_decoder/paper/Ch_official_V4",
+            "train_decoder/paper/ChA_official_V4"]
     for name in logs:
         assert (work / "logs" / f"{name}.log").stat().st_size > 0, name
         assert (work / "benchmarks" / f"{name}.tsv").exists(), name
@@ -49,16 +56,95 @@ def test_decoder_change_reruns_all_decoders_not_the_encoder(tiny_learning_run):
 def test_evaluation_setting_reruns_evaluation_only(tiny_learning_run):
     work = tiny_learning_run
     ev = {"knn_k": 5, "n_subclasses": 3, "min_class_records": 5}
-    assert scheduled_rules(work, _cfg(work, "knn.yaml", decoder={"evaluation": ev}), *LEARNING) == {"evaluate": 1}
+    assert scheduled_rules(work, _cfg(work, "knn.yaml", evaluation=ev), *LEARNING) == {"evaluate": 1}
 
 
 def test_adding_a_cv_fold_trains_only_its_decoders(tiny_learning_run):
     work = tiny_learning_run
-    jobs = scheduled_rules(work, _cfg(work, "cv.yaml", decoder={"folds": ["official", "cv0"]}), *LEARNING)
-    assert jobs == {"train_decoder": 3, "fit_gl": 1, "evaluate": 1}, jobs
+    jobs = scheduled_rules(work, _cfg(work, "cv.yaml", evaluation={"folds": ["official", "cv0"]}), *LEARNING)
+    assert jobs == {"train_decoder": 3, "fit_linear": 1, "evaluate": 1}, jobs
 
 
 def test_gl_change_refits_gl_and_its_anchored_decoder_only(tiny_learning_run):
     work = tiny_learning_run
     jobs = scheduled_rules(work, _cfg(work, "gl.yaml", gl={"context": 1}), *LEARNING)
-    assert jobs == {"fit_gl": 1, "train_decoder": 1, "evaluate": 1}, jobs  # ChA is anchored on GL; C, Ch stay
+    assert jobs == {"fit_linear": 1, "train_decoder": 1, "evaluate": 1}, jobs  # ChA is anchored on GL; C, Ch stay
+
+
+# ---- the task axis: adding or removing a task never reruns another task's jobs ------------------------
+LEAD_I = "results/lead_i/predictions/predictions.h5"
+
+
+def _copy_run(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, dirs_exist_ok=True, symlinks=True)  # copy2 keeps mtimes: nothing looks stale
+    return dest
+
+
+@pytest.fixture(scope="module")
+def two_task_run(tiny_learning_run, tmp_path_factory):
+    """A copy of the tiny run (task paper) where task lead_i was then added and run; with the dry-run of
+    adding it."""
+    work = _copy_run(tiny_learning_run, tmp_path_factory.mktemp("two_tasks"))
+    cfg = _cfg(work, "both.yaml", run_tasks=["paper", "lead_i"])
+    added = scheduled_rules(work, cfg, *LEARNING, LEAD_I)
+    snakemake(work, *LEARNING, LEAD_I, configfile=cfg)
+    return work, added
+
+
+def test_adding_a_task_schedules_only_its_own_jobs(two_task_run):
+    _, added = two_task_run
+    # lead_i: its encoder (inputs I), reps, GL, 3 decoder methods x 2 targets, evaluate; nothing of paper
+    assert added == {"train_encoder": 1, "extract_reps": 1, "fit_linear": 1, "train_decoder": 6, "evaluate": 1}, added
+
+
+def test_removing_a_task_reruns_nothing_of_the_other(two_task_run):
+    work, _ = two_task_run
+    assert scheduled_rules(work, _cfg(work, "only_paper.yaml", run_tasks=["paper"]), *LEARNING) == {}
+    assert scheduled_rules(work, _cfg(work, "only_lead_i.yaml", run_tasks=["lead_i"]), LEAD_I) == {}
+    assert scheduled_rules(work, work / "both.yaml", *LEARNING, LEAD_I) == {}
+
+
+def test_lead_i_scores_targets_and_derived_leads_for_every_method(two_task_run):
+    work, _ = two_task_run
+    seg = pd.read_csv(work / "results/lead_i/tables/segment_metrics.csv")
+    assert set(seg["lead"]) == {"II", "V4", "III", "Mean"}
+    assert set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
+    mean = seg[seg["lead"] == "Mean"].set_index("variant")
+    per_lead = seg[seg["lead"] != "Mean"].groupby("variant")["rmse"].mean()
+    assert np.allclose(mean.loc[per_lead.index, "rmse"], per_lead)  # Mean covers the derived lead too
+    with h5py.File(work / LEAD_I) as p, h5py.File(work / "results/segments/segments.h5") as s:
+        assert list(p.attrs["targets"]) == ["II", "V4", "III"] and list(p.attrs["inputs"]) == ["I"]
+        rows = np.sort(p["official/segments/seg_id"][()])
+        lead_i = s["x"][rows, 0]  # LEADS12 order: I first
+        gl = p["official/segments/GL"][()]
+        np.testing.assert_allclose(gl[:, 2], gl[:, 0] - lead_i, atol=1e-5)  # III = II - I (Einthoven)
+    md = (work / "results/lead_i/tables/segment_metrics.md").read_text()
+    assert "task lead_i" in md and "III: derived from I and II" in md
+    assert (work / "results/encoders/I/encoder.pt").exists() and (work / "results/encoders/I-II-V2/encoder.pt").exists()
+
+
+# ---- the method registry: a method added by one module appears in the DAG and in the tables -------------
+PLUGIN = '''
+from ecgrecon.methods import Method, register
+
+register(Method(name="GL5", display="GL (+-5)", family="population linear", kind="linear",
+                description="GL with five samples of context either side", settings={"context": 5}))
+'''
+
+
+def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_learning_run, tmp_path):
+    work = _copy_run(tiny_learning_run, tmp_path / "work")
+    (tmp_path / "ridge5.py").write_text(PLUGIN)
+    methods = ["GL", "GL5", "C", "Ch", "ChA"]
+    cfg = _cfg(work, "plugin.yaml", method_plugins=[str(tmp_path / "ridge5.py")],
+               tasks={"paper": {**PAPER, "methods": methods}})
+    dry = snakemake(work, *LEARNING, "-n", configfile=cfg)
+    assert "results/paper/linear/official/GL5.json" in dry.stdout
+    assert scheduled_rules(work, cfg, *LEARNING) == {"fit_linear": 1, "evaluate": 1}  # nothing else reruns
+    snakemake(work, *LEARNING, configfile=cfg)
+    seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv").set_index(["variant", "lead"])
+    assert set(methods) <= set(seg.index.get_level_values(0))
+    assert seg.loc[("GL5", "V4"), "rmse"] != seg.loc[("GL", "V4"), "rmse"]  # a different map, fitted for real
+    gl5 = json.loads((work / "results/paper/linear/official/GL5.json").read_text())
+    assert gl5["context"] == 5
+    assert "GL (+-5)" in (work / "results/paper/tables/segment_metrics.md").read_text()

@@ -18,7 +18,7 @@ from tiny_learning import tiny_config
 
 TARGETS = ["V1", "V3", "V4", "V5", "V6"]
 FS, T, W = 100.0, 1000, 256
-RETENTION = ("results/tables/retention_metrics.csv",)
+RETENTION = ("results/paper/tables/retention_metrics.csv",)
 
 
 def _artifacts(d):
@@ -101,11 +101,11 @@ def test_retention_rules_in_the_dag(tiny_learning_run):
     assert list(table.index[:1]) == ["original"] and {"GL", "C", "Ch"} <= set(table.index)
     assert np.isfinite(table[["macro_f1", "macro_auc", "f1_retention", "auc_retention"]].to_numpy()).all()
     assert (table["n_records"] > 0).all() and table.loc["original", "auc_retention"] == 1.0
-    md = (work / "results/tables/retention_metrics.md").read_text()
+    md = (work / "results/paper/tables/retention_metrics.md").read_text()
     assert "| original |" in md and "| C-h |" in md
     summary = json.loads((work / "results/classifier/official/classifier.json").read_text())
     assert summary["fold"] == "official" and summary["cfg"]["width"] == 4 and summary["epochs_run"] == 1
-    for rule in ("train_classifier", "retention"):
+    for rule in ("train_classifier", "retention/paper"):
         assert (work / "logs" / f"{rule}.log").stat().st_size > 0, rule
         assert (work / "benchmarks" / f"{rule}.tsv").exists(), rule
     changed = tiny_config(work, "retention_lr.yaml", classifier={"width": 4, "max_epochs": 1, "lr": 0.01})

@@ -1,12 +1,12 @@
 """Rule calibrate_pcm: PCM on the official split (alpha and rule on val), its own metrics table."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+import os
+
 from ecgrecon.calibration import run_pcm
 from ecgrecon.pcm_report import write_pcm_tables
 from ecgrecon.runlog import script_run
 
-with script_run(snakemake, provenance=("results/pcm",)) as log:
+with script_run(snakemake, provenance=(os.path.dirname(os.path.dirname(snakemake.output.summary)),)) as log:
     i, o = snakemake.input, snakemake.output
     summary = run_pcm(i.clean, i.segments, i.folds, i.gl, o.predictions, o.summary, fold=snakemake.params.fold,
                       log=log)

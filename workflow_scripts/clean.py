@@ -1,7 +1,5 @@
 """Rule clean: raw database folder (read by the adapter of its kind) -> cleaned HDF5 + quarantine list."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.clean import clean_dataset
 from ecgrecon.runlog import script_run
 

@@ -1,7 +1,5 @@
 """Rule cross_folds: a one-fold folds.json with every record of the cross-evaluated database in test."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.cross import test_only_folds
 from ecgrecon.runlog import script_run
 

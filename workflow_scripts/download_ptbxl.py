@@ -1,7 +1,5 @@
 """Rule download_ptbxl: fetch PTB-XL from PhysioNet, verify SHA256SUMS."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from pathlib import Path
 
 from ecgrecon.download import download_ptbxl

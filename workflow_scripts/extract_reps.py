@@ -1,7 +1,5 @@
 """Rule extract_reps: h for every segment and record window, train-only h statistics per fold."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.device import set_threads
 from ecgrecon.reps import extract_reps
 from ecgrecon.runlog import script_run

@@ -1,7 +1,5 @@
 """Rule folds: official strat_fold split + patient-grouped CV folds."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.folds import make_folds_file
 from ecgrecon.runlog import script_run
 

@@ -1,7 +1,5 @@
 """Rule pool_clean: the main dataset and the `pool:` datasets -> results/pooled/clean.h5."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.pool import pool_clean
 from ecgrecon.runlog import script_run
 

@@ -1,7 +1,5 @@
 """Rule qc_stats: QC pass 1, per-lead percentile bounds."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.qc import compute_qc_stats
 from ecgrecon.runlog import script_run
 

@@ -1,7 +1,5 @@
 """Rule retention: classifier scores of the test records, original vs reconstructed target leads."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.device import set_threads
 from ecgrecon.retention import retention_from_predictions, write_retention
 from ecgrecon.runlog import script_run

@@ -1,8 +1,6 @@
 """Rule segment: QC pass 2, windows inside the bounds + record-level windows."""
 import os
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.runlog import script_run
 from ecgrecon.segment import segment_dataset
 

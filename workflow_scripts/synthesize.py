@@ -1,7 +1,5 @@
 """Rule synthesize: write the synthetic PTB-XL-shaped cohort."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from pathlib import Path
 
 from ecgrecon.runlog import script_run

@@ -1,7 +1,5 @@
 """Rule train_classifier: the superclass classifier for diagnostic retention (train split, early stop on val)."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.classifier import train_from_clean
 from ecgrecon.device import set_threads
 from ecgrecon.runlog import script_run

@@ -1,7 +1,5 @@
-"""Rule train_decoder: one (variant, fold, lead) decoder; resumes from {lead}.resume.pt if killed."""
-import sys
+"""Rule train_decoder: one (task, method, fold, lead) decoder; resumes from {lead}.resume.pt if killed."""
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.device import set_threads
 from ecgrecon.runlog import script_run
 from ecgrecon.train_decoder import train_decoder
@@ -10,6 +8,6 @@ with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     w, p = snakemake.wildcards, snakemake.params
     train_decoder(snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"),
-                  snakemake.output.model, snakemake.output.curve, variant=w.variant, fold=w.fold, lead=w.lead,
+                  snakemake.output.model, snakemake.output.curve, variant=w.method, fold=w.fold, lead=w.lead,
                   inputs=p.inputs, cfg=p.decoder, seed=p.seed, device=p.device, log=log,
                   gl_path=snakemake.input.get("gl"))

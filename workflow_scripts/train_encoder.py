@@ -1,12 +1,12 @@
 """Rule train_encoder: contrastive encoder on the official train split."""
-import sys
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
+import os
+
 from ecgrecon.device import set_threads
 from ecgrecon.runlog import script_run
 from ecgrecon.train_encoder import train_encoder
 
-with script_run(snakemake, provenance=("results/encoder",)) as log:
+with script_run(snakemake, provenance=(os.path.dirname(snakemake.output.model),)) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p = snakemake.params
     train_encoder(snakemake.input.segments, snakemake.input.folds, snakemake.output.model, snakemake.output.log_csv,

@@ -1,7 +1,5 @@
-"""Rule fit_gl: the population linear baseline GL for one fold (train fit, alpha on val)."""
-import sys
+"""Rule fit_linear: one population linear map (GL or another `linear` method) of a task and fold."""
 
-sys.path.insert(0, snakemake.scriptdir + "/..")  # this checkout's ecgrecon package (also in conda envs)
 from ecgrecon.linear import fit_from_segments
 from ecgrecon.runlog import script_run
 

@@ -1,0 +1,21 @@
+"""Reconstruction methods: the registry (:mod:`.registry`) and one module per family.
+
+``from ecgrecon import methods; methods.get("Ch")``; the built-in methods are registered on import.
+"""
+
+from . import linear, decoders, calibrated  # noqa: F401  (register the built-in methods, in table order)
+from .registry import (CORRUPTIONS, KINDS, REFERENCE_DISPLAY, REGISTRY, EvalData, Method, Prediction, artifact_key, display, get,
+                       load_plugins, markdown_table, names, register)
+
+__all__ = ["predict", "CORRUPTIONS", "KINDS", "REFERENCE_DISPLAY", "REGISTRY", "EvalData", "Method", "Prediction", "artifact_key", "display",
+           "get", "load_plugins", "markdown_table", "names", "register"]
+
+
+def predict(name: str, artifacts, data: EvalData) -> Prediction:
+    """Predictions of method ``name`` from its fitted artifacts (a linear map, or per-lead checkpoints)."""
+    method = get(name)
+    if method.kind == "linear":
+        return linear.predict(method, artifacts, data)
+    if method.kind == "decoder":
+        return decoders.predict(method, artifacts, data)
+    raise ValueError(f"method {name!r} (kind {method.kind}) is not evaluated beside the population methods")

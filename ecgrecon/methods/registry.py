@@ -1,0 +1,160 @@
+"""The method registry: every reconstruction method is declared here once, by its own module.
+
+A :class:`Method` says what a method is (name, display name, family), what it needs (the
+encoder representation h, a GL map to anchor on, a calibration segment), which tasks it can run
+(the input corruptions it supports), which rule fits it (``kind``) and whether it can be
+exported as a bundle. The workflow (``rules/common.smk``: jobs, inputs, schema checks), the
+evaluation tables and figures, the export rule, the CLI choices, the CI checks and the benches
+all read it; nothing else names a method.
+
+The declarations are plain data and import nothing heavy (the workflow reads them when it builds
+the DAG); the code that fits and predicts a method lives in its module's functions.
+
+Kinds (which rule fits the method, and how the evaluation gets its predictions):
+
+- ``linear``: rule ``fit_linear``, one JSON map per (task, fold, method) from
+  :func:`ecgrecon.linear.fit_from_segments` with the ``gl`` config section updated by the
+  method's ``settings``; evaluated by :func:`ecgrecon.methods.linear.predict`.
+- ``decoder``: rule ``train_decoder``, one checkpoint per (task, method, fold, lead);
+  evaluated by :func:`ecgrecon.methods.decoders.predict`.
+- ``calibrated``: per-patient methods fitted on a calibration segment of each test record
+  (rule ``calibrate_pcm``), reported in their own table, never beside the population methods
+  (they see part of the test record).
+
+Extra methods (a user's, or a test fixture's) are Python files named under ``method_plugins:``
+in the config; :func:`load_plugins` imports them and they call :func:`register`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KINDS = ("linear", "decoder", "calibrated")
+CORRUPTIONS = ("none", "noise", "time_mask")
+"""Input corruptions a task may name; a method lists the ones it supports (today: only ``none``)."""
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str                     # id in config, paths and table columns (e.g. "Ch")
+    display: str                  # label in tables (e.g. "C-h")
+    family: str                   # population linear | per-patient calibrated | discriminative deep | anchored deep
+    kind: str                     # linear | decoder | calibrated (see the module docstring)
+    description: str              # one line for the README / --help
+    uses_h: bool = False          # reads the encoder representation h (the task's encoder is trained for it)
+    raw_inputs: bool = False      # decoders: takes the input leads in mV (else z-scored per segment and lead)
+    anchor: str | None = None     # name of the linear method whose prediction it starts from (ChA: GL)
+    calibration: bool = False     # needs a calibration segment of the true 12-lead record
+    corruptions: tuple = ("none",)
+    exportable: bool = False      # `export_model` packs it into a bundle for `ecgrecon reconstruct`
+    legend: str = ""              # figure legend (default: display)
+    color: str = "tab:gray"
+    settings: dict = field(default_factory=dict)  # linear: overrides of the `gl` config section
+
+    def supports(self, corruption: str) -> bool:
+        return corruption in self.corruptions
+
+
+@dataclass
+class EvalData:
+    """What a method's ``predict`` gets: one fold's test segments (and record-level windows) of one task.
+
+    ``raw_in`` (n, n_inputs, T) in mV; ``x`` the same z-scored per segment and lead; ``h`` the normalised
+    encoder representation (None when no evaluated method reads h); ``r_*`` the same for the record-level
+    windows (None when segments.h5 has none)."""
+
+    fold: str
+    inputs: list
+    targets: list
+    raw_in: object
+    x: object
+    h: object
+    r_raw: object
+    rx: object
+    rh: object
+    device: object
+
+
+@dataclass
+class Prediction:
+    """A method's output on :class:`EvalData`: (n, n_targets, T) in mV for segments and record windows."""
+
+    segments: object
+    records: object
+    n_params: int
+    train_mean: dict | None = None   # lead -> mean train waveform (decoders; the train_mean reference)
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method``; a second declaration of the same name is an error (declared once)."""
+    if method.kind not in KINDS:
+        raise ValueError(f"method {method.name!r}: unknown kind {method.kind!r} (one of {', '.join(KINDS)})")
+    if method.name in REGISTRY and REGISTRY[method.name] != method:
+        raise ValueError(f"method {method.name!r} is declared twice")
+    if method.anchor is not None and method.anchor not in REGISTRY:
+        raise ValueError(f"method {method.name!r}: anchor {method.anchor!r} is not a registered method")
+    unknown = set(method.corruptions) - set(CORRUPTIONS)
+    if unknown:
+        raise ValueError(f"method {method.name!r}: unknown corruptions {sorted(unknown)}")
+    REGISTRY[method.name] = method
+    return method
+
+
+def get(name: str) -> Method:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r} (registered: {', '.join(REGISTRY)})") from None
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered method names in declaration order, optionally of one kind."""
+    return [m.name for m in REGISTRY.values() if kind is None or m.kind == kind]
+
+
+def display(name: str) -> str:
+    """Table label of a method or reference predictor (``zero``, ``train_mean``)."""
+    return REGISTRY[name].display if name in REGISTRY else REFERENCE_DISPLAY.get(name, name)
+
+
+REFERENCE_DISPLAY = {"zero": "zero", "train_mean": "train mean", "original": "original"}
+"""Labels of the reference predictors the tables report beside the methods."""
+
+
+def artifact_key(method: str, fold: str) -> str:
+    """Name of a method's artifacts of one fold among the evaluate rule's named inputs."""
+    return f"{method}__{fold}"
+
+
+def load_plugins(paths) -> list[str]:
+    """Import each Python file of ``paths`` (config ``method_plugins:``) so that it registers its methods;
+    returns the names it added. A missing or broken file is an error naming it."""
+    added = []
+    for path in paths or ():
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"method_plugins: {p} does not exist")
+        before = set(REGISTRY)
+        spec = importlib.util.spec_from_file_location(f"ecgrecon_plugin_{p.stem}", p)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - any failure of a user's file is reported with its name
+            raise RuntimeError(f"method_plugins: {p} failed to load: {type(e).__name__}: {e}") from e
+        added += [n for n in REGISTRY if n not in before]
+    return added
+
+
+def markdown_table() -> str:
+    """The registry as a markdown table (README's methods table; a test keeps the two equal)."""
+    rows = ["| method | table name | family | fitted by | reads h | exported | what it is |", "|---|---|---|---|---|---|---|"]
+    rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "calibrated": "`calibrate_pcm`"}
+    for m in REGISTRY.values():
+        rows.append(f"| `{m.name}` | {m.display} | {m.family} | {rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "
+                    f"{'yes' if m.exportable else 'no'} | {m.description} |")
+    return "\n".join(rows)
