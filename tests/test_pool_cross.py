@@ -68,7 +68,7 @@ def second_cohort(tmp_path_factory):
 def test_pooled_dag_trains_on_both_databases_with_subject_wise_folds(tmp_path, second_cohort):
     cfg = tiny_config(tmp_path, "pool.yaml", datasets={"cohort_b": {"kind": "ptbxl", "path": str(second_cohort)}})
     cfg.write_text(cfg.read_text() + "pool: [cohort_b]\n")
-    jobs = scheduled_rules(tmp_path, cfg, "results/predictions/predictions.h5")
+    jobs = scheduled_rules(tmp_path, cfg, "results/paper/predictions/predictions.h5")
     assert jobs["pool_clean"] == 1 and jobs["clean"] == 2, jobs
     snakemake(tmp_path, "results/folds/folds.json", "results/segments/segments.h5", configfile=cfg)
     with h5py.File(tmp_path / "results/pooled/clean.h5") as f:

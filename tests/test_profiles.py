@@ -37,7 +37,7 @@ def _pairs(values):
 def _workflow_rules():
     names = set()
     for smk in (ROOT / "rules").glob("*.smk"):
-        names |= set(re.findall(r"^rule (\w+):", smk.read_text(), re.M))
+        names |= {a or b for a, b in re.findall(r"^(?:rule (\w+)|use rule \w+ as (\w+) with):", smk.read_text(), re.M)}
     return names
 
 
