@@ -7,7 +7,7 @@ import pandas as pd
 import yaml
 
 from ecgrecon import methods as registry
-from ecgrecon.h5io import read_table
+from ecgrecon.io.h5io import read_table
 
 work = Path(sys.argv[1])
 TASKS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["tasks"]

@@ -27,10 +27,10 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ecgrecon.atomic import write_csv, write_json  # noqa: E402
-from ecgrecon.device import autocast, bf16_native, inference_batch, resolve_device, set_threads  # noqa: E402
-from ecgrecon.losses import supcon_loss  # noqa: E402
-from ecgrecon.models import build_decoder, build_encoder, count_params  # noqa: E402
+from ecgrecon.io.atomic import write_csv, write_json  # noqa: E402
+from ecgrecon.learn.device import autocast, bf16_native, inference_batch, resolve_device, set_threads  # noqa: E402
+from ecgrecon.learn.losses import supcon_loss  # noqa: E402
+from ecgrecon.learn.models import build_decoder, build_encoder, count_params  # noqa: E402
 
 
 def _sync(dev):

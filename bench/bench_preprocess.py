@@ -27,10 +27,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import write_csv, save_png  # noqa: E402
-from ecgrecon.clean import clean_dataset  # noqa: E402
-from ecgrecon.qc import compute_qc_stats  # noqa: E402
-from ecgrecon.segment import segment_dataset  # noqa: E402
+from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
+from ecgrecon.data.clean import clean_dataset  # noqa: E402
+from ecgrecon.data.qc import compute_qc_stats  # noqa: E402
+from ecgrecon.data.segment import segment_dataset  # noqa: E402
 
 
 def cpu_seconds() -> float:

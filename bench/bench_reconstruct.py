@@ -27,10 +27,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import write_csv, save_png  # noqa: E402
-from ecgrecon.bundle import assemble_bundle, save_bundle, settings_from_config  # noqa: E402
-from ecgrecon.cli import main as ecgrecon_main  # noqa: E402
-from ecgrecon.models import build_decoder, build_encoder, count_params  # noqa: E402
+from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
+from ecgrecon.deploy.bundle import assemble_bundle, save_bundle, settings_from_config  # noqa: E402
+from ecgrecon.deploy.cli import main as ecgrecon_main  # noqa: E402
+from ecgrecon.learn.models import build_decoder, build_encoder, count_params  # noqa: E402
 
 
 def cpu_seconds() -> float:

@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.atomic import write_csv, save_png  # noqa: E402
+from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.synth import write_cohort  # noqa: E402
 
 TARGET_RECORDS = 20000

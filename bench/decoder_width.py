@@ -31,10 +31,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_models import latency_ms  # noqa: E402  (this folder)
 from ecgrecon import methods as registry  # noqa: E402
-from ecgrecon.atomic import atomic_path, save_png, write_csv  # noqa: E402
-from ecgrecon.device import autocast, set_threads  # noqa: E402
-from ecgrecon.models import build_decoder  # noqa: E402
-from ecgrecon.train_decoder import train_decoder  # noqa: E402
+from ecgrecon.io.atomic import atomic_path, save_png, write_csv  # noqa: E402
+from ecgrecon.learn.device import autocast, set_threads  # noqa: E402
+from ecgrecon.learn.models import build_decoder  # noqa: E402
+from ecgrecon.learn.train_decoder import train_decoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

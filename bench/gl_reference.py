@@ -9,7 +9,7 @@ to 100 Hz and cut into non-overlapping 256-sample windows (starts 0, 256, 512, .
 Subjects: PTB-XL ``patient_id`` where ``ptbxl_database.csv`` lists the record, otherwise (the
 records with challenge-header metadata only, LUDB, CinC) one subject per record. Subjects are
 shuffled with the seed and dealt into k folds; each fold is predicted by maps fitted on the
-others (out-of-fold predictions pooled, metrics from ``ecgrecon.metrics.lead_metrics``).
+others (out-of-fold predictions pooled, metrics from ``ecgrecon.signal.metrics.lead_metrics``).
 
 Methods: ``LS`` = plain least squares (GL with context 0 and alpha 0, the reference of issue
 #5: about RMSE 0.086 mV, R^2 0.69, r 0.87 averaged over V1, V3-V6); ``GL-ctx2`` = GL with
@@ -34,11 +34,13 @@ import scipy.io
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon import LEADS12, linear  # noqa: E402
-from ecgrecon.atomic import write_csv  # noqa: E402
-from ecgrecon.filters import bandpass, resample  # noqa: E402
-from ecgrecon.metrics import lead_metrics  # noqa: E402
-from ecgrecon.wfdbio import RecordError, lead_order, parse_header, read_record  # noqa: E402
+from ecgrecon import LEADS12
+
+from ecgrecon.learn import linear  # noqa: E402
+from ecgrecon.io.atomic import write_csv  # noqa: E402
+from ecgrecon.signal.filters import bandpass, resample  # noqa: E402
+from ecgrecon.signal.metrics import lead_metrics  # noqa: E402
+from ecgrecon.io.wfdbio import RecordError, lead_order, parse_header, read_record  # noqa: E402
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
 FS, WINDOW = 100.0, 256

@@ -1,6 +1,6 @@
 """Realism report: the synthetic cohort's amplitudes, rate and QRS next to real PTB-XL and LUDB.
 
-Every dataset goes through the same measures (``ecgrecon.synth.measures``) at 100 Hz: LUDB's
+Every dataset goes through the same measures (``ecgrecon.signal.measures``) at 100 Hz: LUDB's
 500 Hz records are first decimated with ``scipy.signal.resample_poly`` (1:5). Measures: per-lead
 peak-to-peak and RMS after a 0.5-45 Hz band-pass, heart rate from R peaks on lead II, QRS
 duration from the spatial velocity of the median beat; plus the premise check (population vs
@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecgrecon import LEADS12  # noqa: E402
-from ecgrecon.atomic import atomic_path, write_csv, save_png  # noqa: E402
-from ecgrecon.h5io import read_table  # noqa: E402
+from ecgrecon.io.atomic import atomic_path, write_csv, save_png  # noqa: E402
+from ecgrecon.io.h5io import read_table  # noqa: E402
 from ecgrecon.synth import write_cohort  # noqa: E402
-from ecgrecon.synth.measures import QRS_THRESHOLD, bandpass, record_features  # noqa: E402
+from ecgrecon.signal.filters import bandpass  # noqa: E402
+from ecgrecon.signal.measures import QRS_THRESHOLD, record_features  # noqa: E402
 from ecgrecon.synth.premise import linear_map_scores  # noqa: E402
 
 FS = 100.0
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
     ludb_sig, ludb_pid, ludb_qrs = load_ludb(args.shared / "ludb")
     data["LUDB"] = (ludb_sig, ludb_pid)
     features = {name: measure(sig) for name, (sig, _) in data.items()}
-    premise = {name: linear_map_scores(bandpass(sig, FS, axis=1), pid) for name, (sig, pid) in data.items()}
+    premise = {name: linear_map_scores(bandpass(sig, FS, 0.5, 45.0, 2, axis=1), pid) for name, (sig, pid) in data.items()}
     diff = features["LUDB"]["qrs_ms"].to_numpy() - ludb_qrs
     ok = ~np.isnan(diff)
     qrs_check = {"n": int(ok.sum()), "bias": float(diff[ok].mean()), "mad": float(np.median(np.abs(diff[ok]))),

@@ -113,8 +113,8 @@ def run_script(args: list[str]) -> None:
 
 def gl_micro(run_dir: Path, out: Path) -> pd.DataFrame:
     """CPU time of a GL fit (context 0, alpha grid) on the official train split, and its latency."""
-    from ecgrecon import linear
-    from ecgrecon.datasets import read_leads
+    from ecgrecon.learn import linear
+    from ecgrecon.data.datasets import read_leads
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
     seg, folds = run_dir / "results/segments/segments.h5", run_dir / "results/folds/folds.json"
@@ -142,7 +142,7 @@ def model_mflop() -> dict[str, float]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ecgrecon.models import build_decoder, build_encoder
+    from ecgrecon.learn.models import build_decoder, build_encoder
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_in, h_dim = len(cfg["tasks"]["paper"]["inputs"]), int(cfg["encoder"]["embed_dim"])
@@ -233,9 +233,9 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
 
 def profile_preprocess(cohort: Path, out: Path, top: int = 18) -> Path:
     """cProfile of clean (1 process, so every call is seen) + QC + segment; top functions by own time."""
-    from ecgrecon.clean import clean_dataset
-    from ecgrecon.qc import compute_qc_stats
-    from ecgrecon.segment import segment_dataset
+    from ecgrecon.data.clean import clean_dataset
+    from ecgrecon.data.qc import compute_qc_stats
+    from ecgrecon.data.segment import segment_dataset
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     tmp = out / "profile_tmp"
@@ -258,7 +258,7 @@ def profile_training(run_dir: Path, out: Path, top: int = 18) -> Path:
     """cProfile of one epoch of one C decoder (1 torch thread, as a decoder job in the DAG) on a run's segments."""
     import torch
 
-    from ecgrecon.train_decoder import train_decoder
+    from ecgrecon.learn.train_decoder import train_decoder
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     torch.set_num_threads(1)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import LEADS12
-from .methods import registry
+from ecgrecon import LEADS12
+from ecgrecon.methods import registry
 
 DERIVABLE = {"III": ("I", "II"), "AVR": ("I", "II"), "AVL": ("I", "II"), "AVF": ("I", "II")}
 """The limb leads that follow from I and II (Einthoven's and Goldberger's laws)."""

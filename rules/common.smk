@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 from ecgrecon import methods as registry
-from ecgrecon.provenance import config_hash
 from ecgrecon.tasks import TaskError, parse_tasks
 
 DATASET = config["dataset"]

@@ -1,4 +1,4 @@
-# Diagnostic retention (ecgrecon.classifier, ecgrecon.retention): a superclass classifier trained on the
+# Diagnostic retention (ecgrecon.learn.classifier, ecgrecon.evaluation.retention): a superclass classifier trained on the
 # official fold's cleaned 12-lead train records (shared by every task) scores its test records with the
 # original leads and with each task's scored leads replaced by each method's reconstruction
 # (results/{task}/predictions/predictions.h5); retention = recon / original.

@@ -25,7 +25,7 @@ rule fit_linear:
     benchmark:
         "benchmarks/fit_linear/{task}/{fold}_{method}.tsv"
     conda:
-        f"{ENVS}/torch.yaml"  # ecgrecon.linear imports torch (its torch twin GLAnchor); data.yaml has none
+        f"{ENVS}/torch.yaml"  # ecgrecon.learn.linear imports torch (its torch twin GLAnchor); data.yaml has none
     script:
         "../workflow_scripts/fit_linear.py"
 
@@ -58,6 +58,6 @@ rule calibrate_pcm:
     benchmark:
         "benchmarks/calibrate_pcm/{task}.tsv"
     conda:
-        f"{ENVS}/torch.yaml"  # ecgrecon.calibration imports ecgrecon.linear (torch)
+        f"{ENVS}/torch.yaml"  # ecgrecon.learn.calibration imports ecgrecon.learn.linear (torch)
     script:
         "../workflow_scripts/calibrate_pcm.py"

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from ecgrecon import LEADS12
-from ecgrecon.h5io import write_table
+from ecgrecon.io.h5io import write_table
 
 FS, N_SAMPLES, WINDOW, HOP = 100.0, 1000, 256, 128
 CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]

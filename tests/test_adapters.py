@@ -18,11 +18,11 @@ import scipy.signal as ss
 import wfdb
 
 from ecgrecon import LEADS12
-from ecgrecon.adapters import get_adapter
-from ecgrecon.adapters.snomed_ct import SNOMED
-from ecgrecon.clean import clean_dataset
-from ecgrecon.folds import make_folds
-from ecgrecon.h5io import read_table
+from ecgrecon.io.adapters import get_adapter
+from ecgrecon.io.adapters.snomed_ct import SNOMED
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.data.folds import make_folds
+from ecgrecon.io.h5io import read_table
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG, synth_signal
 from snakemake_helpers import ROOT, scheduled_rules, snakemake
 

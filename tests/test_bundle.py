@@ -19,20 +19,20 @@ import pytest
 import torch
 import yaml
 
-from ecgrecon.bundle import (BUNDLE_VERSION, BundleError, artifact_paths, build_bundle, export_model, load_model,
+from ecgrecon.deploy.bundle import (BUNDLE_VERSION, BundleError, artifact_paths, build_bundle, export_model, load_model,
                              read_bundle, settings_from_config)
-from ecgrecon.clean import clean_dataset
-from ecgrecon.datasets import ArtifactError, read_leads, read_segment_meta
-from ecgrecon.evaluate import EvalSettings, evaluate
-from ecgrecon.folds import make_folds_file
-from ecgrecon.qc import compute_qc_stats
-from ecgrecon.linear import fit_from_segments
-from ecgrecon.reconstruct import predict_windows
-from ecgrecon.reps import extract_reps
-from ecgrecon.segment import segment_dataset
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.data.datasets import ArtifactError, read_leads, read_segment_meta
+from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
+from ecgrecon.data.folds import make_folds_file
+from ecgrecon.data.qc import compute_qc_stats
+from ecgrecon.learn.linear import fit_from_segments
+from ecgrecon.deploy.reconstruct import predict_windows
+from ecgrecon.learn.reps import extract_reps
+from ecgrecon.data.segment import segment_dataset
 from ecgrecon.synth import write_cohort
-from ecgrecon.train_decoder import train_decoder
-from ecgrecon.train_encoder import train_encoder
+from ecgrecon.learn.train_decoder import train_decoder
+from ecgrecon.learn.train_encoder import train_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -1,4 +1,4 @@
-"""PCM (ecgrecon.calibration): protocol, per-patient maps, GL fallback, and PCM vs GL on the cohort."""
+"""PCM (ecgrecon.learn.calibration): protocol, per-patient maps, GL fallback, and PCM vs GL on the cohort."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrecon import LEADS12, calibration, linear
-from ecgrecon.clean import clean_dataset
-from ecgrecon.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
-from ecgrecon.folds import make_folds_file
-from ecgrecon.h5io import read_table
-from ecgrecon.qc import compute_qc_stats
-from ecgrecon.segment import record_windows, segment_dataset
+from ecgrecon import LEADS12
+
+from ecgrecon.learn import calibration
+
+from ecgrecon.learn import linear
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
+from ecgrecon.data.folds import make_folds_file
+from ecgrecon.io.h5io import read_table
+from ecgrecon.data.qc import compute_qc_stats
+from ecgrecon.data.segment import record_windows, segment_dataset
 from ecgrecon.synth import write_cohort
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG
 
@@ -206,7 +210,7 @@ def test_bad_inputs_are_named(tmp_path, cohort):
 
 
 def test_pcm_tables_report_pcm_and_gl_from_the_summary(cohort, tmp_path):
-    from ecgrecon.pcm_report import write_pcm_tables
+    from ecgrecon.evaluation.pcm_report import write_pcm_tables
 
     d, gl, summary = cohort
     df = write_pcm_tables(summary, tmp_path / "pcm.csv", tmp_path / "pcm.md")

@@ -1,4 +1,4 @@
-"""Superclass classifier (ecgrecon.classifier): metrics, thresholds, training, retention."""
+"""Superclass classifier (ecgrecon.learn.classifier): metrics, thresholds, training, retention."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from ecgrecon import LEADS12, classifier, linear
-from ecgrecon.clean import clean_dataset
-from ecgrecon.datasets import ArtifactError, load_folds
-from ecgrecon.h5io import read_table
-from ecgrecon.morphology import replace_leads
+from ecgrecon import LEADS12
+
+from ecgrecon.learn import classifier
+
+from ecgrecon.learn import linear
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.data.datasets import ArtifactError, load_folds
+from ecgrecon.io.h5io import read_table
+from ecgrecon.signal.morphology import replace_leads
 from ecgrecon.synth import write_cohort
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG
 

@@ -12,10 +12,12 @@ import scipy.ndimage as ndi
 import scipy.signal as ss
 import wfdb
 
-from ecgrecon import LEADS12, clean
-from ecgrecon.clean import QuarantineLimitError, clean_dataset, process_batch
-from ecgrecon.filters import clean_batch
-from ecgrecon.h5io import read_table
+from ecgrecon import LEADS12
+
+from ecgrecon.data import clean
+from ecgrecon.data.clean import QuarantineLimitError, clean_dataset, process_batch
+from ecgrecon.signal.filters import clean_batch
+from ecgrecon.io.h5io import read_table
 from ptbxl_fixture import (CLEAN_CFG, LABELS_CFG, SHARED_PTBXL, make_cohort, rel_name, synth_signal,
                            write_record, write_tables)
 

@@ -14,10 +14,10 @@ import torch
 import wfdb
 
 from ecgrecon import LEADS12
-from ecgrecon.cli import main
-from ecgrecon.filters import clean_batch
-from ecgrecon.h5io import read_table
-from ecgrecon.metrics import record_lead_metrics
+from ecgrecon.deploy.cli import main
+from ecgrecon.signal.filters import clean_batch
+from ecgrecon.io.h5io import read_table
+from ecgrecon.signal.metrics import record_lead_metrics
 from test_bundle import _sha, trained_run  # noqa: F401 (shared session fixture)
 
 TARGETS = ["V1", "V3", "V4", "V5", "V6"]

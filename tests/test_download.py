@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ecgrecon.download import DownloadError, download_ptbxl
+from ecgrecon.io.download import DownloadError, download_ptbxl
 
 
 @pytest.fixture()

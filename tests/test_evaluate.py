@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from ecgrecon import linear
-from ecgrecon.evaluate import EvalSettings, evaluate
-from ecgrecon.reps import extract_reps
-from ecgrecon.train_decoder import train_decoder
-from ecgrecon.train_encoder import train_encoder
+from ecgrecon.learn import linear
+from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
+from ecgrecon.learn.reps import extract_reps
+from ecgrecon.learn.train_decoder import train_decoder
+from ecgrecon.learn.train_encoder import train_encoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
@@ -132,8 +132,8 @@ def test_checkpoints_load_weights_only(chain):
 
 
 def test_cv_summary_mean_and_sd_across_cv_folds(tmp_path):
-    from ecgrecon.evaluate import cv_summary
-    from ecgrecon.plots import affinity_heatmap, class_radar
+    from ecgrecon.evaluation.evaluate import cv_summary
+    from ecgrecon.evaluation.plots import affinity_heatmap, class_radar
 
     table = pd.DataFrame({"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1",
                           "rmse": [9.0, 1.0, 2.0, 3.0]})
@@ -146,7 +146,7 @@ def test_cv_summary_mean_and_sd_across_cv_folds(tmp_path):
 
 
 def test_reps_aligned_with_train_only_statistics_and_tiling(chain, cohort, tmp_path):
-    from ecgrecon.datasets import load_folds, read_segment_meta, split_rows
+    from ecgrecon.data.datasets import load_folds, read_segment_meta, split_rows
 
     seg, folds = cohort
     root = chain["segment_csv"].parent.parent
@@ -207,9 +207,9 @@ def test_gl_metrics_equal_a_direct_linear_prediction_of_the_test_segments(chain,
 
 def test_morphology_table_of_gl_c_ch_on_the_test_records(chain, cohort):
     from ecgrecon import LEADS12
-    from ecgrecon.datasets import read_leads, read_segment_meta
-    from ecgrecon.metrics import reassemble
-    from ecgrecon.morphology import QUANTITIES, morphology_table, replace_leads
+    from ecgrecon.data.datasets import read_leads, read_segment_meta
+    from ecgrecon.signal.metrics import reassemble
+    from ecgrecon.signal.morphology import QUANTITIES, morphology_table, replace_leads
 
     seg_path, _ = cohort
     morph = pd.read_csv(chain["morph_csv"])
@@ -234,10 +234,10 @@ def test_morphology_table_of_gl_c_ch_on_the_test_records(chain, cohort):
 
 
 def test_cha_at_epoch_0_equals_gl_and_keeps_gl_unless_validation_improves(chain, cohort):
-    from ecgrecon.datasets import load_folds, read_leads, read_segment_meta, split_rows
-    from ecgrecon.linear import GLAnchor
-    from ecgrecon.models import build_decoder
-    from ecgrecon.train_decoder import load_decoder
+    from ecgrecon.data.datasets import load_folds, read_leads, read_segment_meta, split_rows
+    from ecgrecon.learn.linear import GLAnchor
+    from ecgrecon.learn.models import build_decoder
+    from ecgrecon.learn.train_decoder import load_decoder
 
     seg, folds = cohort
     root = chain["segment_csv"].parent.parent
@@ -267,7 +267,7 @@ def test_cha_at_epoch_0_equals_gl_and_keeps_gl_unless_validation_improves(chain,
 def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_recorded_leads(cohort, tmp_path):
     """Task lead_i in small: GL maps I -> II, V4; III and aVR follow from I and the reconstructed II."""
     from ecgrecon import LEADS12
-    from ecgrecon.datasets import load_folds, read_segment_meta, split_rows
+    from ecgrecon.data.datasets import load_folds, read_segment_meta, split_rows
 
     seg, folds = cohort
     gl = linear.fit_from_segments(seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS,

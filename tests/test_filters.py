@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from ecgrecon.filters import (bandpass, bandpass_edges, clean_batch, median_width, moving_median,
+from ecgrecon.signal.filters import (bandpass, bandpass_edges, clean_batch, median_width, moving_median,
                               notch, remove_baseline, resample, resample_factors)
 from ptbxl_fixture import CLEAN_CFG
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrecon.folds import LeakageError, check_no_leakage, make_folds
+from ecgrecon.data.folds import LeakageError, check_no_leakage, make_folds
 
 SPLIT = {"train_folds": [1, 2, 3, 4, 5, 6, 7, 8], "val_folds": [9], "test_folds": [10], "cv_k": 5}
 

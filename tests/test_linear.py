@@ -1,4 +1,4 @@
-"""GL (ecgrecon.linear): exact recovery, ridge selection on validation, persistence, torch, files."""
+"""GL (ecgrecon.learn.linear): exact recovery, ridge selection on validation, persistence, torch, files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ecgrecon import LEADS12, linear
-from ecgrecon.datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
-from ecgrecon.wfdbio import read_record
+from ecgrecon import LEADS12
+
+from ecgrecon.learn import linear
+from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
+from ecgrecon.io.wfdbio import read_record
 from learning_cohort import write_cohort as write_learning_cohort
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from ecgrecon.losses import positive_mask, supcon_loss, supcon_loss_reference
+from ecgrecon.learn.losses import positive_mask, supcon_loss, supcon_loss_reference
 
 
 def _hand_batch():

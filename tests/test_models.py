@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgrecon.models import LeadDecoder, build_decoder, build_encoder, count_params
-from ecgrecon.views import augment, detect_r_peaks, morphology_view, shift_segments
+from ecgrecon.learn.models import LeadDecoder, build_decoder, build_encoder, count_params
+from ecgrecon.learn.views import augment, detect_r_peaks, morphology_view, shift_segments
 
 FS = 100.0
 AUG = {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8}

@@ -1,4 +1,4 @@
-"""Morphology metrics (ecgrecon.morphology): beat detector, delineator, errors, Bland-Altman."""
+"""Morphology metrics (ecgrecon.signal.morphology): beat detector, delineator, errors, Bland-Altman."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import wfdb
 
-from ecgrecon import LEADS12, morph_plots, morphology
-from ecgrecon.filters import resample
+from ecgrecon import LEADS12
+
+from ecgrecon.evaluation import morph_plots
+
+from ecgrecon.signal import morphology
+from ecgrecon.signal.filters import resample
 from ecgrecon.synth import dipole
 from ecgrecon.synth.leadfield import draw_anatomy
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrecon.datasets import ArtifactError
-from ecgrecon.h5io import read_table, write_table
-from ecgrecon.pool import pool_clean
+from ecgrecon.data.datasets import ArtifactError
+from ecgrecon.io.h5io import read_table, write_table
+from ecgrecon.data.pool import pool_clean
 from ecgrecon.synth import write_cohort
 from snakemake_helpers import scheduled_rules, snakemake
 from tiny_learning import tiny_config

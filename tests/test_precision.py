@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import ecgrecon.train_decoder as train_decoder_module
-from ecgrecon.device import autocast, bf16_native, resolve_precision
-from ecgrecon.models import LeadDecoder
-from ecgrecon.train_decoder import BF16_TOLERANCE, bf16_error, load_decoder, load_decoder_data, train_decoder
+import ecgrecon.learn.train_decoder as train_decoder_module
+from ecgrecon.learn.device import autocast, bf16_native, resolve_precision
+from ecgrecon.learn.models import LeadDecoder
+from ecgrecon.learn.train_decoder import BF16_TOLERANCE, bf16_error, load_decoder, load_decoder_data, train_decoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
@@ -129,8 +129,8 @@ def test_a_failed_bf16_check_falls_back_for_auto_and_stops_explicit_bf16(cohort,
 def test_anchored_decoder_keeps_its_gl_anchor_in_float32_under_bf16():
     """ChA = GL + residual decoder: under bf16 autocast the GL anchor is still computed in float32, so the
     untrained model (zero output layer) reproduces GL exactly."""
-    from ecgrecon.linear import GLAnchor
-    from ecgrecon.models import AnchoredDecoder
+    from ecgrecon.learn.linear import GLAnchor
+    from ecgrecon.learn.models import AnchoredDecoder
 
     torch.manual_seed(0)
     anchor = GLAnchor(3, 2)

@@ -7,7 +7,7 @@ import numpy
 import pytest
 import scipy
 
-from ecgrecon.provenance import config_hash, git_commit, write_provenance
+from ecgrecon.io.provenance import config_hash, git_commit, write_provenance
 from snakemake_helpers import ROOT
 
 CONFIG = {"seed": 7, "synth": {"n_records": 120, "write_hr": False}, "leads": {"inputs": ["I", "II", "V2"]}}

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from ecgrecon import LEADS12
-from ecgrecon.atomic import atomic_path
-from ecgrecon.clean import clean_dataset
-from ecgrecon.h5io import read_table, write_table
-from ecgrecon.qc import compute_qc_stats, window_stats
-from ecgrecon.segment import hop_starts, record_windows, segment_dataset
+from ecgrecon.io.atomic import atomic_path
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.io.h5io import read_table, write_table
+from ecgrecon.data.qc import compute_qc_stats, window_stats
+from ecgrecon.data.segment import hop_starts, record_windows, segment_dataset
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG, SHARED_PTBXL
 
 W, HOP = 256, 64

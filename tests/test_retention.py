@@ -1,4 +1,4 @@
-"""Diagnostic retention (ecgrecon.retention, rules train_classifier and retention)."""
+"""Diagnostic retention (ecgrecon.evaluation.retention, rules train_classifier and retention)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrecon import LEADS12, classifier
-from ecgrecon.h5io import write_table
-from ecgrecon.retention import retention_from_predictions, write_retention
-from ecgrecon.segment import record_windows
+from ecgrecon import LEADS12
+
+from ecgrecon.learn import classifier
+from ecgrecon.io.h5io import write_table
+from ecgrecon.evaluation.retention import retention_from_predictions, write_retention
+from ecgrecon.data.segment import record_windows
 from snakemake_helpers import scheduled_rules, snakemake
 from tiny_learning import tiny_config
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ecgrecon.sampler import ClassBalancedBatchSampler, multi_hot
+from ecgrecon.learn.sampler import ClassBalancedBatchSampler, multi_hot
 
 
 def _imbalanced_labels(seed=0):

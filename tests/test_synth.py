@@ -11,13 +11,14 @@ import pytest
 import wfdb
 
 from ecgrecon import LEADS12
-from ecgrecon.h5io import read_table
-from ecgrecon.metadata import load_database, load_statements
+from ecgrecon.io.h5io import read_table
+from ecgrecon.io.metadata import load_database, load_statements
 from ecgrecon.synth import simulate_cohort, write_cohort
-from ecgrecon.synth.measures import bandpass, record_features
+from ecgrecon.signal.filters import bandpass
+from ecgrecon.signal.measures import record_features
 from ecgrecon.synth.premise import linear_map_scores
 from ecgrecon.synth.wfdb_writer import write_record
-from ecgrecon.wfdbio import read_record
+from ecgrecon.io.wfdbio import read_record
 
 REAL_COLUMNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-xl"
 LIMB = {lead: LEADS12.index(lead) for lead in ("I", "II", "III", "AVR", "AVL", "AVF")}
@@ -209,7 +210,7 @@ def test_bad_records_are_bad(small):
 def test_noise_levels_vary_and_mains_only_at_500_hz():
     sim = simulate_cohort(60, seed=3, ecg_ids=range(1, 31), bad_per_thousand=0, want_hr=True)
     noise_lr = sim["lr"] - sim["clean_lr"]
-    hp = bandpass(noise_lr, 100.0, 15.0, 45.0, axis=1)
+    hp = bandpass(noise_lr, 100.0, 15.0, 45.0, 2, axis=1)
     level = hp.std(axis=(1, 2))
     assert np.percentile(level, 90) > 2.5 * np.percentile(level, 10)
     noise_hr = sim["hr"] - sim["clean_hr"]
@@ -258,7 +259,7 @@ def test_class_signatures_are_measurable(cohort):
 def test_premise_per_patient_map_beats_population_map(cohort):
     _, _, db, truth, sig, _ = cohort
     good = (truth["bad_kind"] == "").to_numpy()
-    scores = linear_map_scores(bandpass(sig[good], 100.0, axis=1), db["patient_id"].to_numpy()[good])
+    scores = linear_map_scores(bandpass(sig[good], 100.0, 0.5, 45.0, 2, axis=1), db["patient_id"].to_numpy()[good])
     pop, pat = scores["population"]["r2"], scores["per_patient"]["r2"]
     assert 0.55 < pop < 0.88                  # clearly imperfect, like real PTB-XL (~0.69)
     assert pat > pop + 0.1                    # anatomy explains much of what is left

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ecgrecon.datasets import ArtifactError
-from ecgrecon.train_decoder import load_decoder, load_decoder_data, train_decoder
+from ecgrecon.data.datasets import ArtifactError
+from ecgrecon.learn.train_decoder import load_decoder, load_decoder_data, train_decoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
@@ -116,7 +116,7 @@ def test_clear_errors_for_bad_inputs(cohort, tmp_path):
 
 
 def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
-    from ecgrecon.train_encoder import train_encoder
+    from ecgrecon.learn.train_encoder import train_encoder
 
     seg, folds = cohort
     cfg = {"embed_dim": 16, "proj_dim": 8, "width": 4, "temperature": 0.1, "batch_size": 40, "lr": 0.003,
@@ -142,9 +142,9 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
 
 
 def test_unreadable_checkpoints_name_the_file(tmp_path):
-    from ecgrecon.datasets import ArtifactError
-    from ecgrecon.train_decoder import load_decoder
-    from ecgrecon.train_encoder import load_encoder
+    from ecgrecon.data.datasets import ArtifactError
+    from ecgrecon.learn.train_decoder import load_decoder
+    from ecgrecon.learn.train_encoder import load_encoder
 
     missing = tmp_path / "missing.pt"
     with pytest.raises(ArtifactError, match=r"missing\.pt: decoder checkpoint not found"):

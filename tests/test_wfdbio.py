@@ -11,7 +11,7 @@ import pytest
 import wfdb
 
 from ecgrecon import LEADS12
-from ecgrecon.wfdbio import RecordError, declared_fs, parse_header, read_record
+from ecgrecon.io.wfdbio import RecordError, declared_fs, parse_header, read_record
 from ptbxl_fixture import SHARED_PTBXL, synth_signal, write_record
 
 REAL = ["records100/00000/00001_lr", "records100/01000/01025_lr", "records100/21000/21544_lr"]

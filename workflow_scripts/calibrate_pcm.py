@@ -2,9 +2,9 @@
 
 import os
 
-from ecgrecon.calibration import run_pcm
-from ecgrecon.pcm_report import write_pcm_tables
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.calibration import run_pcm
+from ecgrecon.evaluation.pcm_report import write_pcm_tables
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake, provenance=(os.path.dirname(os.path.dirname(snakemake.output.summary)),)) as log:
     i, o = snakemake.input, snakemake.output

@@ -1,7 +1,7 @@
 """Rule clean: raw database folder (read by the adapter of its kind) -> cleaned HDF5 + quarantine list."""
 
-from ecgrecon.clean import clean_dataset
-from ecgrecon.runlog import script_run
+from ecgrecon.data.clean import clean_dataset
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     summary = clean_dataset(

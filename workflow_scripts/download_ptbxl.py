@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ecgrecon.download import download_ptbxl
-from ecgrecon.runlog import script_run
+from ecgrecon.io.download import download_ptbxl
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     download_ptbxl(

@@ -2,9 +2,9 @@
 import os
 
 from ecgrecon import methods as registry
-from ecgrecon.device import set_threads
-from ecgrecon.evaluate import EvalSettings, evaluate
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.device import set_threads
+from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
+from ecgrecon.io.runlog import script_run
 
 folders = tuple(sorted({os.path.dirname(p) for p in snakemake.output}))  # results/{task}/{tables,figures,predictions}
 with script_run(snakemake, provenance=folders) as log:

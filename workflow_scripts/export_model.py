@@ -1,8 +1,8 @@
 """Rule export_model: one method's encoder + decoders + settings + metrics -> model bundle + JSON card."""
 
-from ecgrecon.bundle import export_model
-from ecgrecon.device import set_threads
-from ecgrecon.runlog import script_run
+from ecgrecon.deploy.bundle import export_model
+from ecgrecon.learn.device import set_threads
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     set_threads(snakemake.threads)

@@ -1,8 +1,8 @@
 """Rule extract_reps: h for every segment and record window, train-only h statistics per fold."""
 
-from ecgrecon.device import set_threads
-from ecgrecon.reps import extract_reps
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.device import set_threads
+from ecgrecon.learn.reps import extract_reps
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")

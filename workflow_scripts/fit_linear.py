@@ -1,7 +1,7 @@
 """Rule fit_linear: one population linear map (GL or another `linear` method) of a task and fold."""
 
-from ecgrecon.linear import fit_from_segments
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.linear import fit_from_segments
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     p = snakemake.params

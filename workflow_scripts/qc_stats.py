@@ -1,7 +1,7 @@
 """Rule qc_stats: QC pass 1, per-lead percentile bounds."""
 
-from ecgrecon.qc import compute_qc_stats
-from ecgrecon.runlog import script_run
+from ecgrecon.data.qc import compute_qc_stats
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     compute_qc_stats(

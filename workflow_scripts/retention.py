@@ -1,8 +1,8 @@
 """Rule retention: classifier scores of the test records, original vs reconstructed target leads."""
 
-from ecgrecon.device import set_threads
-from ecgrecon.retention import retention_from_predictions, write_retention
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.device import set_threads
+from ecgrecon.evaluation.retention import retention_from_predictions, write_retention
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ecgrecon.runlog import script_run
+from ecgrecon.io.runlog import script_run
 from ecgrecon.synth import write_cohort
 
 with script_run(snakemake) as log:

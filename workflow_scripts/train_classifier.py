@@ -1,8 +1,8 @@
 """Rule train_classifier: the superclass classifier for diagnostic retention (train split, early stop on val)."""
 
-from ecgrecon.classifier import train_from_clean
-from ecgrecon.device import set_threads
-from ecgrecon.runlog import script_run
+from ecgrecon.learn.classifier import train_from_clean
+from ecgrecon.learn.device import set_threads
+from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake, provenance=("results/classifier",)) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")

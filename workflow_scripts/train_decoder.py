@@ -1,8 +1,8 @@
 """Rule train_decoder: one (task, method, fold, lead) decoder; resumes from {lead}.resume.pt if killed."""
 
-from ecgrecon.device import set_threads
-from ecgrecon.runlog import script_run
-from ecgrecon.train_decoder import train_decoder
+from ecgrecon.learn.device import set_threads
+from ecgrecon.io.runlog import script_run
+from ecgrecon.learn.train_decoder import train_decoder
 
 with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")

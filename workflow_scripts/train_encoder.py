@@ -2,9 +2,9 @@
 
 import os
 
-from ecgrecon.device import set_threads
-from ecgrecon.runlog import script_run
-from ecgrecon.train_encoder import train_encoder
+from ecgrecon.learn.device import set_threads
+from ecgrecon.io.runlog import script_run
+from ecgrecon.learn.train_encoder import train_encoder
 
 with script_run(snakemake, provenance=(os.path.dirname(snakemake.output.model),)) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")

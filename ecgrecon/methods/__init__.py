@@ -3,8 +3,8 @@
 ``from ecgrecon import methods; methods.get("Ch")``; the built-in methods are registered on import.
 """
 
-from . import linear, decoders, calibrated  # noqa: F401  (register the built-in methods, in table order)
-from .registry import (CORRUPTIONS, KINDS, REFERENCE_DISPLAY, REGISTRY, EvalData, Method, Prediction, artifact_key, display, get,
+from ecgrecon.methods import linear, decoders, calibrated  # noqa: F401  (register the built-in methods, in table order)
+from ecgrecon.methods.registry import (CORRUPTIONS, KINDS, REFERENCE_DISPLAY, REGISTRY, EvalData, Method, Prediction, artifact_key, display, get,
                        load_plugins, markdown_table, names, register)
 
 __all__ = ["predict", "CORRUPTIONS", "KINDS", "REFERENCE_DISPLAY", "REGISTRY", "EvalData", "Method", "Prediction", "artifact_key", "display",

@@ -1,11 +1,11 @@
 """Per-patient calibrated methods (kind ``calibrated``): PCM, a ridge map fitted per test record on a
 2-s calibration segment of its true 12-lead ECG, with a cross-fit quality score and soft fallback to
-GL (:mod:`ecgrecon.calibration`, rule ``calibrate_pcm``). They see part of each test record, so they
+GL (:mod:`ecgrecon.learn.calibration`, rule ``calibrate_pcm``). They see part of each test record, so they
 are reported in their own table (``pcm_metrics``), never beside the population methods."""
 
 from __future__ import annotations
 
-from .registry import Method, register
+from ecgrecon.methods.registry import Method, register
 
 PCM = register(Method(
     name="PCM", display="PCM", family="per-patient calibrated", kind="calibrated", calibration=True,

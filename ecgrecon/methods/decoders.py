@@ -1,13 +1,13 @@
 """Deep lead decoders (kind ``decoder``, rule ``train_decoder``, one network per target lead):
 C (signal only), C-h (signal + encoder representation h) and ChA (GL prediction + a C-h decoder of
-the residual whose output layer starts at zero). Networks: :mod:`ecgrecon.models`; training:
-:mod:`ecgrecon.train_decoder`."""
+the residual whose output layer starts at zero). Networks: :mod:`ecgrecon.learn.models`; training:
+:mod:`ecgrecon.learn.train_decoder`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .registry import Method, Prediction, register
+from ecgrecon.methods.registry import Method, Prediction, register
 
 C = register(Method(
     name="C", display="C", family="discriminative deep", kind="decoder", legend="C (signal)", color="tab:blue",
@@ -30,9 +30,9 @@ def predict(method: Method, artifacts, data) -> Prediction:
 
     Returns the segment and record predictions, the parameter count of one lead's decoder and the
     per-lead train-mean waveform stored in the checkpoints (the ``train_mean`` reference predictor)."""
-    from ..datasets import ArtifactError
-    from ..evaluate import predict as run_model
-    from ..train_decoder import load_decoder
+    from ecgrecon.data.datasets import ArtifactError
+    from ecgrecon.learn.models import predict as run_model
+    from ecgrecon.learn.train_decoder import load_decoder
 
     if len(artifacts) != len(data.targets):
         raise ArtifactError(f"{method.name}: {len(artifacts)} checkpoints for {len(data.targets)} target leads")

@@ -1,9 +1,9 @@
 """Population linear methods (kind ``linear``): GL, a ridge map from the input leads (mV, +-context
-samples) to every target lead, one map per task and fold (rule ``fit_linear``, :mod:`ecgrecon.linear`)."""
+samples) to every target lead, one map per task and fold (rule ``fit_linear``, :mod:`ecgrecon.learn.linear`)."""
 
 from __future__ import annotations
 
-from .registry import Method, Prediction, register
+from ecgrecon.methods.registry import Method, Prediction, register
 
 GL = register(Method(
     name="GL", display="GL", family="population linear", kind="linear", legend="GL (linear)", color="tab:green",
@@ -13,8 +13,8 @@ GL = register(Method(
 
 def predict(method: Method, artifact, data) -> Prediction:
     """Segment and record predictions of a linear map (``artifact``: its JSON) on the raw input leads in mV."""
-    from ..datasets import ArtifactError
-    from ..linear import load
+    from ecgrecon.data.datasets import ArtifactError
+    from ecgrecon.learn.linear import load
 
     gl = load(artifact)
     if gl.inputs != list(data.inputs) or gl.targets != list(data.targets):

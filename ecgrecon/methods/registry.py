@@ -13,7 +13,7 @@ the DAG); the code that fits and predicts a method lives in its module's functio
 Kinds (which rule fits the method, and how the evaluation gets its predictions):
 
 - ``linear``: rule ``fit_linear``, one JSON map per (task, fold, method) from
-  :func:`ecgrecon.linear.fit_from_segments` with the ``gl`` config section updated by the
+  :func:`ecgrecon.learn.linear.fit_from_segments` with the ``gl`` config section updated by the
   method's ``settings``; evaluated by :func:`ecgrecon.methods.linear.predict`.
 - ``decoder``: rule ``train_decoder``, one checkpoint per (task, method, fold, lead);
   evaluated by :func:`ecgrecon.methods.decoders.predict`.

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ecgrecon.atomic import atomic_path, write_csv
+from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.synth import catalogue as cat
 from ecgrecon.synth.noise import quantise
 from ecgrecon.synth.plan import plan_cohort, record_path

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
-from ecgrecon.atomic import atomic_path
-from ecgrecon.h5io import write_table
+from ecgrecon.io.atomic import atomic_path
+from ecgrecon.io.h5io import write_table
 from ecgrecon.synth import catalogue as cat
 from ecgrecon.synth.noise import BAD_KINDS
 from ecgrecon.synth.plan import FORM_CODE_OF, record_path

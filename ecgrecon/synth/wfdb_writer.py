@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgrecon import LEADS12
-from ecgrecon.atomic import atomic_path
+from ecgrecon.io.atomic import atomic_path
 
 GAIN = 1000.0      # adu per mV
 

@@ -1,0 +1,1 @@
+"""Data stages: clean, two-pass QC, segments, patient-wise folds, pooling, cross-dataset folds, artifact readers."""

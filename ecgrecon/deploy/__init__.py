@@ -1,0 +1,1 @@
+"""Deployment: model bundles, `ecgrecon reconstruct`, the command line."""

@@ -1,0 +1,239 @@
+"""``ecgrecon``: export a trained model to one file, apply it to your own WFDB records.
+
+Sub-commands: ``export`` (pipeline results -> model bundle + JSON model card) and
+``reconstruct`` (bundle + WFDB record(s) -> WFDB record(s) with the reconstructed leads).
+Bad input ends with one line ``ecgrecon: error: <file>: <reason>`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path, PurePosixPath
+
+from ecgrecon import __version__
+from ecgrecon import methods as registry
+
+EXIT_BAD_INPUT = 2
+
+EPILOG = """examples:
+  ecgrecon export --variant Ch
+  ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt \\
+      --input results/raw/synthetic/records100/00000/00008_lr --output reconstructed --plot
+  ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output out/
+
+See docs/reconstruct.md for what the output records hold."""
+
+RECONSTRUCT_HELP = """Apply a model bundle to WFDB records. The model's input leads (e.g. I, II, V2) are
+found by name (case-insensitive; other leads are ignored); any sampling rate the pipeline's
+filters handle, any length of at least one window (2.56 s for the default model). Each record
+is cleaned exactly like the pipeline (notch, band-pass, resampling, median baseline), cut into
+non-overlapping windows (the last one aligned to the end), reconstructed in mV and resampled
+back to its own rate and length. Output per record: <name>_recon.hea/.dat holding the measured
+leads (cleaned) and the reconstructed ones named <lead>-rec, with comment lines naming the
+model; with --plot also <name>_recon.png. When the input also holds a target lead, r and RMSE
+against it are printed, written as a header comment and shown in the plot."""
+
+
+class Progress:
+    """A one-line progress bar on stderr (redrawn on a terminal, every 10 % otherwise)."""
+
+    def __init__(self, total: int, enabled: bool = True, stream=None, width: int = 30):
+        self.total, self.enabled, self.width = total, enabled and total > 1, width
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self._last_decile = -1
+
+    def update(self, done: int, failed: int) -> None:
+        if not self.enabled:
+            return
+        decile = done * 10 // self.total
+        if not self.tty and decile == self._last_decile and done != self.total:
+            return
+        self._last_decile = decile
+        fill = self.width * done // self.total
+        rate = done / max(time.perf_counter() - self.t0, 1e-9)
+        line = (f"reconstruct [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} records"
+                f"{f', {failed} failed' if failed else ''}, {rate:.1f} records/s")
+        end = "\n" if not self.tty or done == self.total else ""
+        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.flush()
+
+
+def _folder_records(folder: Path, out_dir: Path, skip: Path) -> list[tuple[Path, Path]]:
+    """Every record (.hea) below ``folder``, except under ``skip`` or named ``*_recon`` (outputs)."""
+    from ecgrecon.deploy.reconstruct import OUTPUT_SUFFIX, output_base, record_base
+    from ecgrecon.io.wfdbio import RecordError
+
+    heads = sorted(h for h in folder.rglob("*.hea")
+                   if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX))
+    if not heads:
+        raise RecordError(folder, "no WFDB header (.hea) in this folder")
+    return [(record_base(h), output_base(out_dir, record_base(h.relative_to(folder)))) for h in heads]
+
+
+def expand_inputs(path: str, out_dir: Path) -> list[tuple[Path, Path]]:
+    """(record path, output record path) for a record, a folder (every .hea below it, outputs
+    keep the sub-folders) or a RECORDS list (one record or sub-folder per line, relative to the
+    list; the outputs keep those relative paths)."""
+    from ecgrecon.deploy.reconstruct import output_base, record_base
+    from ecgrecon.io.wfdbio import RecordError, safe_record_path
+
+    p, skip = Path(path), out_dir.resolve()
+    if p.is_dir():
+        return _folder_records(p, out_dir, skip)
+    base = record_base(p)
+    if p.suffix.lower() in (".hea", ".dat") or base.with_name(base.name + ".hea").exists():
+        return [(base, output_base(out_dir, base.name))]
+    if not p.is_file():
+        raise RecordError(p, "no such record (.hea), folder or RECORDS list")
+    try:
+        lines = p.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(p, f"unreadable RECORDS list ({exc})") from None
+    rels = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    if not rels:
+        raise RecordError(p, "empty RECORDS list")
+    items, root = [], p.parent.resolve()
+    for rel in rels:
+        target = safe_record_path(root, rel.rstrip("/"))
+        if target.is_dir():  # PhysioNet's multi-level databases list sub-folders ("p00/")
+            items += _folder_records(target, out_dir / rel.rstrip("/"), skip)
+        else:
+            items.append((target, output_base(out_dir, PurePosixPath(rel))))
+    return items
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return "; ".join(f"{lead} r {d['pearson']:.3f} RMSE {d['rmse']:.3f} mV" for lead, d in metrics.items())
+
+
+def cmd_reconstruct(args) -> int:
+    from ecgrecon.deploy.bundle import load_model
+    from ecgrecon.learn.device import resolve_device
+    from ecgrecon.deploy.reconstruct import run_records
+    from ecgrecon.io.wfdbio import RecordError
+
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError:
+        raise RecordError("--device cuda", "torch sees no CUDA device (use cpu or auto)") from None
+    model = load_model(args.model, device)
+    out_dir = Path(args.output)
+    items = [item for path in args.input for item in expand_inputs(path, out_dir)]
+    dup = sorted(str(o) for o, n in Counter(o for _, o in items).items() if n > 1)
+    if dup:
+        raise RecordError(dup[0], "two inputs map to the same output record; give them separate --output folders")
+    bar = Progress(len(items), enabled=not args.quiet)
+    failed, t0 = 0, time.perf_counter()
+    for i, res in enumerate(run_records(model, items, plot=args.plot, jobs=args.jobs, threads=args.threads)):
+        if res.error:
+            failed += 1
+            if bar.tty and bar.enabled:
+                sys.stderr.write("\n")
+            print(f"ecgrecon: error: {res.error}", file=sys.stderr)
+        elif len(items) == 1 and not args.quiet:
+            print(f"wrote {', '.join(res.files)} ({res.n_samples} samples at {res.fs:g} Hz)"
+                  + (f"; {_fmt_metrics(res.metrics)}" if res.metrics else ""))
+        bar.update(i + 1, failed)
+    if len(items) > 1 and not args.quiet:
+        rate = len(items) / max(time.perf_counter() - t0, 1e-9)
+        print(f"reconstructed {len(items) - failed} of {len(items)} records into {out_dir} ({rate:.1f} records/s)")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_export(args) -> int:
+    import yaml
+
+    from ecgrecon.deploy.bundle import BundleError, artifact_paths, export_model, settings_from_config
+
+    try:
+        cfg = yaml.safe_load(Path(args.config).read_text())
+    except FileNotFoundError:
+        raise BundleError(args.config, "config file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise BundleError(args.config, f"unreadable config ({str(exc).splitlines()[0]})") from None
+    if not isinstance(cfg, dict):
+        raise BundleError(args.config, "config is not a mapping")
+    settings = settings_from_config(cfg, args.task, args.config)
+    out = Path(args.output or Path(args.results) / args.task / "model" / f"ecgrecon-{args.variant}.pt")
+    paths = artifact_paths(args.results, args.task, args.variant, args.fold, settings["inputs"], settings["targets"])
+    if not registry.get(args.variant).uses_h:
+        paths.pop("encoder_path"), paths.pop("reps_path")
+    export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print,
+                 **paths)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="ecgrecon", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Reconstruct missing precordial ECG leads (V1, V3-V6) from I, II, V2 with a model "
+                    "trained by the ecg-recon pipeline.")
+    ap.add_argument("--version", action="version", version=f"ecgrecon {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ex = sub.add_parser(
+        "export", help="pack a trained model (encoder, decoders, settings, metrics) into one file",
+        description="Pack the encoder, the decoders of every target lead of one fold, lead names, fs, window/hop, "
+                    "cleaning settings, h normalisation statistics, a hash of those settings and the validation and test metrics "
+                    "into one bundle (loads with torch.load(weights_only=True)) plus a JSON model card beside it. "
+                    "Reads the pipeline's results (run `snakemake` first; the workflow's rule export_model does "
+                    "the same).")
+    exportable = [m for m in registry.names("decoder") if registry.get(m).exportable]
+    ex.add_argument("--variant", choices=exportable, default="Ch",
+                    help="; ".join(f"{m}: {registry.get(m).description}" for m in exportable) + " (default %(default)s)")
+    ex.add_argument("--task", default="paper", help="the task (config `tasks:`) whose models to export "
+                                                    "(default %(default)s)")
+    ex.add_argument("--config", default="config.yaml", help="the config the results were made with (default %(default)s)")
+    ex.add_argument("--results", default="results", help="the pipeline's results folder (default %(default)s)")
+    ex.add_argument("--fold", default="official", help="fold whose decoders to export (default %(default)s)")
+    ex.add_argument("--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)")
+    ex.set_defaults(func=cmd_export)
+
+    rc = sub.add_parser("reconstruct", help="reconstruct the target leads of WFDB records with a model bundle",
+                        description=RECONSTRUCT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on "
+                               "stderr; the others are still written)")
+    rc.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
+    rc.add_argument("--input", required=True, nargs="+", metavar="RECORD",
+                    help="WFDB record (path with or without .hea), a folder (every record below it, except "
+                         "*_recon outputs) or a RECORDS list file (records or sub-folders relative to it)")
+    rc.add_argument("--output", default="reconstructed", metavar="DIR", help="output folder (default %(default)s)")
+    rc.add_argument("--plot", action="store_true", help="also write <name>_recon.png (measured vs reconstructed)")
+    rc.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                    help="worker processes for a folder or list (default %(default)s; use the number of cores)")
+    rc.add_argument("--threads", type=_positive, default=1, metavar="N",
+                    help="torch threads per process (default %(default)s: fastest for the small batches of one record)")
+    rc.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
+    rc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    rc.set_defaults(func=cmd_reconstruct)
+    return ap
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``ecgrecon`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from ecgrecon.deploy.bundle import BundleError
+    from ecgrecon.data.datasets import ArtifactError
+    from ecgrecon.io.wfdbio import RecordError
+
+    try:
+        return args.func(args)
+    except (BundleError, RecordError, ArtifactError) as exc:
+        print(f"ecgrecon: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

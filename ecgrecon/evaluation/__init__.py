@@ -1,0 +1,1 @@
+"""Evaluation: tables, figures, morphology plots, diagnostic retention, PCM tables, docs/results.md."""

@@ -1,0 +1,267 @@
+"""Train one lead decoder: variant C (signal only), Ch (signal + h) or ChA (GL anchor + Ch residual).
+
+Input x: the input leads of each segment, z-scored per segment and lead (ChA: in mV, the model
+z-scores them itself and feeds the raw leads to its frozen GL anchor); h: the encoder
+representation standardised with the fold's train statistics (Ch, ChA); target: the lead in
+mV. ChA is scored on validation before training (epoch 0 = GL) and keeps those weights unless
+an epoch beats them. Loss = w_mse * MSE + w_mae * MAE, AdamW, early stopping on the validation
+loss, best weights kept. ``epoch_fraction`` < 1: each epoch trains on a fresh seeded random subset
+of that fraction of the train segments (overlapping windows make neighbours near-duplicates),
+dividing the cost of an epoch; validation always uses every validation segment. ``precision``
+(auto | fp32 | bf16): bf16 runs the training and validation forward passes under bfloat16
+autocast (weights, gradients, optimiser state and the loss stay float32); the checkpoint records
+the precision used, and evaluation always runs the saved float32 weights in float32. Per-epoch
+resume state beside the checkpoint (``{lead}.resume.pt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ecgrecon.io.atomic import write_csv
+from ecgrecon.data.datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
+from ecgrecon.learn.device import (autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision,
+                     seed_everything)
+from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
+from ecgrecon.learn.linear import GLAnchor, load as load_gl
+from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
+
+ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule",
+              "epoch_fraction", "precision")
+
+
+@dataclass
+class DecoderData:
+    """Arrays for one (variant, fold, lead): x z-scored (n, n_in, T), y in mV (n, T), h or None."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    h_train: np.ndarray | None
+    x_val: np.ndarray
+    y_val: np.ndarray
+    h_val: np.ndarray | None
+
+
+def check_seg_ids(meta: pd.DataFrame, path) -> np.ndarray:
+    """seg_id must equal the row index (the contract); returns it."""
+    seg = meta["seg_id"].to_numpy(np.int64)
+    if not np.array_equal(seg, np.arange(len(meta))):
+        raise ArtifactError(f"{path}: meta seg_id is not the row index 0..n-1")
+    return seg
+
+
+def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs) -> DecoderData:
+    """Read train and val arrays of one fold; h only for variants Ch and ChA; ChA keeps x in mV."""
+    method = check_variant(variant)
+    meta, _ = read_segment_meta(segments)
+    seg = check_seg_ids(meta, segments)
+    rows = split_rows(meta, load_folds(folds, fold), segments)
+    out = {}
+    for split in ("train", "val"):
+        r = rows[split]
+        if len(r) == 0:
+            raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
+        sig = read_leads(segments, list(inputs) + [lead], r)
+        out[f"x_{split}"] = np.ascontiguousarray(sig[:, :-1]) if method.raw_inputs else zscore_segments(sig[:, :-1])
+        out[f"y_{split}"] = np.ascontiguousarray(sig[:, -1])
+        if method.uses_h:
+            if reps is None:
+                raise ValueError(f"variant {variant} needs reps.h5")
+            out[f"h_{split}"] = load_h(reps, fold, seg[r])
+        else:
+            out[f"h_{split}"] = None
+    return DecoderData(**out)
+
+
+def _batch_loss(pred, y, w):
+    err = pred - y
+    return w["mse"] * (err**2).mean() + w["mae"] * err.abs().mean()
+
+
+BF16_TOLERANCE = 0.02
+"""Largest accepted RMS difference between a decoder's bf16-autocast and float32 outputs, relative to the
+float32 outputs' standard deviation (bf16 rounding alone gives ~0.3 %)."""
+
+
+@torch.no_grad()
+def bf16_error(model: torch.nn.Module, x: torch.Tensor, h: torch.Tensor | None) -> float:
+    """RMS(bf16-autocast output - float32 output) / std(float32 output) of ``model`` on one batch."""
+    ref = model(x, h).double()
+    with autocast("bf16", x.device):
+        low = model(x, h).double()
+    return float((low - ref).pow(2).mean().sqrt() / ref.std().clamp_min(1e-12))
+
+
+def _checked_bf16(model, probes, requested: str, log) -> str:
+    """``bf16`` if the untrained model's bf16 outputs match float32 on every probe batch (train and validation
+    batch shapes); else ``fp32`` with a warning for ``precision: auto``, and an error for ``precision: bf16``.
+    Guards against bf16 kernels that are wrong for some layer shapes (seen for a 16-channel stride-4 conv
+    in oneDNN 3.12 on AMX)."""
+    err = max(bf16_error(model, x, h) for x, h in probes)
+    if err <= BF16_TOLERANCE:
+        log(f"precision bf16: bf16 vs float32 output difference {err:.2%} of the output std on the probe batches")
+        return "bf16"
+    msg = (f"bf16 outputs of this decoder differ from float32 by {err:.1%} of the output std on this device "
+           f"(> {BF16_TOLERANCE:.0%}: a bf16 kernel is inexact for these layer shapes)")
+    if requested == "bf16":
+        raise RuntimeError(f"precision bf16: {msg}; set decoder.precision to fp32 or auto")
+    log(f"warning: {msg}; training in fp32")
+    return "fp32"
+
+
+def fit_decoder(
+    data: DecoderData,
+    *,
+    variant: str,
+    cfg: dict,
+    seed: int,
+    key: tuple = (),
+    device: str = "auto",
+    state_path,
+    log=print,
+    epoch_hook: Callable[[int], None] | None = None,
+    anchor: GLAnchor | None = None,
+) -> tuple[LeadDecoder | AnchoredDecoder, dict]:
+    """Train with early stopping; returns the model holding the best weights and the fit result.
+
+    ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
+    lead see the same batches. ``anchor``: the fold's GL anchor of the lead (variant ChA only).
+    """
+    dev = resolve_device(device)
+    seed_everything(seed, dev)
+    requested = cfg.get("precision", "fp32")
+    precision = resolve_precision(requested, dev)
+    if precision == "bf16" and not bf16_native(dev):
+        log(f"warning: precision bf16 on a {dev.type} without native bfloat16: it runs, but slower than fp32")
+    h_dim = 0 if data.h_train is None else data.h_train.shape[1]
+    torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
+    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
+    anchored = isinstance(model, AnchoredDecoder)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    w = {k: float(v) for k, v in cfg["loss_weights"].items()}
+    bs = int(cfg["batch_size"])
+
+    def tensors(x, h, y):
+        t = [torch.from_numpy(x).to(dev), None if h is None else torch.from_numpy(h).to(dev), torch.from_numpy(y).to(dev)]
+        return t
+
+    xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
+    xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
+    vb = inference_batch(dev)
+    if precision == "bf16":
+        precision = _checked_bf16(model, [(xt[:bs], None if ht is None else ht[:bs]),
+                                          (xv[:vb], None if hv is None else hv[:vb])], requested, log)
+    n = len(xt)
+    fraction = float(cfg.get("epoch_fraction", 1.0))
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"decoder epoch_fraction must be in (0, 1], got {fraction}")
+    n_epoch = max(1, int(round(fraction * n)))
+
+    def train_epoch(epoch: int) -> float:
+        g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
+        perm = torch.randperm(n, generator=g)[:n_epoch].to(dev)
+        total = 0.0
+        for lo in range(0, n_epoch, bs):
+            idx = perm[lo : lo + bs]
+            with autocast(precision, dev):
+                pred = model(xt[idx], None if ht is None else ht[idx])
+            loss = _batch_loss(pred.float(), yt[idx], w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        return total / n_epoch
+
+    def validate() -> dict:
+        se = ae = 0.0
+        for lo in range(0, len(xv), vb):
+            with autocast(precision, dev):
+                pred = model(xv[lo : lo + vb], None if hv is None else hv[lo : lo + vb])
+            err = (pred.float() - yv[lo : lo + vb]).double()
+            se += float((err**2).sum())
+            ae += float(err.abs().sum())
+        m = yv.numel()
+        return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
+
+    settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type, "precision": precision,
+                "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads(),
+                "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()]
+                + [float(model.anchor.bias)]}
+    fp = fingerprint(settings, data.x_train, data.y_train, data.x_val, data.y_val,
+                     *(a for a in (data.h_train, data.h_val) if a is not None))
+    result = fit({"model": model}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
+                 patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook,
+                 lr_schedule=cfg.get("lr_schedule", "constant"), validate_initial=anchored)
+    model.load_state_dict(result["best"]["model"])
+    model.eval()
+    return model, {**result, "precision": precision}
+
+
+def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
+    """The constructor settings of a decoder (stored in its checkpoint)."""
+    if isinstance(model, AnchoredDecoder):
+        return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
+    return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride,
+            "out_channels": model.up.out_channels}
+
+
+def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
+    """The GL anchor of ``lead`` from the fold's GL map (rule fit_gl), checked against fold and inputs."""
+    gl = load_gl(gl_path)
+    if gl.inputs != [str(i) for i in inputs]:
+        raise ArtifactError(f"{gl_path}: GL map inputs {gl.inputs} differ from the decoder inputs {list(inputs)}")
+    if gl.info.get("fold", fold) != fold:
+        raise ArtifactError(f"{gl_path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
+    if lead not in gl.targets:
+        raise ArtifactError(f"{gl_path}: GL map has no target lead {lead} (has {gl.targets})")
+    return GLAnchor.from_map(gl, lead)
+
+
+def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold, lead, inputs, cfg, seed,
+                  device="auto", log=print, epoch_hook=None, gl_path=None) -> dict:
+    """Load data, train, write the checkpoint (best weights) and the validation curve CSV.
+
+    ``gl_path``: the fold's GL map (variant ChA only: its anchor).
+    """
+    anchored = check_variant(variant).anchor is not None
+    if anchored and gl_path is None:
+        raise ValueError(f"variant {variant} needs the fold's GL map (gl_path)")
+    anchor = load_anchor(gl_path, fold, lead, inputs) if anchored else None
+    data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
+    log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
+    state = resume_path(out_model)
+    model, result = fit_decoder(data, variant=variant, cfg=cfg, seed=seed, key=(fold, lead), device=device,
+                                state_path=state, log=log, epoch_hook=epoch_hook, anchor=anchor)
+    n_params = count_params(model)
+    ckpt = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "variant": variant, "fold": fold, "lead": lead, "inputs": [str(i) for i in inputs],
+        "h_dim": int(model.h_dim), "arch": model_arch(model),
+        "n_params": n_params, "precision": result["precision"], "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
+        "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0), "seed": int(seed),
+        "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
+    }
+    write_csv(out_curve, pd.DataFrame(result["history"]))
+    save_torch(out_model, ckpt)
+    state.unlink(missing_ok=True)
+    log(f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
+        f"(val loss {result['best_val']:.5f}) of {len(result['history'])}")
+    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"],
+            "precision": result["precision"]}
+
+
+def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dict]:
+    """Rebuild a decoder from its checkpoint (``torch.load(weights_only=True)``)."""
+    ckpt = load_checkpoint(path, "decoder")
+    n_in = len(ckpt["inputs"])
+    anchored = check_variant(ckpt["variant"]).anchor is not None
+    anchor = GLAnchor(n_in, ckpt["arch"]["gl_context"]) if anchored else None
+    model = build_decoder(ckpt["variant"], n_in, ckpt["h_dim"], ckpt["arch"], anchor=anchor)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt
