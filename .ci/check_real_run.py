@@ -1,4 +1,5 @@
 """Assert what CI's real-data run must produce (63 shared PTB-XL records, 34 with metadata)."""
+
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ for task, spec in TASKS.items():  # every task's population methods, from the me
     assert set(expected) <= set(table["variant"]), (task, sorted(set(table["variant"])))
     assert set(table["lead"]) == {*spec["targets"], *spec["derived"], "Mean"}, (task, sorted(set(table["lead"])))
     mean = table[(table["lead"] == "Mean") & (table["fold"] == "official")].set_index("variant")
-    print(f"cross-dataset PTB-XL -> LUDB, task {task}, mean RMSE (mV): "
-          + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected))
+    print(
+        f"cross-dataset PTB-XL -> LUDB, task {task}, mean RMSE (mV): "
+        + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected)
+    )
 print("cross-dataset run OK")

@@ -1,4 +1,5 @@
 """Assert what CI's pooled real-data run (config/real_shared.yaml) must produce."""
+
 import sys
 from pathlib import Path
 
@@ -25,8 +26,10 @@ for task, spec in TASKS.items():  # every task's population methods, from the me
         assert set(expected) <= set(t["variant"]), (task, name, sorted(set(t["variant"])))
     seg = pd.read_csv(tables / "segment_metrics.csv")
     mean = seg[(seg["lead"] == "Mean") & (seg["fold"] == "official")].set_index("variant")
-    print(f"pooled real test split, task {task}, mean RMSE (mV): "
-          + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected))
+    print(
+        f"pooled real test split, task {task}, mean RMSE (mV): "
+        + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected)
+    )
     ret = pd.read_csv(tables / "retention_metrics.csv")
     assert {"original", *expected} <= set(ret["method"]), (task, sorted(ret["method"]))
     assert (tables / "morphology_metrics.csv").stat().st_size > 0

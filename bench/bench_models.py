@@ -112,9 +112,15 @@ def main(argv=None) -> pd.DataFrame:
 
     enc_rate = train_rate(enc_step, bs, dev, args.seconds)
     enc.eval()
-    rows.append({"model": "encoder", "params": count_params(enc), "train_samples_per_s": enc_rate,
-                 "latency_ms_batch1": latency_ms(lambda: enc(x2[:1]), 1, dev, 200),
-                 "latency_ms_batch1024": latency_ms(lambda: enc(torch.randn(1024, n_in, window, device=dev)), 1024, dev, 5)})
+    rows.append(
+        {
+            "model": "encoder",
+            "params": count_params(enc),
+            "train_samples_per_s": enc_rate,
+            "latency_ms_batch1": latency_ms(lambda: enc(x2[:1]), 1, dev, 200),
+            "latency_ms_batch1024": latency_ms(lambda: enc(torch.randn(1024, n_in, window, device=dev)), 1024, dev, 5),
+        }
+    )
 
     h_dim = int(enc_cfg["embed_dim"])
     bs = int(dec_cfg["batch_size"])
@@ -145,20 +151,34 @@ def main(argv=None) -> pd.DataFrame:
             with autocast(precision, dev):
                 return dec(xb[lo:hi], None if hb is None else hb[lo:hi])
 
-        rows.append({"model": f"decoder_{variant}" + ("" if precision == "fp32" else "_bf16"), "params": count_params(dec),
-                     "train_samples_per_s": rate, "latency_ms_batch1": latency_ms(lambda: infer(0, 1), 1, dev, 200),
-                     "latency_ms_batch1024": latency_ms(infer, 1024, dev, 5),
-                     "latency_ms_batch1024_chunked": latency_ms(
-                         lambda: [infer(lo, lo + chunk) for lo in range(0, 1024, chunk)], 1024, dev, 5)})
+        rows.append(
+            {
+                "model": f"decoder_{variant}" + ("" if precision == "fp32" else "_bf16"),
+                "params": count_params(dec),
+                "train_samples_per_s": rate,
+                "latency_ms_batch1": latency_ms(lambda: infer(0, 1), 1, dev, 200),
+                "latency_ms_batch1024": latency_ms(infer, 1024, dev, 5),
+                "latency_ms_batch1024_chunked": latency_ms(
+                    lambda: [infer(lo, lo + chunk) for lo in range(0, 1024, chunk)], 1024, dev, 5
+                ),
+            }
+        )
     rows.append({"model": "gemm_peak", "params": 0, "gflop_per_s": peak_gflops(dev)})
     if "bf16" in precisions:
         rows.append({"model": "gemm_peak_bf16", "params": 0, "gflop_per_s": peak_gflops(dev, dtype=torch.bfloat16)})
     table = pd.DataFrame(rows)
     out = Path(args.out)
-    meta = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(), "window": window, "inputs": cfg["tasks"]["paper"]["inputs"],
-            "inference_chunk": chunk, "bf16_native": "bf16" in precisions,
-            "note": "latency excludes data loading and z-scoring; one decoder = one target lead"}
+    meta = {
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "window": window,
+        "inputs": cfg["tasks"]["paper"]["inputs"],
+        "inference_chunk": chunk,
+        "bf16_native": "bf16" in precisions,
+        "note": "latency excludes data loading and z-scoring; one decoder = one target lead",
+    }
     write_json(out / "bench_models.json", {**meta, "results": table.to_dict(orient="records")})
     write_csv(out / "bench_models.csv", table)
     print(table.to_string(index=False))

@@ -27,10 +27,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.data.clean import clean_dataset  # noqa: E402
 from ecgrecon.data.qc import compute_qc_stats  # noqa: E402
 from ecgrecon.data.segment import segment_dataset  # noqa: E402
+from ecgrecon.io.atomic import save_png, write_csv  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -66,6 +66,7 @@ def main(argv=None) -> None:
     raw = args.cohort
     if raw is None:
         from ecgrecon.synth import write_cohort
+
         raw = args.out / "cohort"
         t0 = time.perf_counter()
         write_cohort(raw, args.n_records, args.seed, threads=args.threads, progress=lambda m: None)
@@ -76,14 +77,37 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         tmp = Path(tmp)
         c0, t0 = cpu_seconds(), time.perf_counter()
-        cs = clean_dataset(raw, tmp / "clean.h5", tmp / "q.csv", clean_cfg, cfg["labels"],
-                           records_subdir=cfg["data"]["records"], threads=args.threads, log=log)
+        cs = clean_dataset(
+            raw,
+            tmp / "clean.h5",
+            tmp / "q.csv",
+            clean_cfg,
+            cfg["labels"],
+            records_subdir=cfg["data"]["records"],
+            threads=args.threads,
+            log=log,
+        )
         c1, t1 = cpu_seconds(), time.perf_counter()
-        compute_qc_stats(tmp / "clean.h5", tmp / "qc.json", tmp / "qc.png", cfg["qc"]["percentiles"],
-                         cfg["segment"]["window"], cfg["qc"]["n_sample_windows"], args.seed, log=log)
+        compute_qc_stats(
+            tmp / "clean.h5",
+            tmp / "qc.json",
+            tmp / "qc.png",
+            cfg["qc"]["percentiles"],
+            cfg["segment"]["window"],
+            cfg["qc"]["n_sample_windows"],
+            args.seed,
+            log=log,
+        )
         c2, t2 = cpu_seconds(), time.perf_counter()
-        sg = segment_dataset(tmp / "clean.h5", tmp / "qc.json", tmp / "seg.h5", tmp / "report.csv",
-                             cfg["segment"]["window"], cfg["segment"]["hop"], log=log)
+        sg = segment_dataset(
+            tmp / "clean.h5",
+            tmp / "qc.json",
+            tmp / "seg.h5",
+            tmp / "report.csv",
+            cfg["segment"]["window"],
+            cfg["segment"]["hop"],
+            log=log,
+        )
         c3, t3 = cpu_seconds(), time.perf_counter()
         rels = pd.read_csv(raw / "ptbxl_database.csv")["filename_lr"].head(args.naive_records).tolist()
         c4 = cpu_seconds()
@@ -114,6 +138,7 @@ def main(argv=None) -> None:
 
 def _plot(df: pd.DataFrame, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -129,9 +154,12 @@ def _plot(df: pd.DataFrame, path: Path) -> None:
     ax.axvline(250, color="crimson", ls="--", lw=1, label="target 250 records/s (2 cores)")
     ax.set_xlabel("records")
     seg = df[df["stage"] == "segment"].iloc[0]
-    ax.set_title(f"preprocessing speed: {int(rec['items'][0])} records, {int(rec['workers'][0])} clean workers, "
-                 f"load average before {df['load_avg_1min_before'][0]}\n"
-                 f"segment: {seg['per_s']:.0f} segments/s ({seg['per_cpu_s']:.0f} per CPU-second)", fontsize=9)
+    ax.set_title(
+        f"preprocessing speed: {int(rec['items'][0])} records, {int(rec['workers'][0])} clean workers, "
+        f"load average before {df['load_avg_1min_before'][0]}\n"
+        f"segment: {seg['per_s']:.0f} segments/s ({seg['per_cpu_s']:.0f} per CPU-second)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_png(fig, path, dpi=90)

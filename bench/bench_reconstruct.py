@@ -27,9 +27,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
 from ecgrecon.deploy.bundle import assemble_bundle, save_bundle, settings_from_config  # noqa: E402
 from ecgrecon.deploy.cli import main as ecgrecon_main  # noqa: E402
+from ecgrecon.io.atomic import save_png, write_csv  # noqa: E402
 from ecgrecon.learn.models import build_decoder, build_encoder, count_params  # noqa: E402
 
 
@@ -49,17 +49,27 @@ def fresh_bundle(variant: str, cfg: dict, path: Path, seed: int) -> Path:
     arch = {k: cfg["decoder"][k] for k in ("proj", "hidden", "stride", "out_channels")}
     decs = {lead: build_decoder(variant, n_in, embed, cfg["decoder"]) for lead in settings["targets"]}
     info = {lead: {"arch": arch, "h_dim": d.h_dim, "n_params": count_params(d)} for lead, d in decs.items()}
-    bundle = assemble_bundle(variant=variant, fold="untrained", settings=settings, decoders=decs, decoder_info=info,
-                             encoder=enc, encoder_info={"embed_dim": embed, "width": int(cfg["encoder"]["width"]),
-                                                        "n_params": count_params(enc)},
-                             h_mean=np.zeros(embed), h_std=np.ones(embed), config_sha256="benchmark")
+    bundle = assemble_bundle(
+        variant=variant,
+        fold="untrained",
+        settings=settings,
+        decoders=decs,
+        decoder_info=info,
+        encoder=enc,
+        encoder_info={"embed_dim": embed, "width": int(cfg["encoder"]["width"]), "n_params": count_params(enc)},
+        h_mean=np.zeros(embed),
+        h_std=np.ones(embed),
+        config_sha256="benchmark",
+    )
     save_bundle(bundle, path)
     return path
 
 
 def n_params(bundle: Path) -> int:
     meta = torch.load(bundle, weights_only=True)["meta"]
-    return sum(d["n_params"] for d in meta["decoders"].values()) + (meta["encoder"]["n_params"] if meta["encoder"] else 0)
+    return sum(d["n_params"] for d in meta["decoders"].values()) + (
+        meta["encoder"]["n_params"] if meta["encoder"] else 0
+    )
 
 
 def main(argv=None) -> None:
@@ -78,8 +88,10 @@ def main(argv=None) -> None:
         from ecgrecon.synth import write_cohort
 
         cohort = args.out / "reconstruct_cohort"
-        if not (cohort / "ptbxl_database.csv").exists() or len(list((cohort / "records100").rglob("*.hea"))) != \
-                args.n_records:
+        if (
+            not (cohort / "ptbxl_database.csv").exists()
+            or len(list((cohort / "records100").rglob("*.hea"))) != args.n_records
+        ):
             t0 = time.perf_counter()
             write_cohort(cohort, args.n_records, args.seed, threads=2, progress=lambda m: None)
             print(f"synthetic cohort of {args.n_records} records in {time.perf_counter() - t0:.1f} s -> {cohort}")
@@ -94,17 +106,42 @@ def main(argv=None) -> None:
             for jobs in args.jobs:
                 load = round(os.getloadavg()[0], 2)
                 c0, t0 = cpu_seconds(), time.perf_counter()
-                code = ecgrecon_main(["reconstruct", "--model", str(bundle), "--input", str(folder), "--output",
-                                      str(tmp / f"out-{bundle.stem}-{jobs}"), "--jobs", str(jobs), "--quiet"])
+                code = ecgrecon_main(
+                    [
+                        "reconstruct",
+                        "--model",
+                        str(bundle),
+                        "--input",
+                        str(folder),
+                        "--output",
+                        str(tmp / f"out-{bundle.stem}-{jobs}"),
+                        "--jobs",
+                        str(jobs),
+                        "--quiet",
+                    ]
+                )
                 wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
                 if code != 0:
                     raise SystemExit(f"ecgrecon reconstruct failed (exit {code}) on {folder}")
-                rows.append({"bundle": bundle.name, "variant": variant, "n_params": n_params(bundle), "jobs": jobs,
-                             "torch_threads": 1, "records": n_rec, "seconds": round(wall, 2),
-                             "records_per_s": round(n_rec / wall, 1), "cpu_seconds": round(cpu, 2),
-                             "records_per_cpu_s": round(n_rec / cpu, 1), "load_avg_1min_before": load})
-                print(f"{bundle.name} jobs={jobs}: {n_rec} records in {wall:.1f} s = {n_rec / wall:.1f} records/s "
-                      f"({n_rec / cpu:.1f} per CPU-second)")
+                rows.append(
+                    {
+                        "bundle": bundle.name,
+                        "variant": variant,
+                        "n_params": n_params(bundle),
+                        "jobs": jobs,
+                        "torch_threads": 1,
+                        "records": n_rec,
+                        "seconds": round(wall, 2),
+                        "records_per_s": round(n_rec / wall, 1),
+                        "cpu_seconds": round(cpu, 2),
+                        "records_per_cpu_s": round(n_rec / cpu, 1),
+                        "load_avg_1min_before": load,
+                    }
+                )
+                print(
+                    f"{bundle.name} jobs={jobs}: {n_rec} records in {wall:.1f} s = {n_rec / wall:.1f} records/s "
+                    f"({n_rec / cpu:.1f} per CPU-second)"
+                )
     df = pd.DataFrame(rows)
     df["folder"] = str(folder)
     df["machine"] = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -121,14 +158,16 @@ def _plot(df: pd.DataFrame, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     labels = [f"{r.variant}\njobs={r.jobs}" for r in df.itertuples()]
-    bars = ax.bar(range(len(df)), df["records_per_s"], color=["tab:blue" if v == "C" else "tab:red"
-                                                              for v in df["variant"]])
+    bars = ax.bar(
+        range(len(df)), df["records_per_s"], color=["tab:blue" if v == "C" else "tab:red" for v in df["variant"]]
+    )
     for b, v in zip(bars, df["records_per_s"]):
         ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{v:.0f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(df)), labels, fontsize=8)
     ax.set_ylabel("records / s")
-    ax.set_title(f"ecgrecon reconstruct: {df['records'].iloc[0]} ten-second records, {os.cpu_count()} cores",
-                 fontsize=9)
+    ax.set_title(
+        f"ecgrecon reconstruct: {df['records'].iloc[0]} ten-second records, {os.cpu_count()} cores", fontsize=9
+    )
     fig.tight_layout()
     save_png(fig, path, dpi=110)
 

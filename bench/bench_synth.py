@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon.io.atomic import write_csv, save_png  # noqa: E402
+from ecgrecon.io.atomic import save_png, write_csv  # noqa: E402
 from ecgrecon.synth import write_cohort  # noqa: E402
 
 TARGET_RECORDS = 20000
@@ -44,13 +44,21 @@ def time_one(n: int, threads: int, seed: int) -> dict:
         cpu0, t0 = _cpu_s(), time.perf_counter()
         write_cohort(Path(tmp) / "cohort", n, seed, threads=threads, progress=lambda s: None)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
-    return {"n_records": n, "threads": threads, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "records_per_s": round(n / wall, 1), "load_avg_1min_at_start": round(load, 2), "kind": "measured"}
+    return {
+        "n_records": n,
+        "threads": threads,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "records_per_s": round(n / wall, 1),
+        "load_avg_1min_at_start": round(load, 2),
+        "kind": "measured",
+    }
 
 
 def plot(df: pd.DataFrame, fit: np.ndarray, path: Path) -> None:
     """Measured points, the linear fit extrapolated to 20,000 records, and the budget."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -82,11 +90,25 @@ def main(argv=None) -> int:
     else:
         fit = np.array([0.0, df["wall_s"].iloc[0] / df["n_records"].iloc[0]])
     predicted = fit[0] + fit[1] * TARGET_RECORDS
-    df = pd.concat([df, pd.DataFrame([{"n_records": TARGET_RECORDS, "threads": args.threads,
-                                       "wall_s": round(predicted, 1), "cpu_s": np.nan,
-                                       "records_per_s": round(TARGET_RECORDS / predicted, 1),
-                                       "load_avg_1min_at_start": np.nan, "kind": "extrapolated"}])],
-                   ignore_index=True)
+    df = pd.concat(
+        [
+            df,
+            pd.DataFrame(
+                [
+                    {
+                        "n_records": TARGET_RECORDS,
+                        "threads": args.threads,
+                        "wall_s": round(predicted, 1),
+                        "cpu_s": np.nan,
+                        "records_per_s": round(TARGET_RECORDS / predicted, 1),
+                        "load_avg_1min_at_start": np.nan,
+                        "kind": "extrapolated",
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "synth_speed.csv", df)
     plot(df, fit, args.out / "synth_speed.png")

@@ -68,10 +68,19 @@ def summarise_runs(runs: pd.DataFrame, n_seeds: int) -> pd.DataFrame:
     keys = ["hidden", "out_channels", "precision", "variant"]
     per_seed = runs.groupby(keys + ["seed"], sort=False)["best_val_rmse_mv"].mean()
     spread = per_seed.groupby(level=keys, sort=False).std(ddof=1).fillna(0.0).rename("val_rmse_seed_sd")
-    summary = (runs.groupby(keys, sort=False)
-               .agg(val_rmse_mv=("best_val_rmse_mv", "mean"), s_per_epoch=("s_per_epoch", "mean"),
-                    epochs_run=("epochs_run", "mean"), job_s=("job_s", "sum"), params=("params", "mean"))
-               .join(spread).reset_index().astype({"params": int}))
+    summary = (
+        runs.groupby(keys, sort=False)
+        .agg(
+            val_rmse_mv=("best_val_rmse_mv", "mean"),
+            s_per_epoch=("s_per_epoch", "mean"),
+            epochs_run=("epochs_run", "mean"),
+            job_s=("job_s", "sum"),
+            params=("params", "mean"),
+        )
+        .join(spread)
+        .reset_index()
+        .astype({"params": int})
+    )
     summary["job_s"] /= n_seeds
     first = summary.loc[0, ["hidden", "out_channels", "precision"]]
     base = summary[(summary[["hidden", "out_channels", "precision"]] == first).all(axis=1)].set_index("variant")
@@ -85,8 +94,11 @@ def main(argv=None) -> int:
     ap.add_argument("--run", type=Path, default=ROOT / "results", help="results folder of a finished run")
     ap.add_argument("--config", type=Path, action="append", help="config file(s) of that run (default config.yaml)")
     ap.add_argument("--widths", default="128:32,64:16,32:16", help="hidden:out_channels candidates")
-    ap.add_argument("--precisions", default=None,
-                    help="training precisions, comma list of auto, fp32, bf16 (default: the config's decoder.precision)")
+    ap.add_argument(
+        "--precisions",
+        default=None,
+        help="training precisions, comma list of auto, fp32, bf16 (default: the config's decoder.precision)",
+    )
     ap.add_argument("--seeds", default=None, help="comma list of seeds (default: the config's seed)")
     ap.add_argument("--task", default="paper", help="the task (config `tasks:`) whose decoders to sweep")
     ap.add_argument("--variants", default=None, help="comma list (default: the task's decoder methods)")
@@ -98,7 +110,9 @@ def main(argv=None) -> int:
         _merge(cfg, yaml.safe_load(Path(path).read_text()))
     set_threads(a.threads)
     task = cfg["tasks"][a.task]
-    variants = a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
+    variants = (
+        a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
+    )
     inputs, targets = task["inputs"], task["targets"]
     run = a.run
     reps, gl_map = run / "encoders" / "-".join(inputs) / "reps.h5", run / a.task / "linear/official/GL.json"
@@ -112,29 +126,60 @@ def main(argv=None) -> int:
                 for lead in targets:
                     stem = Path(tmp) / f"{hidden}_{precision}_{seed}_{variant}_{lead}"
                     t0 = time.perf_counter()
-                    fitted = train_decoder(run / "segments/segments.h5", run / "folds/folds.json",
-                                           reps, stem.with_suffix(".pt"), stem.with_suffix(".csv"),
-                                           variant=variant, fold="official", lead=lead, inputs=inputs, cfg=dcfg,
-                                           seed=seed, device="cpu", log=lambda *_: None,
-                                           gl_path=gl_map)
+                    fitted = train_decoder(
+                        run / "segments/segments.h5",
+                        run / "folds/folds.json",
+                        reps,
+                        stem.with_suffix(".pt"),
+                        stem.with_suffix(".csv"),
+                        variant=variant,
+                        fold="official",
+                        lead=lead,
+                        inputs=inputs,
+                        cfg=dcfg,
+                        seed=seed,
+                        device="cpu",
+                        log=lambda *_: None,
+                        gl_path=gl_map,
+                    )
                     wall = time.perf_counter() - t0
                     full = pd.read_csv(stem.with_suffix(".csv")).set_index("epoch")  # ChA: epoch-0 row = GL alone
                     best_rmse = float(full.loc[fitted["best_epoch"], "val_rmse_mv"])  # the kept weights' epoch
                     trained = full.loc[full.index > 0]
-                    rows.append({"hidden": hidden, "out_channels": oc, "precision": fitted["precision"],
-                                 "seed": seed, "variant": variant, "lead": lead,
-                                 "params": int(fitted["n_params"]), "best_val_rmse_mv": best_rmse,
-                                 "best_epoch": int(fitted["best_epoch"]), "epochs_run": len(trained),
-                                 "s_per_epoch": float(trained["seconds"].mean()), "job_s": wall})
-                    print(f"  hidden {hidden} out {oc} {fitted['precision']} seed {seed} {variant} {lead}: "
-                          f"val RMSE {best_rmse:.4f} mV, {len(trained)} epochs, {wall:.0f} s", flush=True)
+                    rows.append(
+                        {
+                            "hidden": hidden,
+                            "out_channels": oc,
+                            "precision": fitted["precision"],
+                            "seed": seed,
+                            "variant": variant,
+                            "lead": lead,
+                            "params": int(fitted["n_params"]),
+                            "best_val_rmse_mv": best_rmse,
+                            "best_epoch": int(fitted["best_epoch"]),
+                            "epochs_run": len(trained),
+                            "s_per_epoch": float(trained["seconds"].mean()),
+                            "job_s": wall,
+                        }
+                    )
+                    print(
+                        f"  hidden {hidden} out {oc} {fitted['precision']} seed {seed} {variant} {lead}: "
+                        f"val RMSE {best_rmse:.4f} mV, {len(trained)} epochs, {wall:.0f} s",
+                        flush=True,
+                    )
     runs = pd.DataFrame(rows)
     summary = summarise_runs(runs, len(seeds))
     n_in, h_dim = len(inputs), int(cfg["encoder"]["embed_dim"])
     summary["latency_ms_batch1024"] = [
-        decoder_latency_ms(r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden),
-                                                     "out_channels": int(r.out_channels)}, r.precision)
-        for r in summary.itertuples()]
+        decoder_latency_ms(
+            r.variant,
+            n_in,
+            h_dim,
+            {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)},
+            r.precision,
+        )
+        for r in summary.itertuples()
+    ]
     a.out.mkdir(parents=True, exist_ok=True)
     write_csv(a.out / "decoder_width_runs.csv", runs)
     write_csv(a.out / "decoder_width.csv", summary)
@@ -154,13 +199,31 @@ def _merge(into: dict, new: dict) -> None:
 
 
 def _markdown(summary: pd.DataFrame, run: Path, n_leads: int) -> str:
-    cols = ["hidden", "out_channels", "precision", "variant", "params", "val_rmse_mv", "val_rmse_seed_sd",
-            "val_rmse_vs_first", "epochs_run", "s_per_epoch", "job_s", "job_s_vs_first", "latency_ms_batch1024"]
-    lines = [f"# Decoder width and precision: validation (fold 9) RMSE, training time, latency ({run})", "",
-             f"Mean over {n_leads} target leads (and the seeds) of the best validation RMSE; `val_rmse_seed_sd` = "
-             "standard deviation of the per-seed means; `job_s` = summed wall seconds of the decoder trainings of "
-             "one seed; ratios against the first candidate, measured in the same run. Test fold not read.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    cols = [
+        "hidden",
+        "out_channels",
+        "precision",
+        "variant",
+        "params",
+        "val_rmse_mv",
+        "val_rmse_seed_sd",
+        "val_rmse_vs_first",
+        "epochs_run",
+        "s_per_epoch",
+        "job_s",
+        "job_s_vs_first",
+        "latency_ms_batch1024",
+    ]
+    lines = [
+        f"# Decoder width and precision: validation (fold 9) RMSE, training time, latency ({run})",
+        "",
+        f"Mean over {n_leads} target leads (and the seeds) of the best validation RMSE; `val_rmse_seed_sd` = "
+        "standard deviation of the per-seed means; `job_s` = summed wall seconds of the decoder trainings of "
+        "one seed; ratios against the first candidate, measured in the same run. Test fold not read.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     for r in summary[cols].itertuples(index=False):
         lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r) + " |")
     return "\n".join(lines) + "\n"
@@ -176,8 +239,13 @@ def _plot(summary: pd.DataFrame, path: Path) -> None:
     for variant, g in summary.groupby("variant", sort=False):
         ax.errorbar(g["job_s"], g["val_rmse_mv"], yerr=g["val_rmse_seed_sd"], fmt="o-", capsize=3, label=variant)
         for r in g.itertuples():
-            ax.annotate(f"{r.hidden}/{r.out_channels} {r.precision}", (r.job_s, r.val_rmse_mv), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                f"{r.hidden}/{r.out_channels} {r.precision}",
+                (r.job_s, r.val_rmse_mv),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.set_xlabel("decoder training wall s (all leads, one seed)")
     ax.set_ylabel("validation RMSE (mV), mean over leads (+- seed sd)")
     ax.set_title("decoder width / precision trade-off (fold 9)")

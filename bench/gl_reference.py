@@ -34,13 +34,12 @@ import scipy.io
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecgrecon import LEADS12
-
-from ecgrecon.learn import linear  # noqa: E402
+from ecgrecon import LEADS12  # noqa: E402
 from ecgrecon.io.atomic import write_csv  # noqa: E402
+from ecgrecon.io.wfdbio import RecordError, lead_order, parse_header, read_record  # noqa: E402
+from ecgrecon.learn import linear  # noqa: E402
 from ecgrecon.signal.filters import bandpass, resample  # noqa: E402
 from ecgrecon.signal.metrics import lead_metrics  # noqa: E402
-from ecgrecon.io.wfdbio import RecordError, lead_order, parse_header, read_record  # noqa: E402
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
 FS, WINDOW = 100.0, 256
@@ -100,7 +99,7 @@ def windows(sigs: list[np.ndarray], table: pd.DataFrame) -> tuple[np.ndarray, pd
     out, meta = [], []
     for i, s in enumerate(sigs):
         for start in range(0, s.shape[1] - WINDOW + 1, WINDOW):
-            out.append(s[:, start:start + WINDOW])
+            out.append(s[:, start : start + WINDOW])
             meta.append({**table.iloc[i].to_dict(), "start": start})
     return np.stack(out).astype(np.float32), pd.DataFrame(meta)
 
@@ -127,27 +126,45 @@ def cross_validate(x: np.ndarray, folds: np.ndarray, context: int, alphas) -> np
         else:
             val_rows = folds == (f + 1) % k
             fit_rows = train & ~val_rows
-        gl = linear.fit(x[fit_rows][:, ii], x[fit_rows][:, it], x[val_rows][:, ii], x[val_rows][:, it],
-                        INPUTS, TARGETS, context=context, alphas=alphas)
+        gl = linear.fit(
+            x[fit_rows][:, ii],
+            x[fit_rows][:, it],
+            x[val_rows][:, ii],
+            x[val_rows][:, it],
+            INPUTS,
+            TARGETS,
+            context=context,
+            alphas=alphas,
+        )
         pred[test] = gl.predict(x[test][:, ii])
     return pred
 
 
 def summarise(y: np.ndarray, pred: np.ndarray, meta: pd.DataFrame, method: str) -> list[dict]:
     rows = []
-    groups = [("all", np.ones(len(meta), bool))] + [(d, (meta["dataset"] == d).to_numpy())
-                                                    for d in meta["dataset"].unique()]
+    groups = [("all", np.ones(len(meta), bool))] + [
+        (d, (meta["dataset"] == d).to_numpy()) for d in meta["dataset"].unique()
+    ]
     for name, sel in groups:
         per = []
         for j, lead in enumerate(TARGETS):
             m = lead_metrics(y[sel, j], pred[sel, j])
             per.append(m)
             rows.append({"dataset": name, "method": method, "lead": lead, **m})
-        rows.append({"dataset": name, "method": method, "lead": "Mean",
-                     **{k: float(np.mean([m[k] for m in per])) for k in ("rmse", "r2", "pearson_seg", "mae")}})
-        for r in rows[-len(TARGETS) - 1:]:
-            r.update(n_windows=int(sel.sum()), n_records=int(meta.loc[sel, "record"].nunique()),
-                     n_subjects=int(meta.loc[sel, "subject"].nunique()))
+        rows.append(
+            {
+                "dataset": name,
+                "method": method,
+                "lead": "Mean",
+                **{k: float(np.mean([m[k] for m in per])) for k in ("rmse", "r2", "pearson_seg", "mae")},
+            }
+        )
+        for r in rows[-len(TARGETS) - 1 :]:
+            r.update(
+                n_windows=int(sel.sum()),
+                n_records=int(meta.loc[sel, "record"].nunique()),
+                n_subjects=int(meta.loc[sel, "subject"].nunique()),
+            )
     return rows
 
 
@@ -168,8 +185,10 @@ def main() -> None:
         x, meta = x_all[sel], meta_all[sel].reset_index(drop=True)
         folds = subject_folds(meta["subject"].to_numpy(), args.folds, args.seed)
         per_set = meta.groupby("dataset")["record"].nunique().to_dict()
-        print(f"{cohort}: {meta['record'].nunique()} records ({per_set}), {meta['subject'].nunique()} subjects, "
-              f"{len(x)} windows; {args.folds}-fold subject-wise CV")
+        print(
+            f"{cohort}: {meta['record'].nunique()} records ({per_set}), {meta['subject'].nunique()} subjects, "
+            f"{len(x)} windows; {args.folds}-fold subject-wise CV"
+        )
         for method, context, alphas in (("LS", 0, [0.0]), ("GL-ctx2", 2, linear.DEFAULT_ALPHAS)):
             for r in summarise(x[:, it], cross_validate(x, folds, context, alphas), meta, method):
                 rows.append({"cohort": cohort, **r})
@@ -177,8 +196,9 @@ def main() -> None:
     out.insert(0, "seed", args.seed)
     out.insert(1, "k_folds", args.folds)
     write_csv(args.out, out)
-    show = out[out["lead"] == "Mean"][["cohort", "dataset", "method", "rmse", "r2", "pearson_seg", "n_windows",
-                                       "n_subjects"]]
+    show = out[out["lead"] == "Mean"][
+        ["cohort", "dataset", "method", "rmse", "r2", "pearson_seg", "n_windows", "n_subjects"]
+    ]
     print(show.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
 

@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecgrecon import LEADS12  # noqa: E402
-from ecgrecon.io.atomic import atomic_path, write_csv, save_png  # noqa: E402
+from ecgrecon.io.atomic import atomic_path, save_png, write_csv  # noqa: E402
 from ecgrecon.io.h5io import read_table  # noqa: E402
-from ecgrecon.synth import write_cohort  # noqa: E402
 from ecgrecon.signal.filters import bandpass  # noqa: E402
 from ecgrecon.signal.measures import QRS_THRESHOLD, record_features  # noqa: E402
+from ecgrecon.synth import write_cohort  # noqa: E402
 from ecgrecon.synth.premise import linear_map_scores  # noqa: E402
 
 FS = 100.0
@@ -46,8 +46,7 @@ def load_synthetic(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     with h5py.File(folder / "ground_truth.h5") as f:
         bad = read_table(f["records"])["bad_kind"].to_numpy() != ""
     db = db[~bad]
-    sig = np.stack([np.fromfile(folder / f"{p}.dat", dtype="<i2").reshape(-1, 12) / 1000.0
-                    for p in db["filename_lr"]])
+    sig = np.stack([np.fromfile(folder / f"{p}.dat", dtype="<i2").reshape(-1, 12) / 1000.0 for p in db["filename_lr"]])
     return sig, db["patient_id"].to_numpy()
 
 
@@ -65,7 +64,7 @@ def load_ptbxl(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         s, f = wfdb.rdsamp(p[:-4])
         sig.append(_in_leads12(s, f["sig_name"]))
         ecg_id = int(Path(p).name[:5])
-        pid.append(meta.get(ecg_id, -ecg_id))          # records without metadata: own patient
+        pid.append(meta.get(ecg_id, -ecg_id))  # records without metadata: own patient
     return np.stack(sig), np.asarray(pid)
 
 
@@ -106,8 +105,19 @@ def summarise(features: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for col in df.columns:
             v = df[col].dropna().to_numpy()
             p = np.percentile(v, [5, 25, 50, 75, 95]) if len(v) else [np.nan] * 5
-            rows.append({"dataset": name, "measure": col, "n": len(v), "mean": float(np.mean(v)) if len(v) else np.nan,
-                         "p5": p[0], "p25": p[1], "median": p[2], "p75": p[3], "p95": p[4]})
+            rows.append(
+                {
+                    "dataset": name,
+                    "measure": col,
+                    "n": len(v),
+                    "mean": float(np.mean(v)) if len(v) else np.nan,
+                    "p5": p[0],
+                    "p25": p[1],
+                    "median": p[2],
+                    "p75": p[3],
+                    "p95": p[4],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -121,32 +131,51 @@ def _overlap(table: pd.DataFrame, measure: str, real: str) -> str:
 def markdown(table: pd.DataFrame, premise: dict, qrs_check: dict, sizes: dict) -> str:
     """The report as markdown: distribution table, premise scores, QRS-method check."""
     measures = [f"ptp_{k}" for k in LEADS12] + [f"rms_{k}" for k in LEADS12] + ["hr", "qrs_ms"]
-    lines = ["| measure | " + " | ".join(f"{d} median [p5, p95]" for d in DATASETS)
-             + " | 5-95 % overlap PTB-XL | 5-95 % overlap LUDB |", "|---|" + "---|" * (len(DATASETS) + 2)]
+    lines = [
+        "| measure | "
+        + " | ".join(f"{d} median [p5, p95]" for d in DATASETS)
+        + " | 5-95 % overlap PTB-XL | 5-95 % overlap LUDB |",
+        "|---|" + "---|" * (len(DATASETS) + 2),
+    ]
     for m in measures:
         t = table[table["measure"] == m].set_index("dataset")
         cells = [f"{t.loc[d, 'median']:.2f} [{t.loc[d, 'p5']:.2f}, {t.loc[d, 'p95']:.2f}]" for d in DATASETS]
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {_overlap(table, m, 'PTB-XL')} | {_overlap(table, m, 'LUDB')} |")
-    out = [f"Records measured: " + ", ".join(f"{d} {n}" for d, n in sizes.items()) +
-           ". Amplitudes in mV after a 0.5-45 Hz band-pass; hr in beats/min; qrs_ms in ms.", "",
-           *lines, "", "Premise: least-squares maps I, II, V2 -> V1, V3-V6 on band-passed 100 Hz signals "
-           "(per-patient maps fit on that patient's own records; real datasets have ~1 record per patient, "
-           "so their per-patient fit is per record).", "",
-           "| dataset | population RMSE (mV) | population R^2 | population r | per-patient RMSE | per-patient R^2 | per-patient r |",
-           "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {m} | " + " | ".join(cells) + f" | {_overlap(table, m, 'PTB-XL')} | {_overlap(table, m, 'LUDB')} |"
+        )
+    out = [
+        "Records measured: "
+        + ", ".join(f"{d} {n}" for d, n in sizes.items())
+        + ". Amplitudes in mV after a 0.5-45 Hz band-pass; hr in beats/min; qrs_ms in ms.",
+        "",
+        *lines,
+        "",
+        "Premise: least-squares maps I, II, V2 -> V1, V3-V6 on band-passed 100 Hz signals "
+        "(per-patient maps fit on that patient's own records; real datasets have ~1 record per patient, "
+        "so their per-patient fit is per record).",
+        "",
+        "| dataset | population RMSE (mV) | population R^2 | population r | per-patient RMSE | per-patient R^2 | per-patient r |",  # noqa: E501
+        "|---|---|---|---|---|---|---|",
+    ]
     for d, s in premise.items():
         p, q = s["population"], s["per_patient"]
-        out.append(f"| {d} | {p['rmse_mv']:.3f} | {p['r2']:.3f} | {p['r']:.3f} | {q['rmse_mv']:.3f} | {q['r2']:.3f} | {q['r']:.3f} |")
-    out += ["", f"QRS method check on LUDB (threshold {QRS_THRESHOLD:.0%} of peak spatial velocity, "
-            f"{qrs_check['n']} records with lead-II annotations): measured - annotated = "
-            f"{qrs_check['bias']:+.1f} ms on average (median absolute difference {qrs_check['mad']:.1f} ms, "
-            f"r = {qrs_check['r']:.2f})."]
+        out.append(
+            f"| {d} | {p['rmse_mv']:.3f} | {p['r2']:.3f} | {p['r']:.3f} | {q['rmse_mv']:.3f} | {q['r2']:.3f} | {q['r']:.3f} |"  # noqa: E501
+        )
+    out += [
+        "",
+        f"QRS method check on LUDB (threshold {QRS_THRESHOLD:.0%} of peak spatial velocity, "
+        f"{qrs_check['n']} records with lead-II annotations): measured - annotated = "
+        f"{qrs_check['bias']:+.1f} ms on average (median absolute difference {qrs_check['mad']:.1f} ms, "
+        f"r = {qrs_check['r']:.2f}).",
+    ]
     return "\n".join(out) + "\n"
 
 
 def figure(features: dict[str, pd.DataFrame], path: Path) -> None:
     """Per-lead ptp and RMS (median, IQR), heart-rate and QRS-duration box plots."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -187,11 +216,17 @@ def main(argv=None) -> int:
     ludb_sig, ludb_pid, ludb_qrs = load_ludb(args.shared / "ludb")
     data["LUDB"] = (ludb_sig, ludb_pid)
     features = {name: measure(sig) for name, (sig, _) in data.items()}
-    premise = {name: linear_map_scores(bandpass(sig, FS, 0.5, 45.0, 2, axis=1), pid) for name, (sig, pid) in data.items()}
+    premise = {
+        name: linear_map_scores(bandpass(sig, FS, 0.5, 45.0, 2, axis=1), pid) for name, (sig, pid) in data.items()
+    }
     diff = features["LUDB"]["qrs_ms"].to_numpy() - ludb_qrs
     ok = ~np.isnan(diff)
-    qrs_check = {"n": int(ok.sum()), "bias": float(diff[ok].mean()), "mad": float(np.median(np.abs(diff[ok]))),
-                 "r": float(np.corrcoef(features["LUDB"]["qrs_ms"].to_numpy()[ok], ludb_qrs[ok])[0, 1])}
+    qrs_check = {
+        "n": int(ok.sum()),
+        "bias": float(diff[ok].mean()),
+        "mad": float(np.median(np.abs(diff[ok]))),
+        "r": float(np.corrcoef(features["LUDB"]["qrs_ms"].to_numpy()[ok], ludb_qrs[ok])[0, 1]),
+    }
     table = summarise(features)
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "realism.csv", table.round(4))

@@ -24,7 +24,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 PTBXL_RECORDS = 21800
-LINEAR_TOLERANCE = 0.1   # exponents up to 1.1 count as linear (three noisy points)
+LINEAR_TOLERANCE = 0.1  # exponents up to 1.1 count as linear (three noisy points)
 DAG = "DAG (wall, all jobs)"
 DAG_CPU = "DAG (CPU s / cores)"  # load-independent: the wall time of perfectly packed jobs on idle cores
 
@@ -38,7 +38,7 @@ def benchmark_patterns(smk_texts) -> list[tuple[str, str]]:
     for text in smk_texts:
         heads = list(_RULE.finditer(text)) + [None]
         for head, nxt in zip(heads[:-1], heads[1:]):
-            body = text[head.end(): nxt.start() if nxt else len(text)]
+            body = text[head.end() : nxt.start() if nxt else len(text)]
             m = _BENCH.search(body)
             if m:
                 out.append((head.group(1), m.group(1)))
@@ -68,8 +68,9 @@ def read_benchmark(path: Path) -> dict:
     """Mean over the rows (repeats) of one benchmark TSV: s, max_rss_mb, cpu_time ("-"/"NA": NaN)."""
     df = pd.read_csv(path, sep="\t", na_values=["-", "NA", ""])
     cols = {"s": "s", "max_rss": "max_rss_mb", "cpu_time": "cpu_time"}
-    return {new: float(pd.to_numeric(df[old], errors="coerce").mean()) if old in df else np.nan
-            for old, new in cols.items()}
+    return {
+        new: float(pd.to_numeric(df[old], errors="coerce").mean()) if old in df else np.nan for old, new in cols.items()
+    }
 
 
 def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
@@ -82,24 +83,35 @@ def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["size", "rule", "wildcards", "s", "max_rss_mb", "cpu_time"])
 
 
-def per_stage(jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None, cores: int = 2,
-              dag_cpu: dict[int, float] | None = None) -> pd.DataFrame:
+def per_stage(
+    jobs: pd.DataFrame,
+    dag_wall: dict[int, float] | None = None,
+    cores: int = 2,
+    dag_cpu: dict[int, float] | None = None,
+) -> pd.DataFrame:
     """Per (size, rule): jobs, summed s and cpu_time, largest max_rss_mb; plus, for the sizes of
     ``dag_wall`` (whole runs), a DAG row with the run's wall time and one with its CPU seconds / cores.
 
     ``dag_cpu``: the exact CPU seconds of each whole run (rusage of the Snakemake process tree); sizes
     without it fall back on the jobs' summed ``cpu_time``, which Snakemake polls and so undercounts."""
     g = jobs.groupby(["size", "rule"], sort=True)
-    out = g.agg(jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"),
-                max_rss_mb=("max_rss_mb", "max")).reset_index()
+    out = g.agg(
+        jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"), max_rss_mb=("max_rss_mb", "max")
+    ).reset_index()
     if dag_wall:
         peak = jobs.groupby("size")["max_rss_mb"].max()
-        cpu = {**jobs.groupby("size")["cpu_time"].sum().to_dict(),
-               **{n: c for n, c in (dag_cpu or {}).items() if np.isfinite(c)}}
+        cpu = {
+            **jobs.groupby("size")["cpu_time"].sum().to_dict(),
+            **{n: c for n, c in (dag_cpu or {}).items() if np.isfinite(c)},
+        }
         extra = []
         for n, w in sorted(dag_wall.items()):
-            row = {"size": n, "jobs": int((jobs["size"] == n).sum()), "cpu_time": cpu.get(n, np.nan),
-                   "max_rss_mb": peak.get(n, np.nan)}
+            row = {
+                "size": n,
+                "jobs": int((jobs["size"] == n).sum()),
+                "cpu_time": cpu.get(n, np.nan),
+                "max_rss_mb": peak.get(n, np.nan),
+            }
             extra += [{**row, "rule": DAG, "s": w}, {**row, "rule": DAG_CPU, "s": cpu.get(n, np.nan) / cores}]
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
     return out
@@ -131,8 +143,15 @@ def extrapolate(n, y, target: float = PTBXL_RECORDS) -> dict:
         line = icpt + slope * target
     est = [v for v in (power, power_top, line) if np.isfinite(v)]
     floor = y[-1] if target >= n[-1] else 0.0  # cost does not fall with more records (noise can say so)
-    return {"exponent": b, "exponent_top": b_top, "power": power, "power_top": power_top, "line": line,
-            "low": max(min(est), floor) if est else np.nan, "high": max(max(est), floor) if est else np.nan}
+    return {
+        "exponent": b,
+        "exponent_top": b_top,
+        "power": power,
+        "power_top": power_top,
+        "line": line,
+        "low": max(min(est), floor) if est else np.nan,
+        "high": max(max(est), floor) if est else np.nan,
+    }
 
 
 def scaling(stages: pd.DataFrame, target: float = PTBXL_RECORDS) -> pd.DataFrame:
@@ -145,14 +164,21 @@ def scaling(stages: pd.DataFrame, target: float = PTBXL_RECORDS) -> pd.DataFrame
             row[f"s@{int(r['size'])}"] = r["s"]
         for col, key in (("s", "s"), ("cpu_time", "cpu"), ("max_rss_mb", "rss")):
             e = extrapolate(d["size"], d[col], target)
-            row.update({f"{key}_exponent": e["exponent"], f"{key}_exponent_top": e["exponent_top"],
-                        f"{key}_low": e["low"], f"{key}_high": e["high"]})
+            row.update(
+                {
+                    f"{key}_exponent": e["exponent"],
+                    f"{key}_exponent_top": e["exponent_top"],
+                    f"{key}_low": e["low"],
+                    f"{key}_high": e["high"],
+                }
+            )
         rows.append(row)
     out = pd.DataFrame(rows)
     return out.sort_values("s_high", ascending=False, key=lambda s: s.fillna(-1)).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- writers (not unit-tested)
+
 
 def _fmt(v, nd=2) -> str:
     if isinstance(v, (bool, np.bool_)):
@@ -166,19 +192,24 @@ def _fmt(v, nd=2) -> str:
 
 def md_table(df: pd.DataFrame, nd=2) -> str:
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
-    return head + "".join("| " + " | ".join(_fmt(v, nd) if not isinstance(v, str) else v for v in r) + " |\n"
-                          for r in df.itertuples(index=False))
+    return head + "".join(
+        "| " + " | ".join(_fmt(v, nd) if not isinstance(v, str) else v for v in r) + " |\n"
+        for r in df.itertuples(index=False)
+    )
 
 
 def plot_scaling(stages: pd.DataFrame, table: pd.DataFrame, path: Path, target: float = PTBXL_RECORDS) -> None:
     """Log-log time and peak RSS against records per stage, dotted to the target size."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for k, (col, key, ax, unit) in enumerate((("s", "s", axes[0], "wall seconds (jobs summed)"),
-                                             ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)"))):
+    for col, key, ax, unit in (
+        ("s", "s", axes[0], "wall seconds (jobs summed)"),
+        ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)"),
+    ):
         for i, r in table.iterrows():
             d = stages[stages["rule"] == r["rule"]].sort_values("size")
             style = dict(color=plt.cm.tab20(i % 20), lw=1.3)

@@ -1,4 +1,5 @@
 """Shared test fixtures and paths."""
+
 from pathlib import Path
 
 import pytest

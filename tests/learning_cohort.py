@@ -22,10 +22,22 @@ from ecgrecon.io.h5io import write_table
 FS, N_SAMPLES, WINDOW, HOP = 100.0, 1000, 256, 128
 CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
 SUBCLASS = {"NORM": ["NORM"], "MI": ["IMI", "AMI"], "STTC": ["STTC", "NST_"], "CD": ["IRBBB", "LAFB"], "HYP": ["LVH"]}
-BASE_FIELD = np.array([  # lead-field rows (x, y, z) per lead in LEADS12 order
-    [1.0, 0.2, 0.0], [0.5, 1.0, 0.1], [-0.5, 0.8, 0.1], [-0.75, -0.6, -0.05], [0.75, -0.4, -0.05], [0.0, 0.9, 0.1],
-    [-0.3, 0.1, -1.0], [0.1, 0.2, -1.2], [0.5, 0.3, -0.8], [0.9, 0.3, -0.4], [1.1, 0.3, 0.0], [1.0, 0.2, 0.3],
-])
+BASE_FIELD = np.array(
+    [  # lead-field rows (x, y, z) per lead in LEADS12 order
+        [1.0, 0.2, 0.0],
+        [0.5, 1.0, 0.1],
+        [-0.5, 0.8, 0.1],
+        [-0.75, -0.6, -0.05],
+        [0.75, -0.4, -0.05],
+        [0.0, 0.9, 0.1],
+        [-0.3, 0.1, -1.0],
+        [0.1, 0.2, -1.2],
+        [0.5, 0.3, -0.8],
+        [0.9, 0.3, -0.4],
+        [1.1, 0.3, 0.0],
+        [1.0, 0.2, 0.3],
+    ]
+)
 CHEST_LOCAL = np.array([0, 0, 0, 0, 0, 0, 0.3, 0.1, 0.2, 0.25, 0.15, 0.1])
 
 
@@ -70,20 +82,34 @@ def write_cohort(out_dir, n_records: int = 80, seed: int = 0, hop: int = HOP) ->
         if classes and rng.random() < 0.2:
             classes = sorted(set(classes) | {CLASSES[int(rng.integers(1, len(CLASSES)))]})
         subs = sorted({SUBCLASS[c][int(rng.integers(len(SUBCLASS[c])))] for c in classes})
-        field = np.hstack([BASE_FIELD * rng.uniform(0.85, 1.15, (12, 1)) + rng.normal(0, 0.08, (12, 3)),
-                           CHEST_LOCAL[:, None] * rng.uniform(0.5, 1.5)])
+        field = np.hstack(
+            [
+                BASE_FIELD * rng.uniform(0.85, 1.15, (12, 1)) + rng.normal(0, 0.08, (12, 3)),
+                CHEST_LOCAL[:, None] * rng.uniform(0.5, 1.5),
+            ]
+        )
         sig = field @ _beat_sources(classes, t, rng)
         sig += rng.normal(0, 0.01, sig.shape) + 0.05 * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6))
         sig = sig.astype(np.float32)
         common = {"ecg_id": ecg_id, "patient_id": patient, "strat_fold": fold}
         for s in starts:
             seg_x.append(sig[:, s : s + WINDOW])
-            seg_rows.append({"seg_id": len(seg_rows), **common, "start": s, "labels": json.dumps(subs),
-                             "superclass": json.dumps(classes), "subclass": json.dumps(subs)})
+            seg_rows.append(
+                {
+                    "seg_id": len(seg_rows),
+                    **common,
+                    "start": s,
+                    "labels": json.dumps(subs),
+                    "superclass": json.dumps(classes),
+                    "subclass": json.dumps(subs),
+                }
+            )
         prev_end = 0
         for s in rec_starts:
             win_x.append(sig[:, s : s + WINDOW])
-            win_rows.append({"win_id": len(win_rows), **common, "start": s, "n_keep_from": prev_end - s if prev_end > s else 0})
+            win_rows.append(
+                {"win_id": len(win_rows), **common, "start": s, "n_keep_from": prev_end - s if prev_end > s else 0}
+            )
             prev_end = s + WINDOW
     seg_path, folds_path = out_dir / "segments.h5", out_dir / "folds.json"
     with h5py.File(seg_path, "w") as f:
@@ -94,12 +120,20 @@ def write_cohort(out_dir, n_records: int = 80, seed: int = 0, hop: int = HOP) ->
         f.attrs.update({"fs": FS, "window": WINDOW, "hop": hop, "leads": list(LEADS12)})
     ids = np.array([1000 + i for i in range(n_records)])
     fold_of = np.array([1 + i % 10 for i in range(n_records)])
-    folds = {"official": {"train": ids[fold_of <= 8].tolist(), "val": ids[fold_of == 9].tolist(),
-                          "test": ids[fold_of == 10].tolist()}}
+    folds = {
+        "official": {
+            "train": ids[fold_of <= 8].tolist(),
+            "val": ids[fold_of == 9].tolist(),
+            "test": ids[fold_of == 10].tolist(),
+        }
+    }
     pool = ids[fold_of <= 9]
     for k in range(3):
-        folds[f"cv{k}"] = {"train": [int(e) for j, e in enumerate(pool) if j % 3 != k],
-                           "val": [int(e) for j, e in enumerate(pool) if j % 3 == k], "test": folds["official"]["test"]}
+        folds[f"cv{k}"] = {
+            "train": [int(e) for j, e in enumerate(pool) if j % 3 != k],
+            "val": [int(e) for j, e in enumerate(pool) if j % 3 == k],
+            "test": folds["official"]["test"],
+        }
     folds_path.write_text(json.dumps({"seed": seed, "folds": folds}))
     return seg_path, folds_path
 

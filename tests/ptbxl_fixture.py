@@ -16,8 +16,15 @@ from ecgrecon import LEADS12
 
 SHARED_PTBXL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb-xl"
 
-CLEAN_CFG = {"fs": 100, "duration_s": 10.0, "notch_hz": 50.0, "bandpass_hz": [0.5, 45.0],
-             "filter_order": 2, "median_window_s": 0.6, "max_quarantine_fraction": 0.05}
+CLEAN_CFG = {
+    "fs": 100,
+    "duration_s": 10.0,
+    "notch_hz": 50.0,
+    "bandpass_hz": [0.5, 45.0],
+    "filter_order": 2,
+    "median_window_s": 0.6,
+    "max_quarantine_fraction": 0.05,
+}
 LABELS_CFG = {"min_likelihood": 80, "level": "superclass"}
 
 STATEMENTS = [  # code, diagnostic, diagnostic_class, diagnostic_subclass, rhythm
@@ -44,8 +51,11 @@ def synth_signal(n: int, fs: float, seed: int, mains_hz: float | None = None) ->
     t = np.arange(n) / fs
     hr = rng.uniform(0.9, 1.6)
     phase = (t * hr) % 1.0
-    pulse = np.exp(-((phase - 0.3) / 0.012) ** 2) - 0.2 * np.exp(-((phase - 0.34) / 0.02) ** 2) \
-        + 0.25 * np.exp(-((phase - 0.6) / 0.05) ** 2)
+    pulse = (
+        np.exp(-(((phase - 0.3) / 0.012) ** 2))
+        - 0.2 * np.exp(-(((phase - 0.34) / 0.02) ** 2))
+        + 0.25 * np.exp(-(((phase - 0.6) / 0.05) ** 2))
+    )
     gains = rng.uniform(0.4, 1.6, 12) * rng.choice([-1, 1], 12)
     sig = pulse[:, None] * gains
     sig += 0.1 * np.sin(2 * np.pi * 10 * t)[:, None] * rng.uniform(0.5, 1, 12)
@@ -60,8 +70,17 @@ def write_record(base: Path, sig: np.ndarray, fs: float, names=LEADS12, fmt: str
     """Write ``sig`` (n x k, mV) as WFDB record ``base`` (path without extension)."""
     base.parent.mkdir(parents=True, exist_ok=True)
     k = sig.shape[1]
-    wfdb.wrsamp(base.name, fs=fs, units=["mV"] * k, sig_name=list(names), p_signal=sig,
-                fmt=[fmt] * k, adc_gain=[1000.0] * k, baseline=[0] * k, write_dir=str(base.parent))
+    wfdb.wrsamp(
+        base.name,
+        fs=fs,
+        units=["mV"] * k,
+        sig_name=list(names),
+        p_signal=sig,
+        fmt=[fmt] * k,
+        adc_gain=[1000.0] * k,
+        baseline=[0] * k,
+        write_dir=str(base.parent),
+    )
 
 
 def rel_name(ecg_id: int, rate_dir: str = "records100", suffix: str = "lr") -> str:
@@ -79,24 +98,34 @@ def write_tables(root: Path, rows: list[dict]) -> None:
             w.writerow({"age": 50, "sex": 0, **r})
     with open(root / "scp_statements.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["", "description", "diagnostic", "form", "rhythm", "diagnostic_class",
-                    "diagnostic_subclass"])
+        w.writerow(["", "description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"])
         for code, diag, cls, sub, rhythm in STATEMENTS:
             w.writerow([code, code.lower(), diag, "", rhythm, cls, sub])
 
 
-def make_cohort(root: Path, n: int, seed: int = 0, fs: float = 100, rate_dir: str = "records100",
-                fmt: str = "16") -> list[dict]:
+def make_cohort(
+    root: Path, n: int, seed: int = 0, fs: float = 100, rate_dir: str = "records100", fmt: str = "16"
+) -> list[dict]:
     """A clean PTB-XL-shaped folder with ``n`` records; returns the metadata rows."""
     rows = []
     for i in range(n):
         ecg_id = i + 1
         rel = rel_name(ecg_id, rate_dir, "lr" if rate_dir == "records100" else "hr")
-        write_record(root / rel, synth_signal(int(10 * fs), fs, seed * 100003 + i,
-                                              mains_hz=50.0 if fs >= 200 else None), fs, fmt=fmt)
-        rows.append({"ecg_id": ecg_id, "patient_id": 1000 + i // 2, "strat_fold": i % 10 + 1,
-                     "scp_codes": repr(CODE_SETS[i % len(CODE_SETS)]),
-                     "filename_lr": rel if rate_dir == "records100" else "",
-                     "filename_hr": rel if rate_dir != "records100" else ""})
+        write_record(
+            root / rel,
+            synth_signal(int(10 * fs), fs, seed * 100003 + i, mains_hz=50.0 if fs >= 200 else None),
+            fs,
+            fmt=fmt,
+        )
+        rows.append(
+            {
+                "ecg_id": ecg_id,
+                "patient_id": 1000 + i // 2,
+                "strat_fold": i % 10 + 1,
+                "scp_codes": repr(CODE_SETS[i % len(CODE_SETS)]),
+                "filename_lr": rel if rate_dir == "records100" else "",
+                "filename_hr": rel if rate_dir != "records100" else "",
+            }
+        )
     write_tables(root, rows)
     return rows

@@ -1,4 +1,5 @@
 """Run the project's Snakemake workflow from tests in a scratch working directory."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -31,27 +32,52 @@ def copy_workflow(dest: Path) -> Path:
     return dest / "Snakefile"
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
-              snakefile: Path | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, configfile: Path | None = None, check: bool = True, snakefile: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run snakemake on the project Snakefile with ``workdir`` as working directory.
 
     ``args`` (targets, flags) come first: options that take several values (--configfile,
     --rerun-triggers) would otherwise swallow the targets.
     """
-    cmd = [SNAKEMAKE, *args, "--snakefile", str(snakefile or ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    cmd = [
+        SNAKEMAKE,
+        *args,
+        "--snakefile",
+        str(snakefile or ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     cmd += ["--quiet", "rules"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
-def scheduled_rules(workdir: Path, configfile: Path | None = None, *extra: str, snakefile: Path | None = None) -> dict[str, int]:
+def scheduled_rules(
+    workdir: Path, configfile: Path | None = None, *extra: str, snakefile: Path | None = None
+) -> dict[str, int]:
     """Dry-run and return {rule: job count} of what would run."""
-    proc = snakemake(workdir, *extra, "-n", "--rerun-triggers", "mtime", "params", "input", "software-env", "code",
-                     configfile=configfile, snakefile=snakefile)
+    proc = snakemake(
+        workdir,
+        *extra,
+        "-n",
+        "--rerun-triggers",
+        "mtime",
+        "params",
+        "input",
+        "software-env",
+        "code",
+        configfile=configfile,
+        snakefile=snakefile,
+    )
     counts, in_table = {}, False
     for line in proc.stdout.splitlines():
         parts = line.split()

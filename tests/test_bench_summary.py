@@ -1,4 +1,5 @@
 """bench/summarise.py: benchmark collection, scaling exponents and extrapolation on constructed TSVs."""
+
 import sys
 from pathlib import Path
 
@@ -44,12 +45,16 @@ def write_tsv(path: Path, s: float, rss: float, cpu, repeats=1) -> None:
 
 def test_patterns_and_rule_matching():
     pats = sm.benchmark_patterns([SMK])
-    assert pats == [("clean", "benchmarks/clean_{dataset}.tsv"),
-                    ("train_decoder", "benchmarks/train_decoder/{variant}_{fold}_{lead}.tsv"),
-                    ("segment", "benchmarks/segment.tsv")]
+    assert pats == [
+        ("clean", "benchmarks/clean_{dataset}.tsv"),
+        ("train_decoder", "benchmarks/train_decoder/{variant}_{fold}_{lead}.tsv"),
+        ("segment", "benchmarks/segment.tsv"),
+    ]
     assert sm.match_rule("benchmarks/clean_synthetic.tsv", pats) == ("clean", "dataset=synthetic")
-    assert sm.match_rule("benchmarks/train_decoder/Ch_official_V5.tsv", pats) == \
-        ("train_decoder", "variant=Ch,fold=official,lead=V5")
+    assert sm.match_rule("benchmarks/train_decoder/Ch_official_V5.tsv", pats) == (
+        "train_decoder",
+        "variant=Ch,fold=official,lead=V5",
+    )
     assert sm.match_rule("benchmarks/segment.tsv", pats) == ("segment", "")
     assert sm.match_rule("benchmarks/other/thing.tsv", pats) == ("other/thing", "")
 
@@ -64,9 +69,9 @@ def test_collect_per_stage_and_exact_exponents(tmp_path):
     runs = {}
     for n in (500, 2000, 8000):
         run = tmp_path / str(n)
-        write_tsv(run / "benchmarks/clean_synthetic.tsv", 0.01 * n, 100 + 0.05 * n, 0.02 * n)   # s ~ n
-        write_tsv(run / "benchmarks/segment.tsv", 1e-6 * n**2, 50.0, "-")                      # s ~ n^2
-        for lead, k in (("V1", 1.0), ("V3", 3.0)):                                             # 2 jobs
+        write_tsv(run / "benchmarks/clean_synthetic.tsv", 0.01 * n, 100 + 0.05 * n, 0.02 * n)  # s ~ n
+        write_tsv(run / "benchmarks/segment.tsv", 1e-6 * n**2, 50.0, "-")  # s ~ n^2
+        for lead, k in (("V1", 1.0), ("V3", 3.0)):  # 2 jobs
             write_tsv(run / f"benchmarks/train_decoder/C_official_{lead}.tsv", k * n**0.5, 200 * k, k, repeats=2)
         runs[n] = run
     jobs = sm.collect(runs, pats)
@@ -104,7 +109,7 @@ def test_collect_per_stage_and_exact_exponents(tmp_path):
 
 def test_extrapolate_fixed_cost_and_noise():
     n = np.array([500, 2000, 8000])
-    fixed = sm.extrapolate(n, 2.0 + 0.001 * n, target=21800)       # fixed cost + linear part
+    fixed = sm.extrapolate(n, 2.0 + 0.001 * n, target=21800)  # fixed cost + linear part
     assert 0 < fixed["exponent"] < fixed["exponent_top"] < 1
     assert fixed["line"] == pytest.approx(2.0 + 21.8)
     assert fixed["high"] == pytest.approx(23.8) and fixed["low"] < 23.8
@@ -131,18 +136,27 @@ def test_targets_table_latency_floor_and_verdicts():
     import run_bench as rb
 
     stages = pd.DataFrame({"size": [1000] * 3, "rule": list(rb.PREPROCESS_RULES), "s": [2.0, 1.0, 1.0]})
-    table = pd.DataFrame({"rule": [sm.DAG, "clean", "qc_stats", "segment", "train_decoder"],
-                          "s@1000": [100.0, 2.0, 1.0, 1.0, 80.0], "s_exponent": [np.nan, 0.9, 0.1, 1.0, 1.2],
-                          "cpu_exponent": [np.nan] * 5, "s_high": [4 * 3600.0, 40.0, 2.0, 20.0, 3000.0],
-                          "rss_high": [np.nan, 900.0, 100.0, 300.0, 9000.0]})
-    micro = pd.DataFrame([
-        ("inference per lead", "C", "latency_ms_batch1024", 0.5),
-        ("inference per lead", "Ch", "latency_ms_batch1024", 0.02),
-        ("latency floor at peak GEMM rate", "decoder_C", "latency_ms", 0.09),
-        ("inference per lead", "C", "latency_ms_batch1024_chunked", 0.2),
-        ("inference per lead", "C_bf16", "latency_ms_batch1024_chunked", 0.03),
-        ("latency floor at peak GEMM rate", "decoder_C_bf16", "latency_ms", 0.02),
-    ], columns=["benchmark", "item", "metric", "value"])
+    table = pd.DataFrame(
+        {
+            "rule": [sm.DAG, "clean", "qc_stats", "segment", "train_decoder"],
+            "s@1000": [100.0, 2.0, 1.0, 1.0, 80.0],
+            "s_exponent": [np.nan, 0.9, 0.1, 1.0, 1.2],
+            "cpu_exponent": [np.nan] * 5,
+            "s_high": [4 * 3600.0, 40.0, 2.0, 20.0, 3000.0],
+            "rss_high": [np.nan, 900.0, 100.0, 300.0, 9000.0],
+        }
+    )
+    micro = pd.DataFrame(
+        [
+            ("inference per lead", "C", "latency_ms_batch1024", 0.5),
+            ("inference per lead", "Ch", "latency_ms_batch1024", 0.02),
+            ("latency floor at peak GEMM rate", "decoder_C", "latency_ms", 0.09),
+            ("inference per lead", "C", "latency_ms_batch1024_chunked", 0.2),
+            ("inference per lead", "C_bf16", "latency_ms_batch1024_chunked", 0.03),
+            ("latency floor at peak GEMM rate", "decoder_C_bf16", "latency_ms", 0.02),
+        ],
+        columns=["benchmark", "item", "metric", "value"],
+    )
     tg = rb.targets(stages, table, micro, full=True).set_index("target")["met"]
     assert tg["clean+QC+segment records/s, DAG rules at 1,000 records"] == "yes"  # 1000 / 4 s = 250
     assert tg["batched inference (1,024) ms/segment/lead, C"] == "NO"
@@ -151,7 +165,9 @@ def test_targets_table_latency_floor_and_verdicts():
     assert tg["batched inference (1,024 in pipeline chunks, fp32) ms/segment/lead, C"] == "NO"
     assert tg["batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, C"] == "yes"
     assert "batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, Ch" not in tg  # not measured
-    assert tg["decoder C at the measured bfloat16 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "yes"
+    assert (
+        tg["decoder C at the measured bfloat16 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "yes"
+    )
     assert tg["whole DAG at 21,800 records, hours (wall time, upper estimate)"] == "NO"  # 4 h
     assert tg["largest exponent of wall s (train_decoder; stages >= 1 s)"] == "NO"
     assert tg["peak RSS at 21,800, MB (train_decoder, upper estimate)"] == "NO"
@@ -162,8 +178,9 @@ def test_targets_table_latency_floor_and_verdicts():
 def test_peak_gemm_rate_is_a_rate_of_the_real_multiply():
     """bench_models.peak_gflops times a real float32 multiply: positive, finite, and slower for one thread
     than the work could possibly allow (< 1e4 GFLOP/s on a CPU)."""
-    import bench_models
     import torch
+
+    import bench_models
 
     rate = bench_models.peak_gflops(torch.device("cpu"), n=256, repeats=3)
     assert 0.1 < rate < 1e4

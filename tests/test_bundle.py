@@ -5,6 +5,7 @@ The session fixture ``trained_run`` runs the real pipeline stages (synthetic coh
 QC -> segment -> folds -> encoder -> reps -> decoders -> evaluate) on a tiny cohort with tiny
 models, in the workflow's results/ layout; test_cli.py imports it.
 """
+
 import copy
 import hashlib
 import json
@@ -19,20 +20,28 @@ import pytest
 import torch
 import yaml
 
-from ecgrecon.deploy.bundle import (BUNDLE_VERSION, BundleError, artifact_paths, build_bundle, export_model, load_model,
-                             read_bundle, settings_from_config)
 from ecgrecon.data.clean import clean_dataset
 from ecgrecon.data.datasets import ArtifactError, read_leads, read_segment_meta
-from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
 from ecgrecon.data.folds import make_folds_file
 from ecgrecon.data.qc import compute_qc_stats
-from ecgrecon.learn.linear import fit_from_segments
-from ecgrecon.deploy.reconstruct import predict_windows
-from ecgrecon.learn.reps import extract_reps
 from ecgrecon.data.segment import segment_dataset
-from ecgrecon.synth import write_cohort
+from ecgrecon.deploy.bundle import (
+    BUNDLE_VERSION,
+    BundleError,
+    artifact_paths,
+    build_bundle,
+    export_model,
+    load_model,
+    read_bundle,
+    settings_from_config,
+)
+from ecgrecon.deploy.reconstruct import predict_windows
+from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
+from ecgrecon.learn.linear import fit_from_segments
+from ecgrecon.learn.reps import extract_reps
 from ecgrecon.learn.train_decoder import train_decoder
 from ecgrecon.learn.train_encoder import train_encoder
+from ecgrecon.synth import write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -63,54 +72,131 @@ def run_pipeline(work: Path) -> dict:
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r, q = work / "results", (lambda m: None)
     raw = r / "raw" / "synthetic"
-    write_cohort(raw, cfg["synth"]["n_records"], cfg["seed"], write_hr=True,
-                 bad_per_thousand=cfg["synth"]["bad_per_thousand"], progress=q)
+    write_cohort(
+        raw,
+        cfg["synth"]["n_records"],
+        cfg["seed"],
+        write_hr=True,
+        bad_per_thousand=cfg["synth"]["bad_per_thousand"],
+        progress=q,
+    )
     clean_dataset(raw, r / "clean/synthetic.h5", r / "qc/quarantine_synthetic.csv", cfg["clean"], cfg["labels"], log=q)
     seg_cfg = cfg["segment"]
-    compute_qc_stats(r / "clean/synthetic.h5", r / "qc/qc_stats.json", r / "qc/qc_stats.png", cfg["qc"]["percentiles"],
-                     seg_cfg["window"], cfg["qc"]["n_sample_windows"], cfg["seed"], log=q)
+    compute_qc_stats(
+        r / "clean/synthetic.h5",
+        r / "qc/qc_stats.json",
+        r / "qc/qc_stats.png",
+        cfg["qc"]["percentiles"],
+        seg_cfg["window"],
+        cfg["qc"]["n_sample_windows"],
+        cfg["seed"],
+        log=q,
+    )
     seg, folds = r / "segments/segments.h5", r / "folds/folds.json"
-    segment_dataset(r / "clean/synthetic.h5", r / "qc/qc_stats.json", seg, r / "qc/qc_report.csv", seg_cfg["window"],
-                    seg_cfg["hop"], log=q)
+    segment_dataset(
+        r / "clean/synthetic.h5",
+        r / "qc/qc_stats.json",
+        seg,
+        r / "qc/qc_report.csv",
+        seg_cfg["window"],
+        seg_cfg["hop"],
+        log=q,
+    )
     make_folds_file(r / "clean/synthetic.h5", folds, cfg["split"], cfg["seed"], log=q)
     inputs, targets = cfg["tasks"]["paper"]["inputs"], cfg["tasks"]["paper"]["targets"]
     enc, t = r / "encoders" / "-".join(inputs), r / "paper"
-    train_encoder(seg, folds, enc / "encoder.pt", enc / "train_log.csv", enc / "loss_curve.png",
-                  inputs=inputs, level=cfg["labels"]["level"], cfg=cfg["encoder"], seed=cfg["seed"], log=q)
+    train_encoder(
+        seg,
+        folds,
+        enc / "encoder.pt",
+        enc / "train_log.csv",
+        enc / "loss_curve.png",
+        inputs=inputs,
+        level=cfg["labels"]["level"],
+        cfg=cfg["encoder"],
+        seed=cfg["seed"],
+        log=q,
+    )
     extract_reps(seg, folds, enc / "encoder.pt", enc / "reps.h5", tile=cfg["encoder"]["tile_reps"], log=q)
     dec_cfg = cfg["decoder"]
     gl_path = t / "linear/official/GL.json"
-    fit_from_segments(seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"],
-                      log=q).save(gl_path)
+    fit_from_segments(
+        seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"], log=q
+    ).save(gl_path)
     artifacts = {("GL", "official"): gl_path}
     for variant in VARIANTS:
         artifacts[(variant, "official")] = []
         for lead in targets:
             p = t / "decoders" / variant / "official" / f"{lead}.pt"
-            train_decoder(seg, folds, enc / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
-                          fold="official", lead=lead, inputs=inputs, cfg=dec_cfg, seed=cfg["seed"], log=q,
-                          gl_path=gl_path)
+            train_decoder(
+                seg,
+                folds,
+                enc / "reps.h5",
+                p,
+                p.with_name(f"{lead}_val.csv"),
+                variant=variant,
+                fold="official",
+                lead=lead,
+                inputs=inputs,
+                cfg=dec_cfg,
+                seed=cfg["seed"],
+                log=q,
+                gl_path=gl_path,
+            )
             artifacts[(variant, "official")].append(p)
-    names = {"predictions": "predictions/predictions.h5", "segment_csv": "tables/segment_metrics.csv",
-             "segment_md": "tables/segment_metrics.md", "record_csv": "tables/record_metrics.csv",
-             "record_md": "tables/record_metrics.md", "class_csv": "tables/class_metrics.csv",
-             "latent_csv": "tables/latent_affinity.csv", "fig_affinity_x": "figures/latent_affinity_x.png",
-             "fig_affinity_h": "figures/latent_affinity_h.png", "fig_radar": "figures/class_radar.png",
-             "fig_qualitative": "figures/qualitative.png"}
+    names = {
+        "predictions": "predictions/predictions.h5",
+        "segment_csv": "tables/segment_metrics.csv",
+        "segment_md": "tables/segment_metrics.md",
+        "record_csv": "tables/record_metrics.csv",
+        "record_md": "tables/record_metrics.md",
+        "class_csv": "tables/class_metrics.csv",
+        "latent_csv": "tables/latent_affinity.csv",
+        "fig_affinity_x": "figures/latent_affinity_x.png",
+        "fig_affinity_h": "figures/latent_affinity_h.png",
+        "fig_radar": "figures/class_radar.png",
+        "fig_qualitative": "figures/qualitative.png",
+    }
     ev = cfg["evaluation"]
-    evaluate(seg, folds, enc / "reps.h5", artifacts, {k: t / v for k, v in names.items()},
-             EvalSettings(inputs=inputs, targets=targets, methods=["GL", *VARIANTS], folds=["official"], knn_k=ev["knn_k"],
-                          n_subclasses=ev["n_subclasses"], min_class_records=ev["min_class_records"], device="cpu"),
-             log=q)
+    evaluate(
+        seg,
+        folds,
+        enc / "reps.h5",
+        artifacts,
+        {k: t / v for k, v in names.items()},
+        EvalSettings(
+            inputs=inputs,
+            targets=targets,
+            methods=["GL", *VARIANTS],
+            folds=["official"],
+            knn_k=ev["knn_k"],
+            n_subclasses=ev["n_subclasses"],
+            min_class_records=ev["min_class_records"],
+            device="cpu",
+        ),
+        log=q,
+    )
     settings = settings_from_config(cfg, "paper")
     for variant in VARIANTS:
         paths = artifact_paths(r, "paper", variant, "official", inputs, targets)
         if variant == "C":
             paths.pop("encoder_path"), paths.pop("reps_path")
-        export_model(work / f"bundles/ecgrecon-{variant}.pt", work / f"bundles/ecgrecon-{variant}.json",
-                     variant=variant, fold="official", settings=settings, log=q, **paths)
-    return {"work": work, "cfg": cfg, "results": r, "raw": raw,
-            "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS}}
+        export_model(
+            work / f"bundles/ecgrecon-{variant}.pt",
+            work / f"bundles/ecgrecon-{variant}.json",
+            variant=variant,
+            fold="official",
+            settings=settings,
+            log=q,
+            **paths,
+        )
+    return {
+        "work": work,
+        "cfg": cfg,
+        "results": r,
+        "raw": raw,
+        "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -131,23 +217,45 @@ def test_rule_export_model_writes_the_bundle_card_log_and_benchmark_like_the_cli
     snakefile = work / "Snakefile.export"  # the workflow's own rule files, without the other stages
     if not (work / "envs").exists():
         (work / "envs").symlink_to(ROOT / "envs")  # conda: directives resolve against the Snakefile's folder
-    snakefile.write_text("\n".join([
-        "from snakemake.utils import validate",
-        f'configfile: "{work / "config.yaml"}"',
-        f'validate(config, "{ROOT / "schemas/config.schema.yaml"}")',
-        *(f'include: "{ROOT / "rules" / name}"' for name in ("common.smk", "export.smk")),
-    ]) + "\n")
-    proc = subprocess.run([SNAKEMAKE, "results/paper/model/ecgrecon-Ch.pt", "results/paper/model/ecgrecon-C.json",
-                           "--snakefile", str(snakefile), "--directory", str(work), "--cores", "1",
-                           "--allowed-rules", "export_model"], capture_output=True, text=True, cwd=work)
+    snakefile.write_text(
+        "\n".join(
+            [
+                "from snakemake.utils import validate",
+                f'configfile: "{work / "config.yaml"}"',
+                f'validate(config, "{ROOT / "schemas/config.schema.yaml"}")',
+                *(f'include: "{ROOT / "rules" / name}"' for name in ("common.smk", "export.smk")),
+            ]
+        )
+        + "\n"
+    )
+    proc = subprocess.run(
+        [
+            SNAKEMAKE,
+            "results/paper/model/ecgrecon-Ch.pt",
+            "results/paper/model/ecgrecon-C.json",
+            "--snakefile",
+            str(snakefile),
+            "--directory",
+            str(work),
+            "--cores",
+            "1",
+            "--allowed-rules",
+            "export_model",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     model = work / "results/paper/model"
     for variant in ("C", "Ch"):  # same config, same artifacts: byte-identical to `export` run in Python
         assert _sha(model / f"ecgrecon-{variant}.pt") == _sha(trained_run["bundles"][variant])
         card = json.loads((model / f"ecgrecon-{variant}.json").read_text())
         assert card["bundle_sha256"] == _sha(model / f"ecgrecon-{variant}.pt")
-        assert card["settings_sha256"] == json.loads(Path(trained_run["bundles"][variant]).with_suffix(".json")
-                                                     .read_text())["settings_sha256"]
+        assert (
+            card["settings_sha256"]
+            == json.loads(Path(trained_run["bundles"][variant]).with_suffix(".json").read_text())["settings_sha256"]
+        )
         assert (work / f"logs/export_model/paper/{variant}.log").stat().st_size > 0
         assert (work / f"benchmarks/export_model/paper/{variant}.tsv").exists()
 
@@ -165,8 +273,9 @@ def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
     rec = pd.read_csv(r / "paper/tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
     for lead in meta["targets"] + ["Mean"]:
         assert meta["metrics"]["test"]["segment"][lead]["rmse"] == seg.loc[("official", "Ch", lead), "rmse"]
-        assert meta["metrics"]["test"]["record"][lead]["pearson_mean"] == rec.loc[("official", "Ch", lead),
-                                                                                   "pearson_mean"]
+        assert (
+            meta["metrics"]["test"]["record"][lead]["pearson_mean"] == rec.loc[("official", "Ch", lead), "pearson_mean"]
+        )
     for lead in meta["targets"]:
         ck = torch.load(r / f"paper/decoders/Ch/official/{lead}.pt", weights_only=True)
         val = meta["metrics"]["validation"][lead]
@@ -234,9 +343,15 @@ def test_export_refuses_artifacts_that_do_not_match_the_settings(trained_run, tm
     with pytest.raises(ArtifactError, match="trained on 256-sample segments, config window is 512"):
         build_bundle(variant="Ch", fold="official", settings={**settings, "window": 512}, **paths)
     with pytest.raises(ArtifactError, match=r"expected \('C', 'official', 'V1'"):
-        build_bundle(variant="C", fold="official", settings=settings,
-                     **{**artifact_paths(r, "paper", "C", "official", settings["inputs"], settings["targets"]),
-                        "decoder_paths": paths["decoder_paths"]})
+        build_bundle(
+            variant="C",
+            fold="official",
+            settings=settings,
+            **{
+                **artifact_paths(r, "paper", "C", "official", settings["inputs"], settings["targets"]),
+                "decoder_paths": paths["decoder_paths"],
+            },
+        )
     seg = pd.read_csv(r / "paper/tables/segment_metrics.csv")
     seg[seg["variant"] != "Ch"].to_csv(tmp_path / "seg.csv", index=False)
     with pytest.raises(ArtifactError, match="no rows for fold 'official', variant 'Ch'"):

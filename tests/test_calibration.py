@@ -10,16 +10,13 @@ import pandas as pd
 import pytest
 
 from ecgrecon import LEADS12
-
-from ecgrecon.learn import calibration
-
-from ecgrecon.learn import linear
 from ecgrecon.data.clean import clean_dataset
 from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
 from ecgrecon.data.folds import make_folds_file
-from ecgrecon.io.h5io import read_table
 from ecgrecon.data.qc import compute_qc_stats
 from ecgrecon.data.segment import record_windows, segment_dataset
+from ecgrecon.io.h5io import read_table
+from ecgrecon.learn import calibration, linear
 from ecgrecon.synth import write_cohort
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG
 
@@ -40,8 +37,9 @@ def cohort(tmp_path_factory):
     make_folds_file(d / "clean.h5", d / "folds.json", SPLIT, seed=1, **QUIET)
     gl = linear.fit_from_segments(d / "segments.h5", d / "folds.json", "official", INPUTS, TARGETS, **QUIET)
     gl.save(d / "gl.json")
-    summary = calibration.run_pcm(d / "clean.h5", d / "segments.h5", d / "folds.json", d / "gl.json",
-                                  d / "pcm.h5", d / "pcm.json", **QUIET)
+    summary = calibration.run_pcm(
+        d / "clean.h5", d / "segments.h5", d / "folds.json", d / "gl.json", d / "pcm.h5", d / "pcm.json", **QUIET
+    )
     return d, gl, summary
 
 
@@ -55,11 +53,11 @@ def test_plan_and_excluded_windows():
     starts, _ = record_windows(1000, 256)
     ecg = np.repeat([1, 2, 3, 4], len(starts))
     keep = calibration.eval_mask(plan, ecg, np.tile(starts, 4), 256).reshape(4, -1)
-    assert keep[:2].all() and keep[2:, 0].sum() == 0 and keep[2:, 1:].all()   # only window 0 of 3 and 4 goes
+    assert keep[:2].all() and keep[2:, 0].sum() == 0 and keep[2:, 1:].all()  # only window 0 of 3 and 4 goes
     hop = np.arange(0, 745, 64)
     keep_hop = calibration.eval_mask(plan, np.full(len(hop), 3), hop, 256)
     assert hop[~keep_hop].tolist() == [0, 64, 128, 192]
-    assert not calibration.eval_mask(plan, [99], [256], 256)[0]   # record not in the plan
+    assert not calibration.eval_mask(plan, [99], [256], 256)[0]  # record not in the plan
 
 
 def _patients(rng, n, m=1000):
@@ -74,7 +72,7 @@ def _patients(rng, n, m=1000):
 
 def _windows(signals, ids):
     starts, keep_from = record_windows(signals.shape[1], 256)
-    win = np.stack([signals[i, s:s + 256].T for i in range(len(signals)) for s in starts])
+    win = np.stack([signals[i, s : s + 256].T for i in range(len(signals)) for s in starts])
     meta = pd.DataFrame({"ecg_id": np.repeat(ids, len(starts)), "start": np.tile(starts, len(ids))})
     return win, meta
 
@@ -105,8 +103,8 @@ def test_useless_calibration_falls_back_to_gl():
     sig, maps = _patients(rng, 12)
     shared = maps.mean(axis=0)
     it, ii = [LEADS12.index(k) for k in TARGETS], [LEADS12.index(k) for k in INPUTS]
-    sig[:, :, it] = np.einsum("jc,ntc->ntj", shared, sig[:, :, ii])   # the population map is the truth ...
-    sig[:, :200, it] = rng.normal(0, 0.3, (12, 200, 5))                 # ... but calibration is noise
+    sig[:, :, it] = np.einsum("jc,ntc->ntj", shared, sig[:, :, ii])  # the population map is the truth ...
+    sig[:, :200, it] = rng.normal(0, 0.3, (12, 200, 5))  # ... but calibration is noise
     meta = pd.DataFrame({"ecg_id": ids, "patient_id": ids})
     win, wmeta = _windows(sig, ids)
     gl = linear.LinearMap(INPUTS, TARGETS, 0, shared[:, :, None], np.zeros(5), np.zeros(5))
@@ -138,8 +136,10 @@ def test_pcm_beats_gl_on_synthetic_cohort(cohort):
     test_rows = np.flatnonzero(np.isin(rmeta["ecg_id"].to_numpy(), ids))
     y = read_leads(d / "segments.h5", TARGETS, test_rows[rows], group="records")
     ecg = rmeta["ecg_id"].to_numpy()[test_rows[rows]]
-    better = [((pcm[ecg == e] - y[ecg == e]) ** 2).mean() < ((glp[ecg == e] - y[ecg == e]) ** 2).mean()
-              for e in np.unique(ecg)]
+    better = [
+        ((pcm[ecg == e] - y[ecg == e]) ** 2).mean() < ((glp[ecg == e] - y[ecg == e]) ** 2).mean()
+        for e in np.unique(ecg)
+    ]
     assert np.mean(better) >= 0.75
     assert set(plan["ecg_id"]) == set(np.unique(ecg))
 
@@ -164,7 +164,7 @@ def test_protocol_holds_on_cohort(cohort):
         touched = sub["ecg_id"].isin(same) & (sub["start"] < 200)
         assert not touched.any()
         n_test_same = meta["ecg_id"].isin(same) & (meta["start"] >= 200)
-        assert sub["ecg_id"].isin(same).sum() == n_test_same.sum()   # every other window is kept
+        assert sub["ecg_id"].isin(same).sum() == n_test_same.sum()  # every other window is kept
     doc = json.loads((d / "pcm.json").read_text())
     assert doc["alpha"] in calibration.DEFAULT_ALPHAS and doc["rule"]["name"] in ("gl", "pcm", "ramp")
 
@@ -196,8 +196,15 @@ def test_pcm_maps_approach_the_true_lead_fields(cohort):
 def test_bad_inputs_are_named(tmp_path, cohort):
     d, gl, _ = cohort
     with pytest.raises(ArtifactError, match=str(tmp_path / "missing.h5")):
-        calibration.run_pcm(tmp_path / "missing.h5", d / "segments.h5", d / "folds.json", d / "gl.json",
-                            tmp_path / "o.h5", tmp_path / "o.json", **QUIET)
+        calibration.run_pcm(
+            tmp_path / "missing.h5",
+            d / "segments.h5",
+            d / "folds.json",
+            d / "gl.json",
+            tmp_path / "o.h5",
+            tmp_path / "o.json",
+            **QUIET,
+        )
     with h5py.File(tmp_path / "bad.h5", "w") as f:
         f.create_dataset("signals", data=np.zeros((2, 1000, 12), np.float32))
     with pytest.raises(ArtifactError, match="missing 'signals' or 'meta'"):

@@ -10,13 +10,10 @@ import pytest
 import torch
 
 from ecgrecon import LEADS12
-
-from ecgrecon.learn import classifier
-
-from ecgrecon.learn import linear
 from ecgrecon.data.clean import clean_dataset
 from ecgrecon.data.datasets import ArtifactError, load_folds
 from ecgrecon.io.h5io import read_table
+from ecgrecon.learn import classifier, linear
 from ecgrecon.signal.morphology import replace_leads
 from ecgrecon.synth import write_cohort
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG
@@ -28,8 +25,8 @@ CFG = {"width": 24, "batch_size": 16, "lr": 0.002, "max_epochs": 15, "patience":
 def test_auc_matches_pairwise_definition():
     rng = np.random.default_rng(0)
     y = rng.random((60, 4)) < 0.3
-    scores = np.round(rng.random((60, 4)) + 0.5 * y, 1)   # rounding makes ties
-    y[:, 3] = False                                         # a class without positives
+    scores = np.round(rng.random((60, 4)) + 0.5 * y, 1)  # rounding makes ties
+    y[:, 3] = False  # a class without positives
     auc = classifier.auc_per_class(y, scores)
     for c in range(3):
         pos, neg = scores[y[:, c], c], scores[~y[:, c], c]
@@ -69,11 +66,23 @@ def trained(tmp_path_factory):
         meta = read_table(f["meta"])
     fold = meta["strat_fold"].to_numpy()
     ecg = meta["ecg_id"].to_numpy()
-    split = {"train": ecg[fold <= 5].tolist(), "val": ecg[(fold == 6) | (fold == 7)].tolist(),
-             "test": ecg[fold >= 8].tolist()}
+    split = {
+        "train": ecg[fold <= 5].tolist(),
+        "val": ecg[(fold == 6) | (fold == 7)].tolist(),
+        "test": ecg[fold >= 8].tolist(),
+    }
     (d / "folds.json").write_text(json.dumps({"seed": 0, "folds": {"custom": split}}))
-    summary = classifier.train_from_clean(d / "clean.h5", d / "folds.json", "custom", d / "clf.pt", d / "clf.json",
-                                          cfg=CFG, seed=0, device="cpu", log=lambda s: None)
+    summary = classifier.train_from_clean(
+        d / "clean.h5",
+        d / "folds.json",
+        "custom",
+        d / "clf.pt",
+        d / "clf.json",
+        cfg=CFG,
+        seed=0,
+        device="cpu",
+        log=lambda s: None,
+    )
     yield d, summary
     torch.set_num_threads(threads)
 
@@ -86,7 +95,7 @@ def test_classifier_well_above_chance_on_synthetic_cohort(trained):
     x, y, _ = classifier.load_records(d / "clean.h5", ids)
     assert len(x) >= 50 and (y.sum(axis=0) >= 3).all()
     s = classifier.scores_summary(y, classifier.predict_proba(model, x), thr)
-    assert s["macro_auc"] > 0.68 and not s["auc_undefined"]   # chance: 0.5 (SE ~0.04 here)
+    assert s["macro_auc"] > 0.68 and not s["auc_undefined"]  # chance: 0.5 (SE ~0.04 here)
     assert s["auc"]["NORM"] > 0.7 and s["macro_f1"] > 0.3
     assert not (d / "clf.resume.pt").exists() and json.loads((d / "clf.json").read_text())["best_epoch"] >= 1
 
@@ -100,8 +109,11 @@ def test_retention_of_reconstructions(trained):
     x, y, _ = classifier.load_records(d / "clean.h5", ids["test"])
     ii, it = [LEADS12.index(k) for k in INPUTS], [LEADS12.index(k) for k in TARGETS]
     gl = linear.fit(x_tr[:, ii], x_tr[:, it], x_va[:, ii], x_va[:, it], INPUTS, TARGETS)
-    records = {"original": x, "copy": replace_leads(x, x[:, it], TARGETS),
-               "GL": replace_leads(x, gl.predict(x[:, ii]), TARGETS)}
+    records = {
+        "original": x,
+        "copy": replace_leads(x, x[:, it], TARGETS),
+        "GL": replace_leads(x, gl.predict(x[:, ii]), TARGETS),
+    }
     table = classifier.retention_table(model, thr, y, records).set_index("method")
     assert (table.loc[["original", "copy"], ["f1_retention", "auc_retention"]] == 1.0).all().all()
     gl_scores = classifier.scores_summary(y, classifier.predict_proba(model, records["GL"]), thr)
@@ -117,7 +129,7 @@ class _V1Mean(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.out = torch.nn.Linear(1, 2)   # unused; predict_proba reads out.out_features
+        self.out = torch.nn.Linear(1, 2)  # unused; predict_proba reads out.out_features
 
     def forward(self, x):
         return x[:, LEADS12.index("V1")].mean(dim=-1, keepdim=True).expand(-1, 2) * 10.0
@@ -129,8 +141,9 @@ def test_retention_arithmetic_with_a_known_classifier():
     v1 = x[:, LEADS12.index("V1")].mean(axis=-1)
     y = np.stack([v1 > 0, v1 > np.median(v1)], axis=1).astype(np.float32)
     blank = replace_leads(x, np.zeros((40, 1, 100), np.float32), ["V1"])
-    table = classifier.retention_table(_V1Mean(), np.array([0.5, 0.5]), y, {"original": x, "blank": blank},
-                                       classes=("A", "B")).set_index("method")
+    table = classifier.retention_table(
+        _V1Mean(), np.array([0.5, 0.5]), y, {"original": x, "blank": blank}, classes=("A", "B")
+    ).set_index("method")
     assert table.loc["original", "macro_auc"] == 1.0
     assert table.loc["blank", "macro_auc"] == 0.5 and table.loc["blank", "auc_retention"] == 0.5
     # blank: every score is sigmoid(0) = 0.5 >= 0.5, all records predicted positive
@@ -143,9 +156,10 @@ def test_training_is_deterministic_and_checks_input(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(0, 0.2, (24, 12, 200)).astype(np.float32)
     y = (rng.random((24, 5)) < 0.4).astype(np.float32)
-    x[y[:, 1] > 0, 3] += 0.5   # a learnable signal for class MI
-    kw = dict(cfg={"width": 4, "max_epochs": 2, "patience": 2, "batch_size": 8}, seed=3, device="cpu",
-              log=lambda s: None)
+    x[y[:, 1] > 0, 3] += 0.5  # a learnable signal for class MI
+    kw = dict(
+        cfg={"width": 4, "max_epochs": 2, "patience": 2, "batch_size": 8}, seed=3, device="cpu", log=lambda s: None
+    )
     m1, s1 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "a.pt", **kw)
     m2, s2 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "b.pt", **kw)
     for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):

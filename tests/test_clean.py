@@ -13,13 +13,20 @@ import scipy.signal as ss
 import wfdb
 
 from ecgrecon import LEADS12
-
 from ecgrecon.data import clean
 from ecgrecon.data.clean import QuarantineLimitError, clean_dataset, process_batch
-from ecgrecon.signal.filters import clean_batch
 from ecgrecon.io.h5io import read_table
-from ptbxl_fixture import (CLEAN_CFG, LABELS_CFG, SHARED_PTBXL, make_cohort, rel_name, synth_signal,
-                           write_record, write_tables)
+from ecgrecon.signal.filters import clean_batch
+from ptbxl_fixture import (
+    CLEAN_CFG,
+    LABELS_CFG,
+    SHARED_PTBXL,
+    make_cohort,
+    rel_name,
+    synth_signal,
+    write_record,
+    write_tables,
+)
 
 
 def _cfg(**kw) -> dict:
@@ -28,8 +35,15 @@ def _cfg(**kw) -> dict:
 
 def _run(raw, out, cfg=None, **kw):
     logs: list[str] = []
-    summary = clean_dataset(raw, out / "clean.h5", out / "quarantine.csv", cfg or _cfg(max_quarantine_fraction=1.0),
-                            LABELS_CFG, log=logs.append, **kw)
+    summary = clean_dataset(
+        raw,
+        out / "clean.h5",
+        out / "quarantine.csv",
+        cfg or _cfg(max_quarantine_fraction=1.0),
+        LABELS_CFG,
+        log=logs.append,
+        **kw,
+    )
     return summary, logs
 
 
@@ -77,7 +91,7 @@ def test_real_ptbxl_signals_and_metadata(real):
     assert attrs["fs"] == 100.0 and list(attrs["leads"]) == list(LEADS12)
     assert meta["ecg_id"].tolist() == sorted(meta["ecg_id"]) and meta["ecg_id"].dtype == np.int64
     row = meta.set_index("ecg_id").loc[1025]
-    assert json.loads(row["labels"]) == ["ASMI", "ISC_", "IVCD", "LVH"]   # ASMI at exactly 80 counts
+    assert json.loads(row["labels"]) == ["ASMI", "ISC_", "IVCD", "LVH"]  # ASMI at exactly 80 counts
     assert json.loads(row["superclass"]) == ["CD", "HYP", "MI", "STTC"]
     assert json.loads(row["subclass"]) == ["AMI", "ISC_", "IVCD", "LVH"]
     assert json.loads(row["scp_codes"])["QWAVE"] == 0.0
@@ -92,7 +106,7 @@ def test_real_ptbxl_signals_and_metadata(real):
 
 def test_real_ptbxl_quarantine_limit(tmp_path):
     with pytest.raises(QuarantineLimitError) as info:
-        _run(SHARED_PTBXL, tmp_path, _cfg())   # default limit 0.05 < 29/63
+        _run(SHARED_PTBXL, tmp_path, _cfg())  # default limit 0.05 < 29/63
     msg = str(info.value)
     assert "29 of 63" in msg and "46.0%" in msg and "0.05" in msg and "no metadata row" in msg
     assert not (tmp_path / "clean.h5").exists()
@@ -120,8 +134,10 @@ def messy(tmp_path_factory):
     """12 good records + one of each kind of bad input (ecg_ids 13-25, 19 = file without row)."""
     root = tmp_path_factory.mktemp("messy")
     rows = make_cohort(root, 12, seed=5)
+
     def sig(i, n=1000):
         return synth_signal(n, 100.0, seed=900 + i)
+
     write_record(root / rel_name(13), sig(13), 100)
     dat = root / (rel_name(13) + ".dat")
     dat.write_bytes(dat.read_bytes()[:7001])
@@ -134,17 +150,23 @@ def messy(tmp_path_factory):
     s[:, 8] = 0.2
     write_record(root / rel_name(17), s, 100)
     write_record(root / rel_name(18), synth_signal(2500, 250.0, seed=18), 250)
-    write_record(root / rel_name(19), sig(19), 100)          # on disk, no metadata row
-    write_record(root / rel_name(22), sig(22, 500), 100)      # 5 s
+    write_record(root / rel_name(19), sig(19), 100)  # on disk, no metadata row
+    write_record(root / rel_name(22), sig(22, 500), 100)  # 5 s
     write_record(root / rel_name(23), sig(23), 100)
     write_record(root / rel_name(25), sig(25), 100)
     base = {"patient_id": 77, "strat_fold": 3, "scp_codes": "{'NORM': 100.0}", "filename_hr": ""}
     extra = {i: rel_name(i) for i in (13, 14, 15, 16, 17, 18, 20, 22, 23, 25)}
     extra.update({21: "../../etc/x", 24: "/etc/passwd"})
     for i, fn in sorted(extra.items()):
-        rows.append({**base, "ecg_id": i, "filename_lr": fn,
-                     **({"scp_codes": "{'NORM': 10"} if i == 23 else {}),
-                     **({"patient_id": ""} if i == 25 else {})})
+        rows.append(
+            {
+                **base,
+                "ecg_id": i,
+                "filename_lr": fn,
+                **({"scp_codes": "{'NORM': 10"} if i == 23 else {}),
+                **({"patient_id": ""} if i == 25 else {}),
+            }
+        )
     write_tables(root, rows)
     return root
 
@@ -168,10 +190,12 @@ def test_bad_inputs_are_quarantined_with_reasons(messy, tmp_path):
 def test_labels_from_scp_statements(messy, tmp_path):
     _run(messy, tmp_path)
     _, meta, _ = _load(tmp_path)
-    got = {int(r.ecg_id): (json.loads(r.labels), json.loads(r.superclass), json.loads(r.subclass))
-           for r in meta.itertuples()}
+    got = {
+        int(r.ecg_id): (json.loads(r.labels), json.loads(r.superclass), json.loads(r.subclass))
+        for r in meta.itertuples()
+    }
     assert got[1] == (["NORM"], ["NORM"], ["NORM"])
-    assert got[2] == (["IMI"], ["MI"], ["IMI"])                        # LVH at 50 is no label
+    assert got[2] == (["IMI"], ["MI"], ["IMI"])  # LVH at 50 is no label
     assert got[3] == (["AFIB", "ASMI", "CRBBB"], ["CD", "MI"], ["AMI", "CRBBB"])  # AFIB: no class
     assert got[4] == (["LVH", "PVC"], ["HYP"], ["LVH"])
 
@@ -204,8 +228,8 @@ def test_records500_are_notched_and_resampled(tmp_path):
     for k in range(3):  # same signal without the 0.1 mV mains, cleaned in memory
         clean_ref, _ = clean_batch(synth_signal(5000, 500.0, seed=2 * 100003 + k)[None], 500.0, CLEAN_CFG)
         diff = np.abs(sig[k] - clean_ref[0])
-        assert diff[60:-60].max() < 0.005      # mains gone (quantisation 0.001 mV remains)
-        assert diff.max() < 0.03               # the notch rings only in the first/last 0.6 s
+        assert diff[60:-60].max() < 0.005  # mains gone (quantisation 0.001 mV remains)
+        assert diff.max() < 0.03  # the notch rings only in the first/last 0.6 s
 
 
 def test_unresamplable_rate_is_quarantined(tmp_path):

@@ -1,6 +1,7 @@
 """`ecgrecon reconstruct` / `export` end to end: round trip against the pipeline's own evaluation,
 rate independence, WFDB output, folders and RECORDS lists, bad input (one line, exit 2, nothing
 written), help texts of the installed console script."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,8 @@ import wfdb
 
 from ecgrecon import LEADS12
 from ecgrecon.deploy.cli import main
-from ecgrecon.signal.filters import clean_batch
 from ecgrecon.io.h5io import read_table
+from ecgrecon.signal.filters import clean_batch
 from ecgrecon.signal.metrics import record_lead_metrics
 from test_bundle import _sha, trained_run  # noqa: F401 (shared session fixture)
 
@@ -33,9 +34,17 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def write_record(base: Path, sig: np.ndarray, names: list[str], fs: float) -> Path:
     """A WFDB record (format 16, 1 uV per unit) with the given signal names; NaN -> invalid."""
     base.parent.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(base.name, fs=fs, units=["mV"] * len(names), sig_name=names, p_signal=np.asarray(sig, np.float64),
-                fmt=["16"] * len(names), adc_gain=[1000.0] * len(names), baseline=[0] * len(names),
-                write_dir=str(base.parent))
+    wfdb.wrsamp(
+        base.name,
+        fs=fs,
+        units=["mV"] * len(names),
+        sig_name=names,
+        p_signal=np.asarray(sig, np.float64),
+        fmt=["16"] * len(names),
+        adc_gain=[1000.0] * len(names),
+        baseline=[0] * len(names),
+        write_dir=str(base.parent),
+    )
     return base
 
 
@@ -50,8 +59,15 @@ def test_help_of_the_installed_console_script_is_useful():
     top = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert top.returncode == 0 and "export" in top.stdout and "reconstruct" in top.stdout and "examples:" in top.stdout
     rec = subprocess.run([exe, "reconstruct", "--help"], capture_output=True, text=True)
-    for needle in ("--model BUNDLE", "--input RECORD", "--plot", "--output DIR", "case-insensitive", "-rec",
-                   "exit codes"):
+    for needle in (
+        "--model BUNDLE",
+        "--input RECORD",
+        "--plot",
+        "--output DIR",
+        "case-insensitive",
+        "-rec",
+        "exit codes",
+    ):
         assert needle in rec.stdout, needle
     ex = subprocess.run([exe, "export", "--help"], capture_output=True, text=True)
     assert ex.returncode == 0 and "weights_only" in ex.stdout and "--variant {C,Ch,ChA}" in ex.stdout
@@ -60,8 +76,18 @@ def test_help_of_the_installed_console_script_is_useful():
 
 def test_cli_export_writes_the_same_bundle_as_the_pipeline_export(trained_run, tmp_path, capsys):
     out = tmp_path / "m" / "ecgrecon-C.pt"
-    code, stdout, _ = run_cli(capsys, "export", "--variant", "C", "--config", trained_run["work"] / "config.yaml",
-                              "--results", trained_run["results"], "--output", out)
+    code, stdout, _ = run_cli(
+        capsys,
+        "export",
+        "--variant",
+        "C",
+        "--config",
+        trained_run["work"] / "config.yaml",
+        "--results",
+        trained_run["results"],
+        "--output",
+        out,
+    )
     assert code == 0 and "test RMSE" in stdout
     assert _sha(out) == _sha(trained_run["bundles"]["C"]) and out.with_suffix(".json").exists()
     code, _, err = run_cli(capsys, "export", "--config", tmp_path / "nope.yaml", "--results", trained_run["results"])
@@ -69,8 +95,9 @@ def test_cli_export_writes_the_same_bundle_as_the_pipeline_export(trained_run, t
 
 
 @pytest.mark.parametrize("variant", ["C", "Ch"])
-def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation(trained_run, variant, tmp_path,
-                                                                                  capsys):
+def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation(
+    trained_run, variant, tmp_path, capsys
+):
     r, raw = trained_run["results"], trained_run["raw"]
     with h5py.File(r / "segments/segments.h5") as f:
         rmeta = read_table(f["records/meta"])
@@ -78,8 +105,16 @@ def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation
     db = pd.read_csv(raw / "ptbxl_database.csv").set_index("ecg_id")
     listing = raw / f"test_records_{variant}.txt"
     listing.write_text("\n".join(db.loc[test_ids, "filename_lr"]) + "\n")
-    code, stdout, _ = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"][variant], "--input", listing,
-                              "--output", tmp_path / "out")
+    code, stdout, _ = run_cli(
+        capsys,
+        "reconstruct",
+        "--model",
+        trained_run["bundles"][variant],
+        "--input",
+        listing,
+        "--output",
+        tmp_path / "out",
+    )
     assert code == 0 and f"reconstructed {len(test_ids)} of {len(test_ids)} records" in stdout
     with h5py.File(r / "clean/synthetic.h5") as f:
         meta = read_table(f["meta"])
@@ -109,8 +144,9 @@ def test_500_hz_and_100_hz_records_of_the_same_signal_give_matching_outputs(trai
         outs = {}
         for hr in (False, True):
             src = trained_run["raw"] / f"records{500 if hr else 100}/00000/{ecg:05d}_{'hr' if hr else 'lr'}"
-            code, stdout, _ = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["Ch"], "--input", src,
-                                      "--output", tmp_path)
+            code, stdout, _ = run_cli(
+                capsys, "reconstruct", "--model", trained_run["bundles"]["Ch"], "--input", src, "--output", tmp_path
+            )
             assert code == 0 and "V1 r " in stdout
             outs[hr] = wfdb.rdrecord(str(tmp_path / f"{src.name}_recon"))
         assert (outs[True].fs, outs[True].sig_len, outs[False].fs, outs[False].sig_len) == (500, 5000, 100, 1000)
@@ -130,20 +166,39 @@ def test_any_rate_and_length_lead_names_in_any_case_extra_leads_and_two_dat_file
     sig, _ = synthetic_record(trained_run, 38, hr=True)
     x = ss.resample_poly(sig, 1, 2, axis=0)[: int(7.3 * 250)]  # 250 Hz, 7.3 s: the last window is end-aligned
     col = {lead: LEADS12.index(lead) for lead in LEADS12}
-    write_record(tmp_path / "in" / "odd", x[:, [col[c] for c in ("V2", "AVR", "II", "V5", "I")]],
-                 ["v2", "aVR", "ii", "V5", "i"], 250)
-    write_record(tmp_path / "in" / "plain", x[:, [col[c] for c in ("I", "II", "V2", "V5")]], ["I", "II", "V2", "V5"], 250)
+    write_record(
+        tmp_path / "in" / "odd",
+        x[:, [col[c] for c in ("V2", "AVR", "II", "V5", "I")]],
+        ["v2", "aVR", "ii", "V5", "i"],
+        250,
+    )
+    write_record(
+        tmp_path / "in" / "plain", x[:, [col[c] for c in ("I", "II", "V2", "V5")]], ["I", "II", "V2", "V5"], 250
+    )
     hea = (tmp_path / "in" / "odd.hea").read_text().splitlines()  # the odd record split over two .dat files
     dat = np.fromfile(tmp_path / "in" / "odd.dat", dtype="<i2").reshape(-1, 5)
     dat[:, :2].tofile(tmp_path / "in" / "split_a.dat")
     dat[:, 2:].tofile(tmp_path / "in" / "split_b.dat")
-    (tmp_path / "in" / "split.hea").write_text("\n".join([hea[0].replace("odd", "split", 1)] + [
-        ln.replace("odd.dat", "split_a.dat" if k < 2 else "split_b.dat") for k, ln in enumerate(hea[1:6])]) + "\n")
+    (tmp_path / "in" / "split.hea").write_text(
+        "\n".join(
+            [hea[0].replace("odd", "split", 1)]
+            + [ln.replace("odd.dat", "split_a.dat" if k < 2 else "split_b.dat") for k, ln in enumerate(hea[1:6])]
+        )
+        + "\n"
+    )
     out = {}
     for name in ("odd", "plain", "split"):
-        code, stdout, _ = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["Ch"], "--input",
-                                  tmp_path / "in" / (name + ".hea" if name == "odd" else name), "--output",
-                                  tmp_path / "out", "--plot")
+        code, stdout, _ = run_cli(
+            capsys,
+            "reconstruct",
+            "--model",
+            trained_run["bundles"]["Ch"],
+            "--input",
+            tmp_path / "in" / (name + ".hea" if name == "odd" else name),
+            "--output",
+            tmp_path / "out",
+            "--plot",
+        )
         assert code == 0 and "V5 r " in stdout and "V1 r " not in stdout  # compared only where the original exists
         out[name] = wfdb.rdrecord(str(tmp_path / "out" / f"{name}_recon"))
     rec = out["odd"]
@@ -166,21 +221,28 @@ def _bad_inputs(run, d: Path) -> dict:
     sig, fs = synthetic_record(run, 46)
     idx = [LEADS12.index(x) for x in ("I", "II", "V2", "V1")]
     cases = {}
-    cases["missing_lead"] = (write_record(d / "nov2", sig[:, [0, 1, 6]], ["I", "II", "V1"], fs),
-                             "missing input lead(s) V2 (record has I, II, V1")
-    cases["too_short"] = (write_record(d / "short", sig[:200, idx], ["I", "II", "V2", "V1"], fs),
-                          "too short: 200 samples at 100 Hz (2.00 s)")
+    cases["missing_lead"] = (
+        write_record(d / "nov2", sig[:, [0, 1, 6]], ["I", "II", "V1"], fs),
+        "missing input lead(s) V2 (record has I, II, V1",
+    )
+    cases["too_short"] = (
+        write_record(d / "short", sig[:200, idx], ["I", "II", "V2", "V1"], fs),
+        "too short: 200 samples at 100 Hz (2.00 s)",
+    )
     nan = sig[:, idx].copy()
     nan[:, 2] = np.nan
-    cases["nan_only_lead"] = (write_record(d / "nanlead", nan, ["I", "II", "V2", "V1"], fs),
-                              "input lead V2 holds only NaN samples")
+    cases["nan_only_lead"] = (
+        write_record(d / "nanlead", nan, ["I", "II", "V2", "V1"], fs),
+        "input lead V2 holds only NaN samples",
+    )
     (d / "garbled.hea").write_text("this is not a WFDB header\n")
     cases["unreadable_header"] = (d / "garbled", "malformed record line")
     return cases
 
 
-@pytest.mark.parametrize("case", ["missing_lead", "too_short", "nan_only_lead", "unreadable_header",
-                                  "incompatible_bundle"])
+@pytest.mark.parametrize(
+    "case", ["missing_lead", "too_short", "nan_only_lead", "unreadable_header", "incompatible_bundle"]
+)
 def test_bad_input_gives_one_line_naming_the_file_exit_2_and_writes_nothing(trained_run, tmp_path, capsys, case):
     model = trained_run["bundles"]["Ch"]
     if case == "incompatible_bundle":
@@ -207,25 +269,52 @@ def test_folder_with_a_bad_record_writes_the_good_ones_reports_the_bad_one_and_e
         write_record(folder / "good" / f"r{ecg}", sig, list(LEADS12), fs)
     write_record(folder / "r_bad", synthetic_record(trained_run, 72)[0][:, :6], list(LEADS12[:6]), 100)
     out = tmp_path / "out"
-    code, stdout, err = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", folder,
-                                "--output", out, "--jobs", "2")
+    code, stdout, err = run_cli(
+        capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", folder, "--output", out, "--jobs", "2"
+    )
     assert code == 2 and "reconstructed 3 of 4 records" in stdout
     assert f"ecgrecon: error: {folder / 'r_bad.hea'}: missing input lead(s) V2" in err
     assert "reconstruct [" in err and "4/4 records, 1 failed" in err  # progress bar
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert written == ["good"] + [f"good/r{e}_recon.{x}" for e in (60, 65, 69) for x in ("dat", "hea")]
     (folder / "RECORDS").write_text("good/\nr_bad\n")  # a list naming a sub-folder and a record: the same
-    code, stdout, err = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input",
-                                folder / "RECORDS", "--output", tmp_path / "listed", "--quiet")
+    code, stdout, err = run_cli(
+        capsys,
+        "reconstruct",
+        "--model",
+        trained_run["bundles"]["C"],
+        "--input",
+        folder / "RECORDS",
+        "--output",
+        tmp_path / "listed",
+        "--quiet",
+    )
     assert code == 2 and stdout == "" and err.count("\n") == 1 and "r_bad.hea: missing input lead(s) V2" in err
     assert sorted(p.relative_to(tmp_path / "listed").as_posix() for p in (tmp_path / "listed").rglob("*")) == written
-    code, _, err = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", folder / "r_bad",
-                           folder / "r_bad.hea", "--output", tmp_path / "twice")
+    code, _, err = run_cli(
+        capsys,
+        "reconstruct",
+        "--model",
+        trained_run["bundles"]["C"],
+        "--input",
+        folder / "r_bad",
+        folder / "r_bad.hea",
+        "--output",
+        tmp_path / "twice",
+    )
     assert code == 2 and "two inputs map to the same output record" in err and not (tmp_path / "twice").exists()
     first = {p.name: p.read_bytes() for p in (out / "good").iterdir()}
     for _ in range(2):  # an output folder inside the input folder is never read back as input
-        code, stdout, _ = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input",
-                                  folder / "good", "--output", folder / "good" / "again")
+        code, stdout, _ = run_cli(
+            capsys,
+            "reconstruct",
+            "--model",
+            trained_run["bundles"]["C"],
+            "--input",
+            folder / "good",
+            "--output",
+            folder / "good" / "again",
+        )
         assert code == 0 and "reconstructed 3 of 3 records" in stdout
     again = sorted((folder / "good" / "again").iterdir())
     assert len(again) == 6 and {p.name: p.read_bytes() for p in again} == first  # deterministic, any jobs
@@ -234,10 +323,22 @@ def test_folder_with_a_bad_record_writes_the_good_ones_reports_the_bad_one_and_e
 def test_real_physionet_records_of_three_databases(trained_run, shared_data, tmp_path, capsys):
     """PTB-XL (100 Hz), LUDB (500 Hz, lower-case lead names, per-lead gains and baselines) and
     CinC 2021 (.mat signal file with a byte offset): read, reconstructed, written back."""
-    records = [shared_data / "ptb-xl/records100/00000/00001_lr", shared_data / "ludb/data/1",
-               shared_data / "cinc2021/training/A0689"]
-    code, stdout, err = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", *records,
-                                "--output", tmp_path, "--quiet")
+    records = [
+        shared_data / "ptb-xl/records100/00000/00001_lr",
+        shared_data / "ludb/data/1",
+        shared_data / "cinc2021/training/A0689",
+    ]
+    code, stdout, err = run_cli(
+        capsys,
+        "reconstruct",
+        "--model",
+        trained_run["bundles"]["C"],
+        "--input",
+        *records,
+        "--output",
+        tmp_path,
+        "--quiet",
+    )
     assert code == 0 and stdout == "" and err == ""
     for src in records:
         raw = wfdb.rdrecord(str(src))

@@ -1,4 +1,5 @@
 """Configuration: the default config validates; unknown keys and bad values fail at start."""
+
 import jsonschema
 import pytest
 import yaml
@@ -12,7 +13,13 @@ def test_default_and_shipped_configs_validate():
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     jsonschema.validate(base, SCHEMA)
     for extra in sorted((ROOT / "config").glob("*.yaml")):
-        merged = {**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in yaml.safe_load(extra.read_text()).items()}}
+        merged = {
+            **base,
+            **{
+                k: ({**base[k], **v} if isinstance(v, dict) else v)
+                for k, v in yaml.safe_load(extra.read_text()).items()
+            },
+        }
         jsonschema.validate(merged, SCHEMA)
 
 
@@ -47,13 +54,19 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
     [
         ({"tasks": {"paper": {"methods": ["GL", "Cx"]}}}, "config: tasks.paper.methods: unknown method 'Cx'"),
         ({"run_tasks": ["paper", "lead_ii"]}, "config: run_tasks: unknown task 'lead_ii'"),
-        ({"tasks": {"paper": {"corruption": "noise"}}},
-         "config: tasks.paper.methods: GL does not support corruption 'noise'"),
-        ({"tasks": {"paper": {"targets": ["V1", "V2"]}}},
-         "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead cannot be a target)"),
+        (
+            {"tasks": {"paper": {"corruption": "noise"}}},
+            "config: tasks.paper.methods: GL does not support corruption 'noise'",
+        ),
+        (
+            {"tasks": {"paper": {"targets": ["V1", "V2"]}}},
+            "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead cannot be a target)",
+        ),
         ({"tasks": {"paper": {"targets": []}}}, "config: tasks.paper.targets is empty"),
-        ({"tasks": {"lead_i": {"derived": ["III"], "targets": ["V1"]}}},
-         "config: tasks.lead_i.derived: III needs ['II'] among the inputs or targets"),
+        (
+            {"tasks": {"lead_i": {"derived": ["III"], "targets": ["V1"]}}},
+            "config: tasks.lead_i.derived: III needs ['II'] among the inputs or targets",
+        ),
         ({"method_plugins": ["no/such/plugin.py"]}, "method_plugins:"),
     ],
 )

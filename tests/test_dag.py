@@ -1,10 +1,10 @@
 """The Snakemake DAG end to end on a tiny synthetic cohort, and what a config change reruns."""
+
 import json
 
 import h5py
 import pandas as pd
 import pytest
-import yaml
 
 from snakemake_helpers import copy_workflow, scheduled_rules, snakemake, write_config
 

@@ -1,4 +1,5 @@
 """PhysioNet download: checksum verification, resume, clear offline error (local HTTP server)."""
+
 import functools
 import hashlib
 import http.server

@@ -1,4 +1,5 @@
 """Conda env files stay valid and in step with the venv; every rule names an env, a log and a benchmark."""
+
 import re
 from importlib.metadata import version
 
@@ -66,8 +67,8 @@ def test_every_env_is_used_by_a_rule_and_installs_the_package():
     assert used == {p.stem for p in ENV_FILES}, used
     for path in ENV_FILES:
         deploy = path.with_name(f"{path.stem}.post-deploy.sh")
-        assert deploy.exists() and "pip install --no-deps -e \"${ECGRECON_SOURCE" in deploy.read_text(), deploy
-    assert 'os.environ.update(ECGRECON_SOURCE=workflow.basedir)' in (ROOT / "rules" / "common.smk").read_text()
+        assert deploy.exists() and 'pip install --no-deps -e "${ECGRECON_SOURCE' in deploy.read_text(), deploy
+    assert "os.environ.update(ECGRECON_SOURCE=workflow.basedir)" in (ROOT / "rules" / "common.smk").read_text()
 
 
 def test_no_workflow_script_edits_sys_path():
@@ -80,15 +81,20 @@ def test_pyproject_declares_every_third_party_import_of_the_package():
     import sys
     import tomllib
 
-    declared = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower()
-                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower()
+        for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     module_of = {"pyyaml": "yaml"}
     provided = {module_of.get(d, d) for d in declared}
     imported = set()
     for path in (ROOT / "ecgrecon").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            )
             imported |= {n.split(".")[0] for n in names}
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "ecgrecon"}
     assert third_party <= provided, sorted(third_party - provided)

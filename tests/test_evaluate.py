@@ -1,29 +1,58 @@
 """The learning chain end to end on a synthetic cohort: encoder -> reps -> decoders -> evaluation."""
+
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from ecgrecon.learn import linear
 from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
+from ecgrecon.learn import linear
 from ecgrecon.learn.reps import extract_reps
 from ecgrecon.learn.train_decoder import train_decoder
 from ecgrecon.learn.train_encoder import train_encoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
-ENC = {"embed_dim": 32, "proj_dim": 16, "width": 8, "temperature": 0.07, "batch_size": 64, "lr": 0.003,
-       "weight_decay": 1e-4, "max_epochs": 3, "patience": 2,
-       "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8}}
-DEC = {"proj": 16, "hidden": 16, "stride": 4, "out_channels": 8, "batch_size": 32, "lr": 0.004,
-       "weight_decay": 1e-4, "loss_weights": {"mse": 1.0, "mae": 1.0}, "max_epochs": 10, "patience": 3}
-OUTPUTS = {"predictions": "predictions.h5", "segment_csv": "segment_metrics.csv", "segment_md": "segment_metrics.md",
-           "record_csv": "record_metrics.csv", "record_md": "record_metrics.md", "class_csv": "class_metrics.csv",
-           "latent_csv": "latent_affinity.csv", "fig_affinity_x": "latent_affinity_x.png",
-           "fig_affinity_h": "latent_affinity_h.png", "fig_radar": "class_radar.png",
-           "fig_qualitative": "qualitative.png", "morph_csv": "morphology_metrics.csv",
-           "fig_bland_altman": "bland_altman_V4.png"}
+ENC = {
+    "embed_dim": 32,
+    "proj_dim": 16,
+    "width": 8,
+    "temperature": 0.07,
+    "batch_size": 64,
+    "lr": 0.003,
+    "weight_decay": 1e-4,
+    "max_epochs": 3,
+    "patience": 2,
+    "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
+}
+DEC = {
+    "proj": 16,
+    "hidden": 16,
+    "stride": 4,
+    "out_channels": 8,
+    "batch_size": 32,
+    "lr": 0.004,
+    "weight_decay": 1e-4,
+    "loss_weights": {"mse": 1.0, "mae": 1.0},
+    "max_epochs": 10,
+    "patience": 3,
+}
+OUTPUTS = {
+    "predictions": "predictions.h5",
+    "segment_csv": "segment_metrics.csv",
+    "segment_md": "segment_metrics.md",
+    "record_csv": "record_metrics.csv",
+    "record_md": "record_metrics.md",
+    "class_csv": "class_metrics.csv",
+    "latent_csv": "latent_affinity.csv",
+    "fig_affinity_x": "latent_affinity_x.png",
+    "fig_affinity_h": "latent_affinity_h.png",
+    "fig_radar": "class_radar.png",
+    "fig_qualitative": "qualitative.png",
+    "morph_csv": "morphology_metrics.csv",
+    "fig_bland_altman": "bland_altman_V4.png",
+}
 GL_ALPHAS = [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 TEST_IDS = set(range(1009, 1080, 10))  # the cohort's fold-10 records
 
@@ -33,24 +62,55 @@ VARIANTS = ["C", "Ch", "ChA"]
 
 def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
     """All learning stages on one cohort (official fold); returns the output paths."""
-    train_encoder(seg, folds, out / "encoder.pt", out / "train_log.csv", out / "loss.png", inputs=INPUTS,
-                  level="superclass", cfg=enc, seed=seed, log=lambda m: None)
+    train_encoder(
+        seg,
+        folds,
+        out / "encoder.pt",
+        out / "train_log.csv",
+        out / "loss.png",
+        inputs=INPUTS,
+        level="superclass",
+        cfg=enc,
+        seed=seed,
+        log=lambda m: None,
+    )
     extract_reps(seg, folds, out / "encoder.pt", out / "reps.h5", log=lambda m: None)
-    gl = linear.fit_from_segments(seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS,
-                                  log=lambda m: None)
+    gl = linear.fit_from_segments(
+        seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS, log=lambda m: None
+    )
     gl.save(out / "gl.json")
     artifacts = {("GL", "official"): out / "gl.json"}
     for variant in VARIANTS:
         artifacts[(variant, "official")] = []
         for lead in targets:
             p = out / "decoders" / variant / "official" / f"{lead}.pt"
-            train_decoder(seg, folds, out / "reps.h5", p, p.with_name(f"{lead}_val.csv"), variant=variant,
-                          fold="official", lead=lead, inputs=INPUTS, cfg=dec, seed=seed, log=lambda m: None,
-                          gl_path=out / "gl.json")
+            train_decoder(
+                seg,
+                folds,
+                out / "reps.h5",
+                p,
+                p.with_name(f"{lead}_val.csv"),
+                variant=variant,
+                fold="official",
+                lead=lead,
+                inputs=INPUTS,
+                cfg=dec,
+                seed=seed,
+                log=lambda m: None,
+                gl_path=out / "gl.json",
+            )
             artifacts[(variant, "official")].append(p)
     outputs = {k: out / "eval" / v for k, v in OUTPUTS.items()}
-    settings = EvalSettings(inputs=INPUTS, targets=list(targets), methods=["GL", *VARIANTS], folds=["official"],
-                            knn_k=10, n_subclasses=2, min_class_records=1, device="cpu")
+    settings = EvalSettings(
+        inputs=INPUTS,
+        targets=list(targets),
+        methods=["GL", *VARIANTS],
+        folds=["official"],
+        knn_k=10,
+        n_subclasses=2,
+        min_class_records=1,
+        device="cpu",
+    )
     evaluate(seg, folds, out / "reps.h5", artifacts, outputs, settings, log=lambda m: None)
     return outputs
 
@@ -85,7 +145,10 @@ def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
     md = chain["segment_md"].read_text()
     for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
         assert needle in md
-    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0 and "beat GL on mean RMSE" in md
+    assert (
+        md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0
+        and "beat GL on mean RMSE" in md
+    )
     rec = pd.read_csv(chain["record_csv"])
     with h5py.File(cohort[0]) as f:
         n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
@@ -135,8 +198,9 @@ def test_cv_summary_mean_and_sd_across_cv_folds(tmp_path):
     from ecgrecon.evaluation.evaluate import cv_summary
     from ecgrecon.evaluation.plots import affinity_heatmap, class_radar
 
-    table = pd.DataFrame({"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1",
-                          "rmse": [9.0, 1.0, 2.0, 3.0]})
+    table = pd.DataFrame(
+        {"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1", "rmse": [9.0, 1.0, 2.0, 3.0]}
+    )
     out = cv_summary(table, ["rmse"]).set_index("fold")
     assert out.loc["cv_mean", "rmse"] == 2.0 and out.loc["cv_sd", "rmse"] == 1.0
     assert cv_summary(table.iloc[:2], ["rmse"]).empty  # one CV fold: no summary
@@ -162,7 +226,9 @@ def test_reps_aligned_with_train_only_statistics_and_tiling(chain, cohort, tmp_p
     with h5py.File(tmp_path / "tiled.h5") as f:
         tiled = f["h"][...]
     rows = np.flatnonzero(meta["ecg_id"].to_numpy() == meta["ecg_id"].iloc[0])
-    np.testing.assert_allclose(tiled[rows], np.broadcast_to(h[rows].mean(axis=0), (len(rows), 32)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        tiled[rows], np.broadcast_to(h[rows].mean(axis=0), (len(rows), 32)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
@@ -195,8 +261,9 @@ def test_gl_metrics_equal_a_direct_linear_prediction_of_the_test_segments(chain,
     for j, lead in enumerate(TARGETS):
         assert table.loc[("GL", lead), "rmse"] == pytest.approx(rmse[j], rel=1e-6), lead
         sse = ((direct[:, j] - truth[:, j]) ** 2).sum()
-        assert table.loc[("GL", lead), "r2"] == pytest.approx(1 - sse / ((truth[:, j] - truth[:, j].mean()) ** 2).sum(),
-                                                              rel=1e-6, abs=1e-9)
+        assert table.loc[("GL", lead), "r2"] == pytest.approx(
+            1 - sse / ((truth[:, j] - truth[:, j].mean()) ** 2).sum(), rel=1e-6, abs=1e-9
+        )
     assert table.loc[("GL", "Mean"), "rmse"] == pytest.approx(rmse.mean(), rel=1e-6)
     assert table.loc[("GL", "Mean"), "rmse"] < 0.7 * table.loc[("train_mean", "Mean"), "rmse"]  # a real fit
     with h5py.File(chain["predictions"]) as f:
@@ -270,12 +337,20 @@ def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_re
     from ecgrecon.data.datasets import load_folds, read_segment_meta, split_rows
 
     seg, folds = cohort
-    gl = linear.fit_from_segments(seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS,
-                                  log=lambda m: None)
+    gl = linear.fit_from_segments(
+        seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS, log=lambda m: None
+    )
     gl.save(tmp_path / "gl.json")
     outputs = {k: tmp_path / v for k, v in OUTPUTS.items()}
-    settings = EvalSettings(inputs=["I"], targets=["II", "V4"], derived=["III", "AVR"], methods=["GL"],
-                            folds=["official"], task="lead_i", device="cpu")
+    settings = EvalSettings(
+        inputs=["I"],
+        targets=["II", "V4"],
+        derived=["III", "AVR"],
+        methods=["GL"],
+        folds=["official"],
+        task="lead_i",
+        device="cpu",
+    )
     evaluate(seg, folds, None, {("GL", "official"): tmp_path / "gl.json"}, outputs, settings, log=lambda m: None)
     table = pd.read_csv(outputs["segment_csv"]).set_index(["variant", "lead"])
     assert set(table.index.get_level_values(1)) == {"II", "V4", "III", "AVR", "Mean"}
@@ -285,8 +360,8 @@ def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_re
         pred = f["official/segments/GL"][...].astype(np.float64)
         x = s["x"][...][rows].astype(np.float64)
     lead_i, lead_ii = x[:, LEADS12.index("I")], pred[:, 0]
-    np.testing.assert_allclose(pred[:, 2], lead_ii - lead_i, atol=1e-5)           # III = II - I
-    np.testing.assert_allclose(pred[:, 3], -(lead_i + lead_ii) / 2, atol=1e-5)    # aVR = -(I + II) / 2
+    np.testing.assert_allclose(pred[:, 2], lead_ii - lead_i, atol=1e-5)  # III = II - I
+    np.testing.assert_allclose(pred[:, 3], -(lead_i + lead_ii) / 2, atol=1e-5)  # aVR = -(I + II) / 2
     for j, lead in ((2, "III"), (3, "AVR")):  # scored against the recorded lead
         truth = x[:, LEADS12.index(lead)]
         rmse = np.sqrt(((pred[:, j] - truth) ** 2).mean())

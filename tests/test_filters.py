@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from ecgrecon.signal.filters import (bandpass, bandpass_edges, clean_batch, median_width, moving_median,
-                              notch, remove_baseline, resample, resample_factors)
+from ecgrecon.signal.filters import (
+    bandpass,
+    bandpass_edges,
+    clean_batch,
+    median_width,
+    moving_median,
+    notch,
+    remove_baseline,
+    resample,
+    resample_factors,
+)
 from ptbxl_fixture import CLEAN_CFG
 
 
@@ -21,8 +30,11 @@ def _amp(x: np.ndarray, fs: float, f: float) -> np.ndarray:
 
 def _tones(fs: float, seconds: float = 10.0) -> tuple[np.ndarray, dict]:
     t = np.arange(int(fs * seconds)) / fs
-    parts = {10.0: 1.0 * np.sin(2 * np.pi * 10 * t), 0.1: 2.0 * np.sin(2 * np.pi * 0.1 * t + 0.3),
-             50.0: 0.5 * np.sin(2 * np.pi * 50 * t + 1.0)}
+    parts = {
+        10.0: 1.0 * np.sin(2 * np.pi * 10 * t),
+        0.1: 2.0 * np.sin(2 * np.pi * 0.1 * t + 0.3),
+        50.0: 0.5 * np.sin(2 * np.pi * 50 * t + 1.0),
+    }
     return np.stack([sum(parts.values())] * 3)[None], {10.0: 1.0, 0.1: 2.0, 50.0: 0.5}
 
 

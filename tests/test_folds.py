@@ -1,4 +1,5 @@
 """Patient-wise splits: official strat_fold split and patient-grouped CV folds."""
+
 import ast
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The package by concern: no module imports a higher layer or another module's private helper."""
+
 import ast
 from pathlib import Path
 
@@ -6,9 +7,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "ecgrecon"
 # Lower layers never import higher ones. The method registry (ecgrecon.methods.registry) and the task
 # declarations are plain data at the bottom; the methods' predictors sit above the fitting code they wire.
-LAYERS = {"ecgrecon": 0, "ecgrecon.methods.registry": 0, "ecgrecon.tasks": 0, "ecgrecon.io": 1, "ecgrecon.signal": 2,
-          "ecgrecon.synth": 3, "ecgrecon.data": 3, "ecgrecon.learn": 4, "ecgrecon.methods": 5,
-          "ecgrecon.evaluation": 6, "ecgrecon.deploy": 7}
+LAYERS = {
+    "ecgrecon": 0,
+    "ecgrecon.methods.registry": 0,
+    "ecgrecon.tasks": 0,
+    "ecgrecon.io": 1,
+    "ecgrecon.signal": 2,
+    "ecgrecon.synth": 3,
+    "ecgrecon.data": 3,
+    "ecgrecon.learn": 4,
+    "ecgrecon.methods": 5,
+    "ecgrecon.evaluation": 6,
+    "ecgrecon.deploy": 7,
+}
 
 
 def layer(module: str) -> int:
@@ -45,7 +56,9 @@ def test_no_module_imports_a_higher_layer_or_a_private_helper():
                 continue
             target = mod
             for n in names:  # `from ecgrecon.learn import models` imports the module ecgrecon.learn.models
-                if (PKG.joinpath(*mod.split(".")[1:], f"{n}.py")).exists() or (PKG.joinpath(*mod.split(".")[1:], n)).is_dir():
+                if (PKG.joinpath(*mod.split(".")[1:], f"{n}.py")).exists() or (
+                    PKG.joinpath(*mod.split(".")[1:], n)
+                ).is_dir():
                     target = f"{mod}.{n}"
                 if n.startswith("_") and not n.startswith("__") and target.rsplit(".", 1)[0] != me.rsplit(".", 1)[0]:
                     bad.append(f"{me}: imports the private {mod}.{n}")
@@ -56,7 +69,9 @@ def test_no_module_imports_a_higher_layer_or_a_private_helper():
 
 def test_every_module_sits_in_a_concern_package():
     top = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
-    assert top == ["tasks"], top  # everything else lives in io/, signal/, data/, learn/, methods/, evaluation/, deploy/, synth/
+    assert top == ["tasks"], (
+        top
+    )  # everything else lives in io/, signal/, data/, learn/, methods/, evaluation/, deploy/, synth/
     for sub in ("io", "signal", "data", "learn", "methods", "evaluation", "deploy", "synth"):
         assert (PKG / sub / "__init__.py").exists(), sub
 

@@ -1,4 +1,5 @@
 """The learning rules inside the Snakemake DAG: a tiny full run, then what each config change reruns."""
+
 import json
 import shutil
 from pathlib import Path
@@ -10,25 +11,41 @@ import pytest
 import torch
 
 from snakemake_helpers import scheduled_rules, snakemake
-from tiny_learning import LEARNING, PAPER, tiny_config as _cfg  # tiny_learning_run: the session fixture in conftest.py
+from tiny_learning import LEARNING, PAPER  # tiny_learning_run: the session fixture in conftest.py
+from tiny_learning import tiny_config as _cfg
 
 
 def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
     work = tiny_learning_run
-    for name in ("segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md",
-                 "class_metrics.csv", "latent_affinity.csv"):
+    for name in (
+        "segment_metrics.csv",
+        "segment_metrics.md",
+        "record_metrics.csv",
+        "record_metrics.md",
+        "class_metrics.csv",
+        "latent_affinity.csv",
+    ):
         assert (work / "results/paper/tables" / name).stat().st_size > 0
     seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv")
     assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
-    with h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
+    with (
+        h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f,
+        h5py.File(work / "results/segments/segments.h5") as s,
+    ):
         assert f["h"].shape == (s["x"].shape[0], 16) and f["records/h"].shape[0] == s["records/x"].shape[0]
         assert set(f["norm"]) == {"official", "cv0", "cv1", "cv2"}
     ckpt = torch.load(work / "results/paper/decoders/Ch/official/V4.pt", weights_only=True)
     assert ckpt["lead"] == "V4" and ckpt["variant"] == "Ch"
     assert not list((work / "results/paper/decoders").rglob("*.resume.pt"))
-    logs = ["fit_linear/paper/official_GL", "train_encoder/I-II-V2", "extract_reps/I-II-V2", "evaluate/paper",
-            "train_decoder/paper/C_official_V4", "train_decoder/paper/Ch_official_V4",
-            "train_decoder/paper/ChA_official_V4"]
+    logs = [
+        "fit_linear/paper/official_GL",
+        "train_encoder/I-II-V2",
+        "extract_reps/I-II-V2",
+        "evaluate/paper",
+        "train_decoder/paper/C_official_V4",
+        "train_decoder/paper/Ch_official_V4",
+        "train_decoder/paper/ChA_official_V4",
+    ]
     for name in logs:
         assert (work / "logs" / f"{name}.log").stat().st_size > 0, name
         assert (work / "benchmarks" / f"{name}.tsv").exists(), name
@@ -124,20 +141,24 @@ def test_lead_i_scores_targets_and_derived_leads_for_every_method(two_task_run):
 
 
 # ---- the method registry: a method added by one module appears in the DAG and in the tables -------------
-PLUGIN = '''
+PLUGIN = """
 from ecgrecon.methods import Method, register
 
 register(Method(name="GL5", display="GL (+-5)", family="population linear", kind="linear",
                 description="GL with five samples of context either side", settings={"context": 5}))
-'''
+"""
 
 
 def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_learning_run, tmp_path):
     work = _copy_run(tiny_learning_run, tmp_path / "work")
     (tmp_path / "ridge5.py").write_text(PLUGIN)
     methods = ["GL", "GL5", "C", "Ch", "ChA"]
-    cfg = _cfg(work, "plugin.yaml", method_plugins=[str(tmp_path / "ridge5.py")],
-               tasks={"paper": {**PAPER, "methods": methods}})
+    cfg = _cfg(
+        work,
+        "plugin.yaml",
+        method_plugins=[str(tmp_path / "ridge5.py")],
+        tasks={"paper": {**PAPER, "methods": methods}},
+    )
     assert scheduled_rules(work, cfg, *LEARNING) == {"fit_linear": 1, "evaluate": 1}  # nothing else reruns
     snakemake(work, *LEARNING, configfile=cfg)
     seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv").set_index(["variant", "lead"])
@@ -146,3 +167,24 @@ def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_l
     gl5 = json.loads((work / "results/paper/linear/official/GL5.json").read_text())
     assert gl5["context"] == 5 and (work / "logs/fit_linear/paper/official_GL5.log").stat().st_size > 0
     assert "GL (+-5)" in (work / "results/paper/tables/segment_metrics.md").read_text()
+
+
+def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path):
+    from ecgrecon.evaluation import results_doc
+
+    work, _ = two_task_run
+    out = tmp_path / "results.md"
+    assert results_doc.main(["--run", f"tiny={work}", "--out", str(out)]) == 0
+    text = out.read_text()
+    for task in ("paper", "lead_i"):
+        seg = pd.read_csv(work / f"results/{task}/tables/segment_metrics.csv")
+        mean = seg[(seg["fold"] == "official") & (seg["lead"] == "Mean")].set_index("variant")
+        assert f"### task `{task}`" in text
+        for method, label in (("GL", "GL"), ("Ch", "C-h"), ("ChA", "ChA")):
+            row = f"| {label} | {mean.loc[method, 'rmse']:.3f} | {mean.loc[method, 'r2']:.3f} |"
+            assert row in text, (task, row)
+    paper = pd.read_csv(work / "results/paper/tables/segment_metrics.csv").set_index(["variant", "lead"])
+    lead_i = pd.read_csv(work / "results/lead_i/tables/segment_metrics.csv").set_index(["variant", "lead"])
+    gl_a, gl_b = paper.loc[("GL", "V4"), "rmse"], lead_i.loc[("GL", "V4"), "rmse"]  # V4: the lead both reconstruct
+    assert f"GL {gl_a:.3f} -> {gl_b:.3f} mV" in text and "**`lead_i` vs `paper`**" in text
+    assert "do not edit by hand" in text

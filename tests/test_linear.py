@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from ecgrecon import LEADS12
-
-from ecgrecon.learn import linear
 from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.io.wfdbio import read_record
+from ecgrecon.learn import linear
 from learning_cohort import write_cohort as write_learning_cohort
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
@@ -44,7 +43,7 @@ def test_recovers_exact_instantaneous_map():
     np.testing.assert_allclose(gl.weights, w, atol=1e-6)
     np.testing.assert_allclose(gl.intercept, b, atol=1e-6)
     assert gl.alpha.tolist() == [0.0] * 5
-    rec = _signals(rng, 3, 3, 1000)   # whole records: the same map, any length
+    rec = _signals(rng, 3, 3, 1000)  # whole records: the same map, any length
     np.testing.assert_allclose(gl.predict(rec), _fir_truth(rec, w, b, 0), atol=1e-5)
 
 
@@ -58,7 +57,7 @@ def test_recovers_exact_map_with_temporal_context():
     np.testing.assert_allclose(gl.weights, w, atol=1e-6)
     rec = _signals(rng, 2, 3, 1000)
     np.testing.assert_allclose(gl.predict(rec), _fir_truth(rec, w, b, k), atol=1e-5)
-    assert gl.info["n_train_samples"] == 40 * (256 - 2 * k)   # fitted on interior samples only
+    assert gl.info["n_train_samples"] == 40 * (256 - 2 * k)  # fitted on interior samples only
     assert gl.info["n_val_samples"] == 10 * 256
 
 
@@ -66,16 +65,17 @@ def test_alpha_is_chosen_on_validation_and_matches_closed_form():
     rng = np.random.default_rng(2)
     k = 3
     w = rng.normal(0, 0.3, (5, 3, 2 * k + 1))
-    x_tr, x_va = _signals(rng, 2, 3, 40), _signals(rng, 20, 3, 256)   # few, noisy train samples
+    x_tr, x_va = _signals(rng, 2, 3, 40), _signals(rng, 20, 3, 256)  # few, noisy train samples
     y_tr = _fir_truth(x_tr, w, np.zeros(5), k) + rng.normal(0, 1.0, (2, 5, 40))
     y_va = _fir_truth(x_va, w, np.zeros(5), k) + rng.normal(0, 1.0, (20, 5, 256))
     alphas = [0.0, 0.01, 0.1, 1.0, 10.0]
     gl = linear.fit(x_tr, y_tr, x_va, y_va, INPUTS, TARGETS, context=k, alphas=alphas)
-    assert (gl.alpha > 0).all()   # with so few samples, shrinkage must help on validation
+    assert (gl.alpha > 0).all()  # with so few samples, shrinkage must help on validation
     # independent check: brute-force validation RMSE of each alpha from an explicit ridge solve
-    xd = np.concatenate([np.stack([x_tr[n, c, k + d:40 - k + d] for c in range(3) for d in range(-k, k + 1)], 1)
-                         for n in range(2)])
-    yd = np.concatenate([y_tr[n, :, k:40 - k].T for n in range(2)])
+    xd = np.concatenate(
+        [np.stack([x_tr[n, c, k + d : 40 - k + d] for c in range(3) for d in range(-k, k + 1)], 1) for n in range(2)]
+    )
+    yd = np.concatenate([y_tr[n, :, k : 40 - k].T for n in range(2)])
     mx, my = xd.mean(0), yd.mean(0)
     for i, a in enumerate(alphas):
         g = (xd - mx).T @ (xd - mx) / len(xd) + a * np.eye(xd.shape[1])
@@ -102,7 +102,7 @@ def test_save_load_roundtrip_and_torch_agree(tmp_path):
     xt = torch.from_numpy(x.astype(np.float32))
     np.testing.assert_allclose(linear.torch_predict(back, xt).numpy(), ref, atol=1e-4)
     anchor = linear.GLAnchor.from_map(back, "V4")
-    assert not list(anchor.parameters())   # frozen: buffers only
+    assert not list(anchor.parameters())  # frozen: buffers only
     np.testing.assert_allclose(anchor(xt).numpy(), ref[:, 2], atol=1e-4)
 
 
@@ -134,7 +134,7 @@ def test_fit_from_segments_uses_only_train_and_val(tmp_path):
     seg, folds = write_learning_cohort(tmp_path, n_records=40, seed=5)
     meta, _ = read_segment_meta(seg)
     rows = split_rows(meta, load_folds(folds, "official"), seg)
-    with h5py.File(seg, "r+") as f:   # poison the test split: reading it would raise
+    with h5py.File(seg, "r+") as f:  # poison the test split: reading it would raise
         x = f["x"][...]
         x[rows["test"]] = np.nan
         f["x"][...] = x
@@ -156,9 +156,9 @@ def test_real_limb_leads_follow_einthoven(shared_data):
     root = (shared_data / "ptb-xl").resolve()
     rels = sorted(str(p.relative_to(root))[:-4] for p in root.glob("records100/*/*_lr.hea"))[:16]
     assert len(rels) == 16
-    sig = np.stack([read_record(root, r).signal.T for r in rels]).astype(np.float64)   # (n, 12, 1000)
+    sig = np.stack([read_record(root, r).signal.T for r in rels]).astype(np.float64)  # (n, 12, 1000)
     ii, it = [LEADS12.index(k) for k in ("I", "II")], [LEADS12.index(k) for k in ("III", "AVR", "AVL", "AVF")]
     gl = linear.fit(sig[:12, ii], sig[:12, it], sig[12:, ii], sig[12:, it], ["I", "II"], ["III", "AVR", "AVL", "AVF"])
     want = np.array([[-1.0, 1.0], [-0.5, -0.5], [1.0, -0.5], [-0.5, 1.0]])
-    np.testing.assert_allclose(gl.weights[:, :, 0], want, atol=1e-3)   # 1 uV quantisation
+    np.testing.assert_allclose(gl.weights[:, :, 0], want, atol=1e-3)  # 1 uV quantisation
     assert gl.val_rmse.min(axis=0).max() < 1e-3

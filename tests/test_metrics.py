@@ -1,10 +1,18 @@
 """Metric definitions, record reassembly, confidence intervals and the k-NN affinity."""
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from ecgrecon.signal.metrics import affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, record_lead_metrics
+from ecgrecon.signal.metrics import (
+    affinity_matrix,
+    knn_neighbours,
+    lead_metrics,
+    mean_ci,
+    reassemble,
+    record_lead_metrics,
+)
 
 
 def test_lead_metrics_on_known_cases():

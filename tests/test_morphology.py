@@ -7,9 +7,7 @@ import pytest
 import wfdb
 
 from ecgrecon import LEADS12
-
 from ecgrecon.evaluation import morph_plots
-
 from ecgrecon.signal import morphology
 from ecgrecon.signal.filters import resample
 from ecgrecon.synth import dipole
@@ -44,8 +42,11 @@ def _beats(r_times, r_amp, st, t_amp, n=1000, fs=FS):
 
 def _lead_amplitudes(rng):
     """R (mostly upright), ST level and T amplitude (|T| >= 0.15 mV) per lead, mV."""
-    return rng.uniform(0.4, 1.6, 12) * rng.choice([1.0, 1.0, -0.5], 12), rng.uniform(-0.1, 0.1, 12), \
-        rng.uniform(0.15, 0.5, 12) * rng.choice([-1.0, 1.0], 12)
+    return (
+        rng.uniform(0.4, 1.6, 12) * rng.choice([1.0, 1.0, -0.5], 12),
+        rng.uniform(-0.1, 0.1, 12),
+        rng.uniform(0.15, 0.5, 12) * rng.choice([-1.0, 1.0], 12),
+    )
 
 
 def _match(found, known, tol, margin=0.0, n=1000, fs=FS):
@@ -97,10 +98,13 @@ def test_detector_on_dipole_beats_with_known_positions():
             if a >= 0 and b <= 10 * fine:
                 known.append((a + np.argmax(mag[a:b])) / fine)
         t = np.arange(1000) / FS
-        x = resample(x12.T, fine, FS) + rng.normal(0, 0.015, (12, 1000)) \
+        x = (
+            resample(x12.T, fine, FS)
+            + rng.normal(0, 0.015, (12, 1000))
             + 0.3 * np.sin(2 * np.pi * 0.2 * t + seed)[None]
+        )
         found = morphology.detect_r_peaks(x, FS) / FS
-        err, extra = _match(found, np.array(known), 0.03, margin=0.15)   # edge QRS: not in known
+        err, extra = _match(found, np.array(known), 0.03, margin=0.15)  # edge QRS: not in known
         errors.append(err)
         extras += extra
     errors = np.concatenate(errors)
@@ -122,7 +126,7 @@ def test_detector_on_real_ludb_annotations(shared_data):
         ann = wfdb.rdann(str(ludb / str(rid)), "ii")
         r = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym == "N"]) / ann.fs
         found = morphology.detect_r_peaks(x, FS) / FS
-        found = found[(found >= r.min() - 0.2) & (found <= r.max() + 0.2)]   # annotated span only
+        found = found[(found >= r.min() - 0.2) & (found <= r.max() + 0.2)]  # annotated span only
         err, extra = _match(found, r, 0.1)
         errors.append(err)
         extras += extra
@@ -138,7 +142,7 @@ def test_measures_known_amplitudes():
     r_amp[:2] = [1.5, 1.2]
     r_times = np.arange(0.45, 9.5, 0.9)
     m = morphology.measure_ecg(_beats(r_times, r_amp, st, t_amp), FS)
-    assert m["n_beats"] == len(r_times)   # every [-300, +500] ms window fits in the record
+    assert m["n_beats"] == len(r_times)  # every [-300, +500] ms window fits in the record
     pos = r_amp > 0
     np.testing.assert_allclose(m["r_amp"][pos], r_amp[pos], atol=0.03)
     np.testing.assert_allclose(m["st60"], st, atol=0.02)
@@ -149,14 +153,14 @@ def test_measures_known_amplitudes():
 def test_errors_zero_for_truth_and_local_for_a_changed_lead(tmp_path):
     rng = np.random.default_rng(8)
     truth, changed = [], []
-    for i in range(6):
+    for _ in range(6):
         r_amp, st, t_amp = _lead_amplitudes(rng)
         r_amp[:2] = [1.4, 1.1]
-        t_amp[LEADS12.index("V4")] = rng.uniform(0.1, 0.4)   # upright: the T peak stays the peak
+        t_amp[LEADS12.index("V4")] = rng.uniform(0.1, 0.4)  # upright: the T peak stays the peak
         r_times = np.arange(rng.uniform(0.3, 0.9), 9.6, rng.uniform(0.7, 1.1))
         truth.append(_beats(r_times, r_amp, st, t_amp))
         extra = np.zeros(12)
-        extra[LEADS12.index("V4")] = 0.3   # a taller T wave in V4 only
+        extra[LEADS12.index("V4")] = 0.3  # a taller T wave in V4 only
         changed.append(truth[-1] + _beats(r_times, np.zeros(12), np.zeros(12), extra))
     truth, changed = np.stack(truth), np.stack(changed)
     targets = truth[:, [LEADS12.index(k) for k in TARGETS]]

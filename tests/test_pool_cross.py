@@ -1,4 +1,5 @@
 """Pooling databases for training (config `pool:`) and cross-dataset evaluation (`cross_datasets:`)."""
+
 import json
 
 import h5py
@@ -7,17 +8,26 @@ import pandas as pd
 import pytest
 
 from ecgrecon.data.datasets import ArtifactError
-from ecgrecon.io.h5io import read_table, write_table
 from ecgrecon.data.pool import pool_clean
+from ecgrecon.io.h5io import read_table, write_table
 from ecgrecon.synth import write_cohort
 from snakemake_helpers import scheduled_rules, snakemake
 from tiny_learning import tiny_config
 
 
 def _clean_file(path, ecg_ids, patients, folds, fs=100.0, n=1000, value=0.0):
-    meta = pd.DataFrame({"ecg_id": np.asarray(ecg_ids, np.int64), "patient_id": np.asarray(patients, np.int64),
-                         "strat_fold": np.asarray(folds, np.int64), "scp_codes": "{}", "labels": "[]",
-                         "superclass": "[]", "subclass": "[]", "filename": [f"r{e}" for e in ecg_ids]})
+    meta = pd.DataFrame(
+        {
+            "ecg_id": np.asarray(ecg_ids, np.int64),
+            "patient_id": np.asarray(patients, np.int64),
+            "strat_fold": np.asarray(folds, np.int64),
+            "scp_codes": "{}",
+            "labels": "[]",
+            "superclass": "[]",
+            "subclass": "[]",
+            "filename": [f"r{e}" for e in ecg_ids],
+        }
+    )
     with h5py.File(path, "w") as f:
         sig = np.full((len(ecg_ids), n, 12), value, np.float32) + np.arange(len(ecg_ids))[:, None, None]
         f.create_dataset("signals", data=sig)
@@ -115,7 +125,10 @@ def test_cross_dataset_evaluation_uses_the_main_models_without_training(tiny_lea
         assert set(s["meta/ecg_id"][...]) <= set(c["meta/ecg_id"][...]) and s["x"].shape[0] > 0
     assert json.loads((cross / "folds.json").read_text())["folds"]["official"]["train"] == []
     assert len(json.loads((cross / "folds.json").read_text())["folds"]["official"]["test"]) == n_rec
-    with h5py.File(cross / "encoders/I-II-V2/reps.h5") as r, h5py.File(work / "results/encoders/I-II-V2/reps.h5") as main:
+    with (
+        h5py.File(cross / "encoders/I-II-V2/reps.h5") as r,
+        h5py.File(work / "results/encoders/I-II-V2/reps.h5") as main,
+    ):
         np.testing.assert_array_equal(r["norm/official/mean"][...], main["norm/official/mean"][...])  # main stats
     main_qc = json.loads((work / "results/qc/qc_stats.json").read_text())
     assert main_qc  # the cross segments were cut with these bounds (rule input), not new ones

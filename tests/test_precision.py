@@ -1,4 +1,5 @@
 """Training precision: `precision: auto | fp32 | bf16` (bfloat16 autocast for the decoders' forward passes)."""
+
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,19 @@ from ecgrecon.learn.train_decoder import BF16_TOLERANCE, bf16_error, load_decode
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
-CFG = {"proj": 32, "hidden": 16, "stride": 4, "out_channels": 8, "batch_size": 32, "lr": 0.003,
-       "weight_decay": 1e-4, "loss_weights": {"mse": 1.0, "mae": 1.0}, "max_epochs": 3, "patience": 10,
-       "lr_schedule": "cosine"}
+CFG = {
+    "proj": 32,
+    "hidden": 16,
+    "stride": 4,
+    "out_channels": 8,
+    "batch_size": 32,
+    "lr": 0.003,
+    "weight_decay": 1e-4,
+    "loss_weights": {"mse": 1.0, "mae": 1.0},
+    "max_epochs": 3,
+    "patience": 10,
+    "lr_schedule": "cosine",
+}
 CPU = torch.device("cpu")
 
 
@@ -34,9 +45,21 @@ def cohort(tmp_path_factory):
 
 def _train(cohort, out, precision, logs=None, hook=None, cfg=CFG):
     seg, folds = cohort
-    return train_decoder(seg, folds, None, out / "V4.pt", out / "V4_val.csv", variant="C", fold="official",
-                         lead="V4", inputs=INPUTS, cfg={**cfg, "precision": precision}, seed=5,
-                         log=(logs.append if logs is not None else (lambda m: None)), epoch_hook=hook)
+    return train_decoder(
+        seg,
+        folds,
+        None,
+        out / "V4.pt",
+        out / "V4_val.csv",
+        variant="C",
+        fold="official",
+        lead="V4",
+        inputs=INPUTS,
+        cfg={**cfg, "precision": precision},
+        seed=5,
+        log=(logs.append if logs is not None else (lambda m: None)),
+        epoch_hook=hook,
+    )
 
 
 def test_precision_resolution_and_autocast():
@@ -119,8 +142,10 @@ def test_a_failed_bf16_check_falls_back_for_auto_and_stops_explicit_bf16(cohort,
     monkeypatch.setattr(train_decoder_module, "bf16_error", lambda model, x, h: 0.25)  # as for a broken kernel
     logs = []
     assert _train(cohort, tmp_path / "auto", "auto", logs=logs)["precision"] == "fp32"
-    assert any("warning: bf16 outputs of this decoder differ from float32 by 25.0%" in m and "training in fp32" in m
-               for m in logs)
+    assert any(
+        "warning: bf16 outputs of this decoder differ from float32 by 25.0%" in m and "training in fp32" in m
+        for m in logs
+    )
     with pytest.raises(RuntimeError, match="precision bf16: bf16 outputs .* set decoder.precision to fp32 or auto"):
         _train(cohort, tmp_path / "bf16", "bf16")
     assert not (tmp_path / "bf16" / "V4.pt").exists()

@@ -1,4 +1,5 @@
 """Workflow profiles: both parse; the SLURM profile sizes every rule and takes the user's settings."""
+
 import os
 import re
 import subprocess
@@ -11,8 +12,13 @@ from snakemake_helpers import ROOT, SNAKEMAKE, write_config
 SLURM = ROOT / "profiles" / "slurm" / "config.yaml"
 DEFAULT = ROOT / "profiles" / "default" / "config.yaml"
 TRAINING = {"train_encoder", "train_decoder"}
-USER_ENV = ("ECGRECON_SLURM_PARTITION", "ECGRECON_SLURM_ACCOUNT", "ECGRECON_SLURM_GPUS",
-            "ECGRECON_SLURM_GPU_MODEL", "ECGRECON_SLURM_GPU_PARTITION")
+USER_ENV = (
+    "ECGRECON_SLURM_PARTITION",
+    "ECGRECON_SLURM_ACCOUNT",
+    "ECGRECON_SLURM_GPUS",
+    "ECGRECON_SLURM_GPU_MODEL",
+    "ECGRECON_SLURM_GPU_PARTITION",
+)
 
 
 def _parse(path, monkeypatch, **env):
@@ -46,9 +52,23 @@ def _dry_run_jobs(workdir, env):
     cfg = write_config(workdir / "small.yaml", {"synth": {"n_records": 120}})
     clean_env = {k: v for k, v in os.environ.items() if k not in USER_ENV} | env
     proc = subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(cfg),
-         "--workflow-profile", str(SLURM.parent), "-n"],
-        capture_output=True, text=True, cwd=workdir, env=clean_env)
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(cfg),
+            "--workflow-profile",
+            str(SLURM.parent),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=clean_env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"workflow specific profile {SLURM.parent}" in proc.stderr
     jobs = {}
@@ -83,8 +103,15 @@ def test_slurm_profile_sizes_every_rule(monkeypatch):
 
 
 def test_user_settings_and_gpu_switch_come_from_the_environment(monkeypatch):
-    opts = _parse(SLURM, monkeypatch, ECGRECON_SLURM_PARTITION="short", ECGRECON_SLURM_ACCOUNT="lab42",
-                  ECGRECON_SLURM_GPUS="2", ECGRECON_SLURM_GPU_MODEL="a100", ECGRECON_SLURM_GPU_PARTITION="gpu")
+    opts = _parse(
+        SLURM,
+        monkeypatch,
+        ECGRECON_SLURM_PARTITION="short",
+        ECGRECON_SLURM_ACCOUNT="lab42",
+        ECGRECON_SLURM_GPUS="2",
+        ECGRECON_SLURM_GPU_MODEL="a100",
+        ECGRECON_SLURM_GPU_PARTITION="gpu",
+    )
     defaults, per_rule = _pairs(opts["default-resources"]), _pairs(opts["set-resources"])
     assert defaults["slurm_partition"] == "short" and defaults["slurm_account"] == "lab42"
     for rule in TRAINING:

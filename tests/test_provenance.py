@@ -1,4 +1,5 @@
 """provenance.json: config hash, git commit, versions, seed and wall time of a results folder."""
+
 import hashlib
 import json
 import sys
@@ -39,7 +40,7 @@ def test_writes_the_documented_record(tmp_path):
     assert rec["git_commit"] == _head_from_files(ROOT)
     assert isinstance(rec["git_dirty"], bool)
     v = rec["versions"]
-    assert v["python"] == "%d.%d.%d" % sys.version_info[:3]
+    assert v["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     assert v["numpy"] == numpy.__version__ and v["scipy"] == scipy.__version__
     assert set(v) == {"python", "numpy", "scipy", "torch", "snakemake", "wfdb", "h5py"}
     assert all(v.values()) and "not installed" not in v.values()

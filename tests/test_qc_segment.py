@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from ecgrecon import LEADS12
-from ecgrecon.io.atomic import atomic_path
 from ecgrecon.data.clean import clean_dataset
-from ecgrecon.io.h5io import read_table, write_table
 from ecgrecon.data.qc import compute_qc_stats, window_stats
 from ecgrecon.data.segment import hop_starts, record_windows, segment_dataset
+from ecgrecon.io.atomic import atomic_path
+from ecgrecon.io.h5io import read_table, write_table
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG, SHARED_PTBXL
 
 W, HOP = 256, 64
@@ -29,9 +29,9 @@ def test_window_stats_against_loops(starts):
     assert ptp.shape == rms.shape == (3, 3, 12)
     for r in range(3):
         for i, s in enumerate(starts):
-            w = sig[r, s:s + W].astype(np.float64)
+            w = sig[r, s : s + W].astype(np.float64)
             np.testing.assert_allclose(ptp[r, i], w.max(0) - w.min(0), rtol=1e-6)
-            np.testing.assert_allclose(rms[r, i], np.sqrt((w ** 2).mean(0)), rtol=1e-5)
+            np.testing.assert_allclose(rms[r, i], np.sqrt((w**2).mean(0)), rtol=1e-5)
     p1, r1 = window_stats(sig, starts, W, rows=np.array([2, 0, 1]))
     np.testing.assert_array_equal(p1, ptp[[2, 0, 1], [0, 1, 2]])
     np.testing.assert_array_equal(r1, rms[[2, 0, 1], [0, 1, 2]])
@@ -43,8 +43,8 @@ def test_record_windows_reassemble_exactly(n):
     x = np.arange(n, dtype=float)
     out = np.full(n, np.nan)
     for s, k in zip(starts, keep_from):
-        win = x[s:s + W]
-        out[s + k:s + W] = win[k:]
+        win = x[s : s + W]
+        out[s + k : s + W] = win[k:]
     np.testing.assert_array_equal(out, x)
     assert all(k == 0 for k in keep_from[:-1]) and starts[0] == 0 and starts[-1] == n - W
     if n == 1000:
@@ -56,10 +56,18 @@ def test_record_windows_reassemble_exactly(n):
 
 def _write_clean(path, sig, ids):
     """A hand-made cleaned file (the clean stage's contract) for known-answer tests."""
-    meta = pd.DataFrame({"ecg_id": ids, "patient_id": ids + 100, "strat_fold": ids % 10 + 1,
-                         "scp_codes": ['{"NORM": 100.0}'] * len(ids), "labels": ['["NORM"]'] * len(ids),
-                         "superclass": ['["NORM"]'] * len(ids), "subclass": ['["NORM"]'] * len(ids),
-                         "filename": [f"r{i}" for i in ids]})
+    meta = pd.DataFrame(
+        {
+            "ecg_id": ids,
+            "patient_id": ids + 100,
+            "strat_fold": ids % 10 + 1,
+            "scp_codes": ['{"NORM": 100.0}'] * len(ids),
+            "labels": ['["NORM"]'] * len(ids),
+            "superclass": ['["NORM"]'] * len(ids),
+            "subclass": ['["NORM"]'] * len(ids),
+            "filename": [f"r{i}" for i in ids],
+        }
+    )
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("signals", data=sig.astype(np.float32))
         h5.attrs["fs"] = 100.0
@@ -75,10 +83,11 @@ def known(tmp_path):
     sig = np.stack([np.sin(2 * np.pi * (1 + 0.1 * r) * t)[:, None] * amp for r in range(6)])
     sig[2, 600:605, LEADS12.index("V3")] = 9.0
     _write_clean(tmp_path / "clean.h5", sig, np.arange(1, 7))
-    bounds = {"ptp": {"lo": (1.9 * amp).tolist(), "hi": (2.1 * amp).tolist()},
-              "rms": {"lo": (0.6 * amp).tolist(), "hi": (0.8 * amp).tolist()}}
-    stats = {"percentiles": [0.1, 99.9], "window": W, "n_windows": 10, "seed": 0,
-             "leads": list(LEADS12), **bounds}
+    bounds = {
+        "ptp": {"lo": (1.9 * amp).tolist(), "hi": (2.1 * amp).tolist()},
+        "rms": {"lo": (0.6 * amp).tolist(), "hi": (0.8 * amp).tolist()},
+    }
+    stats = {"percentiles": [0.1, 99.9], "window": W, "n_windows": 10, "seed": 0, "leads": list(LEADS12), **bounds}
     (tmp_path / "qc.json").write_text(json.dumps(stats))
     return tmp_path, sig
 
@@ -97,14 +106,14 @@ def test_segment_known_answer(known):
         assert sorted(set(range(0, 745, 64)) - set(rec2["start"])) == hit
         for i in (0, 17, len(meta) - 1):
             r, s = int(meta["ecg_id"][i]) - 1, int(meta["start"][i])
-            np.testing.assert_array_equal(x[i], sig[r, s:s + W].T.astype(np.float32))
+            np.testing.assert_array_equal(x[i], sig[r, s : s + W].T.astype(np.float32))
             assert meta["patient_id"][i] == r + 101 and json.loads(meta["labels"][i]) == ["NORM"]
         rx, rmeta = h5["records/x"], read_table(h5["records/meta"])
         assert rx.chunks is None and sorted(set(rmeta["ecg_id"])) == [1, 2, 4, 5, 6]
         assert rmeta["start"].tolist()[:4] == [0, 256, 512, 744] and rmeta["n_keep_from"].tolist()[:4] == [0, 0, 0, 24]
         for i in (0, 7, len(rmeta) - 1):
             r, s = int(rmeta["ecg_id"][i]) - 1, int(rmeta["start"][i])
-            np.testing.assert_array_equal(rx[i], sig[r, s:s + W].T.astype(np.float32))
+            np.testing.assert_array_equal(rx[i], sig[r, s : s + W].T.astype(np.float32))
     rep = pd.read_csv(d / "report.csv").set_index(["level", "lead", "reason"])["count"]
     assert rep[("window", "V3", "ptp_high")] == len(hit) and rep[("window", "V3", "rms_high")] >= 1
     assert rep[("window", "V2", "ptp_high")] == 0
@@ -131,9 +140,17 @@ def test_segment_refuses_mismatched_or_broken_bounds(known):
 def real_chain(tmp_path_factory):
     """clean -> qc_stats -> segment on the real PTB-XL subset."""
     d = tmp_path_factory.mktemp("chain")
-    cs = clean_dataset(SHARED_PTBXL, d / "clean.h5", d / "q.csv", {**CLEAN_CFG, "max_quarantine_fraction": 0.5},
-                       LABELS_CFG, log=lambda m: None)
-    qs = compute_qc_stats(d / "clean.h5", d / "qc.json", d / "qc.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None)
+    cs = clean_dataset(
+        SHARED_PTBXL,
+        d / "clean.h5",
+        d / "q.csv",
+        {**CLEAN_CFG, "max_quarantine_fraction": 0.5},
+        LABELS_CFG,
+        log=lambda m: None,
+    )
+    qs = compute_qc_stats(
+        d / "clean.h5", d / "qc.json", d / "qc.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None
+    )
     ss = segment_dataset(d / "clean.h5", d / "qc.json", d / "seg.h5", d / "report.csv", W, HOP, log=lambda m: None)
     return d, cs, qs, ss
 
@@ -152,7 +169,7 @@ def test_real_chain_counts(real_chain):
         row = {e: i for i, e in enumerate(cmeta["ecg_id"])}
         for i in range(0, len(meta), 97):
             r, s = row[int(meta["ecg_id"][i])], int(meta["start"][i])
-            np.testing.assert_array_equal(h5["x"][i], sig[r, s:s + W].T)
+            np.testing.assert_array_equal(h5["x"][i], sig[r, s : s + W].T)
             assert meta["patient_id"][i] == cmeta["patient_id"][r] and meta["strat_fold"][i] == cmeta["strat_fold"][r]
         ptp = np.ptp(h5["x"][...], axis=2)  # every kept window is inside the bounds
         assert (ptp >= np.array(qs["ptp"]["lo"]) - 1e-6).all() and (ptp <= np.array(qs["ptp"]["hi"]) + 1e-6).all()
@@ -168,9 +185,11 @@ def test_qc_stats_contract_and_seed(real_chain, tmp_path):
     for key in ("ptp", "rms"):
         lo, hi = np.array(stats[key]["lo"]), np.array(stats[key]["hi"])
         assert lo.shape == hi.shape == (12,) and (0 < lo).all() and (lo < hi).all()
-    again = compute_qc_stats(d / "clean.h5", tmp_path / "a.json", tmp_path / "a.png", [0.1, 99.9], W, 4000,
-                             seed=42, log=lambda m: None)
-    other = compute_qc_stats(d / "clean.h5", tmp_path / "b.json", tmp_path / "b.png", [0.1, 99.9], W, 4000,
-                             seed=7, log=lambda m: None)
+    again = compute_qc_stats(
+        d / "clean.h5", tmp_path / "a.json", tmp_path / "a.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None
+    )
+    other = compute_qc_stats(
+        d / "clean.h5", tmp_path / "b.json", tmp_path / "b.png", [0.1, 99.9], W, 4000, seed=7, log=lambda m: None
+    )
     assert again == stats
     assert other["ptp"] != stats["ptp"]

@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 
 from ecgrecon import LEADS12
-
-from ecgrecon.learn import classifier
-from ecgrecon.io.h5io import write_table
-from ecgrecon.evaluation.retention import retention_from_predictions, write_retention
 from ecgrecon.data.segment import record_windows
+from ecgrecon.evaluation.retention import retention_from_predictions, write_retention
+from ecgrecon.io.h5io import write_table
+from ecgrecon.learn import classifier
 from snakemake_helpers import scheduled_rules, snakemake
 from tiny_learning import tiny_config
 
@@ -37,10 +36,17 @@ def _artifacts(d):
     x = np.zeros((n, T, 12), np.float32)
     tgt = [LEADS12.index(k) for k in TARGETS]
     amp = np.where(norm, 1.0, 0.2)[:, None, None]
-    x[:, :, tgt] = amp * np.sin(2 * np.pi * 1.3 * t + rng.uniform(0, 6.3, (n, 1)))[:, :, None] \
-        + rng.normal(0, 0.02, (n, T, len(tgt)))
-    meta = pd.DataFrame({"ecg_id": ecg, "patient_id": ecg, "strat_fold": np.arange(n) % 3 + 1,
-                         "superclass": [json.dumps(["NORM"] if v else ["MI"]) for v in norm]})
+    x[:, :, tgt] = amp * np.sin(2 * np.pi * 1.3 * t + rng.uniform(0, 6.3, (n, 1)))[:, :, None] + rng.normal(
+        0, 0.02, (n, T, len(tgt))
+    )
+    meta = pd.DataFrame(
+        {
+            "ecg_id": ecg,
+            "patient_id": ecg,
+            "strat_fold": np.arange(n) % 3 + 1,
+            "superclass": [json.dumps(["NORM"] if v else ["MI"]) for v in norm],
+        }
+    )
     with h5py.File(d / "clean.h5", "w") as f:
         f.create_dataset("signals", data=x)
         write_table(f, "meta", meta)
@@ -49,10 +55,17 @@ def _artifacts(d):
     starts, keep_from = record_windows(T, W)
     test = np.flatnonzero(meta["strat_fold"].to_numpy() == 3)
     rec = np.repeat(test, len(starts))
-    rmeta = pd.DataFrame({"win_id": np.arange(len(rec), dtype=np.int64), "ecg_id": ecg[rec], "patient_id": ecg[rec],
-                          "strat_fold": 3, "start": np.tile(starts, len(test)),
-                          "n_keep_from": np.tile(keep_from, len(test))})
-    windows = np.stack([x[r, s:s + W].T for r, s in zip(rec, rmeta["start"])])
+    rmeta = pd.DataFrame(
+        {
+            "win_id": np.arange(len(rec), dtype=np.int64),
+            "ecg_id": ecg[rec],
+            "patient_id": ecg[rec],
+            "strat_fold": 3,
+            "start": np.tile(starts, len(test)),
+            "n_keep_from": np.tile(keep_from, len(test)),
+        }
+    )
+    windows = np.stack([x[r, s : s + W].T for r, s in zip(rec, rmeta["start"])])
     with h5py.File(d / "segments.h5", "w") as f:
         f.attrs.update({"fs": FS, "window": W, "hop": W, "leads": list(LEADS12)})
         g = f.create_group("records")
@@ -63,9 +76,17 @@ def _artifacts(d):
 
 def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
     windows, rmeta = _artifacts(tmp_path)
-    classifier.train_from_clean(tmp_path / "clean.h5", tmp_path / "folds.json", "official", tmp_path / "clf.pt",
-                                tmp_path / "clf.json", cfg={"width": 4, "max_epochs": 3, "lr": 0.01, "batch_size": 16},
-                                seed=0, device="cpu", log=lambda s: None)
+    classifier.train_from_clean(
+        tmp_path / "clean.h5",
+        tmp_path / "folds.json",
+        "official",
+        tmp_path / "clf.pt",
+        tmp_path / "clf.json",
+        cfg={"width": 4, "max_epochs": 3, "lr": 0.01, "batch_size": 16},
+        seed=0,
+        device="cpu",
+        log=lambda s: None,
+    )
     truth = windows[:, [LEADS12.index(k) for k in TARGETS]]
     back = np.arange(len(rmeta))[::-1]  # predictions in another window order than segments.h5
     with h5py.File(tmp_path / "predictions.h5", "w") as f:
@@ -74,9 +95,14 @@ def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
         f.create_dataset("official/records/TRUE", data=truth[back])
         f.create_dataset("official/records/zero", data=np.zeros_like(truth))
         f.create_dataset("official/segments/seg_id", data=np.zeros(0, np.int64))
-    table, summary = retention_from_predictions(tmp_path / "clf.pt", tmp_path / "predictions.h5",
-                                                tmp_path / "segments.h5", tmp_path / "clean.h5", device="cpu",
-                                                log=lambda s: None)
+    table, summary = retention_from_predictions(
+        tmp_path / "clf.pt",
+        tmp_path / "predictions.h5",
+        tmp_path / "segments.h5",
+        tmp_path / "clean.h5",
+        device="cpu",
+        log=lambda s: None,
+    )
     t = table.set_index("method")
     assert list(t.index) == ["original", "TRUE", "zero"] and (t["n_records"] == 30).all()
     assert summary["full_record"] and summary["n_samples"] == T
@@ -90,8 +116,15 @@ def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
     assert "whole record (1000 samples, 10 s)" in md
     assert "Left out of the macro means (no positive or no negative test record for F1 / AUC): CD, HYP, STTC." in md
     with pytest.raises(ValueError, match="fold 'cv0' not found"):
-        retention_from_predictions(tmp_path / "clf.pt", tmp_path / "predictions.h5", tmp_path / "segments.h5",
-                                   tmp_path / "clean.h5", fold="cv0", device="cpu", log=lambda s: None)
+        retention_from_predictions(
+            tmp_path / "clf.pt",
+            tmp_path / "predictions.h5",
+            tmp_path / "segments.h5",
+            tmp_path / "clean.h5",
+            fold="cv0",
+            device="cpu",
+            log=lambda s: None,
+        )
 
 
 def test_retention_rules_in_the_dag(tiny_learning_run):

@@ -1,4 +1,5 @@
 """Class-balanced batch sampler: balance, coverage, determinism."""
+
 import numpy as np
 import pytest
 

@@ -13,12 +13,12 @@ import wfdb
 from ecgrecon import LEADS12
 from ecgrecon.io.h5io import read_table
 from ecgrecon.io.metadata import load_database, load_statements
-from ecgrecon.synth import simulate_cohort, write_cohort
+from ecgrecon.io.wfdbio import read_record
 from ecgrecon.signal.filters import bandpass
 from ecgrecon.signal.measures import record_features
+from ecgrecon.synth import simulate_cohort, write_cohort
 from ecgrecon.synth.premise import linear_map_scores
 from ecgrecon.synth.wfdb_writer import write_record
-from ecgrecon.io.wfdbio import read_record
 
 REAL_COLUMNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-xl"
 LIMB = {lead: LEADS12.index(lead) for lead in ("I", "II", "III", "AVR", "AVL", "AVF")}
@@ -29,8 +29,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _signals(root: Path, db: pd.DataFrame) -> np.ndarray:
-    return np.stack([np.fromfile(root / f"{p}.dat", dtype="<i2").reshape(1000, 12) / 1000.0
-                     for p in db["filename_lr"]])
+    return np.stack([np.fromfile(root / f"{p}.dat", dtype="<i2").reshape(1000, 12) / 1000.0 for p in db["filename_lr"]])
 
 
 def _truth(root: Path) -> pd.DataFrame:
@@ -43,8 +42,7 @@ def small(tmp_path_factory):
     """60 records with 500 Hz twins and 5 % deliberately bad records."""
     out = tmp_path_factory.mktemp("synth") / "small"
     messages = []
-    summary = write_cohort(out, 60, seed=11, write_hr=True, bad_per_thousand=50, threads=1,
-                           progress=messages.append)
+    summary = write_cohort(out, 60, seed=11, write_hr=True, bad_per_thousand=50, threads=1, progress=messages.append)
     return out, summary, messages
 
 
@@ -135,8 +133,8 @@ def test_limb_lead_relations_before_noise_and_in_files(small):
         assert np.abs(x[..., LIMB["AVR"]] + (i + ii) / 2).max() < 1e-12
         assert np.abs(x[..., LIMB["AVL"]] - (i - ii / 2)).max() < 1e-12
         assert np.abs(x[..., LIMB["AVF"]] - (ii - i / 2)).max() < 1e-12
-        assert np.abs(x).max() > 0.3                     # real waveforms, not zeros
-    assert np.abs(sim["lr"] - sim["clean_lr"]).std() > 0.005   # noise is there
+        assert np.abs(x).max() > 0.3  # real waveforms, not zeros
+    assert np.abs(sim["lr"] - sim["clean_lr"]).std() > 0.005  # noise is there
     field = sim["lead_field"]
     assert np.abs(field[:, 2] - (field[:, 1] - field[:, 0])).max() < 1e-12
     # recorded files: each lead quantised on its own, so the relations hold to 1.5 adu
@@ -163,7 +161,7 @@ def test_same_patient_same_anatomy(cohort):
         assert np.array_equal(field[idx[0]], field[idx[1]]) and np.array_equal(local[idx[0]], local[idx[1]])
     first = np.unique(pids, return_index=True)[1]
     spread = field[first].std(axis=0)[6:] / np.abs(field[first].mean(axis=0)[6:]).clip(0.1)
-    assert np.median(spread) > 0.15                       # anatomy really varies between patients
+    assert np.median(spread) > 0.15  # anatomy really varies between patients
     assert (truth["ecg_id"].to_numpy() == db["ecg_id"].to_numpy()).all()
 
 
@@ -175,14 +173,18 @@ def test_class_mix_and_labels(cohort):
     for sup, (lo, hi) in {"MI": (0.12, 0.4), "STTC": (0.12, 0.4), "CD": (0.1, 0.35), "HYP": (0.05, 0.25)}.items():
         assert lo < counts[sup] / n < hi, (sup, counts)
     supers = truth["superclass"].map(json.loads)
-    assert (supers.map(len) >= 2).sum() > 0.05 * n              # multi-label records occur
-    liks = [v for text in db["scp_codes"] for c, v in ast.literal_eval(text).items()
-            if c not in ("SR", "SBRAD", "STACH", "AFIB", "QWAVE", "STD_", "INVT", "VCLVH", "LPR")]
+    assert (supers.map(len) >= 2).sum() > 0.05 * n  # multi-label records occur
+    liks = [
+        v
+        for text in db["scp_codes"]
+        for c, v in ast.literal_eval(text).items()
+        if c not in ("SR", "SBRAD", "STACH", "AFIB", "QWAVE", "STD_", "INVT", "VCLVH", "LPR")
+    ]
     assert any(v < 80 for v in liks) and np.mean(np.array(liks) >= 80) > 0.75
     assert 0.03 < summary["afib"] / n < 0.12
     assert set(summary["folds"]) == set(range(1, 11))
     frac = db.assign(norm=supers.map(lambda s: "NORM" in s)).groupby("strat_fold")["norm"].mean()
-    assert frac.max() - frac.min() < 0.3                         # stratified by label
+    assert frac.max() - frac.min() < 0.3  # stratified by label
 
 
 def test_bad_records_are_bad(small):
@@ -192,9 +194,15 @@ def test_bad_records_are_bad(small):
     db = pd.read_csv(out / "ptbxl_database.csv").set_index("ecg_id")
     truth = _truth(out).set_index("ecg_id")
     good = [i for i in db.index if i not in {v[0] for v in bad.values()}]
-    good_ptp = np.stack([np.ptp(np.fromfile(out / f"{db.loc[i, 'filename_lr']}.dat", dtype="<i2")
-                                .reshape(1000, 12).astype(int), axis=0) for i in good])
-    assert good_ptp.max() < 15000 and (good_ptp > 100).all()     # no flat or wild lead among good ones
+    good_ptp = np.stack(
+        [
+            np.ptp(
+                np.fromfile(out / f"{db.loc[i, 'filename_lr']}.dat", dtype="<i2").reshape(1000, 12).astype(int), axis=0
+            )
+            for i in good
+        ]
+    )
+    assert good_ptp.max() < 15000 and (good_ptp > 100).all()  # no flat or wild lead among good ones
     for kind, (ecg_id,) in bad.items():
         lead = LEADS12.index(truth.loc[ecg_id, "bad_lead"])
         for rel, n in ((db.loc[ecg_id, "filename_lr"], 1000), (db.loc[ecg_id, "filename_hr"], 5000)):
@@ -214,13 +222,13 @@ def test_noise_levels_vary_and_mains_only_at_500_hz():
     level = hp.std(axis=(1, 2))
     assert np.percentile(level, 90) > 2.5 * np.percentile(level, 10)
     noise_hr = sim["hr"] - sim["clean_hr"]
-    spec = (np.abs(np.fft.rfft(noise_hr[..., 1], axis=1)) ** 2).mean(axis=0)   # lead II, 0.1 Hz bins
+    spec = (np.abs(np.fft.rfft(noise_hr[..., 1], axis=1)) ** 2).mean(axis=0)  # lead II, 0.1 Hz bins
     freqs = np.fft.rfftfreq(5000, 1 / 500)
     near = spec[(np.abs(freqs - 50) > 1) & (np.abs(freqs - 50) < 5)].mean()
-    assert spec[np.argmin(np.abs(freqs - 50))] > 8 * near                    # a 50 Hz line
-    assert spec[np.argmin(np.abs(freqs - 60))] < 3 * near                    # and none at 60 Hz
+    assert spec[np.argmin(np.abs(freqs - 50))] > 8 * near  # a 50 Hz line
+    assert spec[np.argmin(np.abs(freqs - 60))] < 3 * near  # and none at 60 Hz
     spec_lr = np.abs(np.fft.rfft(noise_lr[..., 1], axis=1)) ** 2
-    assert spec_lr[:, -3:].mean() < 0.05 * spec_lr[:, 50:400].mean()   # anti-aliased near Nyquist
+    assert spec_lr[:, -3:].mean() < 0.05 * spec_lr[:, 50:400].mean()  # anti-aliased near Nyquist
 
 
 def _group(truth: pd.DataFrame, codes) -> np.ndarray:
@@ -243,7 +251,7 @@ def test_class_signatures_are_measurable(cohort):
     assert norm.sum() > 100 and cd.sum() > 40 and sttc.sum() > 40
     assert np.nanmean(qrs[cd]) - np.nanmean(qrs[norm]) >= 30
     v5, avf, v2 = LEADS12.index("V5"), LEADS12.index("AVF"), LEADS12.index("V2")
-    assert np.nanmean(st[sttc, v5]) < np.nanmean(st[norm, v5]) - 0.03      # ST depression
+    assert np.nanmean(st[sttc, v5]) < np.nanmean(st[norm, v5]) - 0.03  # ST depression
     assert np.nanmean(t_amp[sttc, v5]) < np.nanmean(t_amp[norm, v5]) - 0.15  # flat / inverted T
     inferior = _group(truth, ("IMI", "ILMI", "IPLMI", "IPMI"))
     anterior = _group(truth, ("ASMI", "AMI", "ALMI"))
@@ -261,9 +269,9 @@ def test_premise_per_patient_map_beats_population_map(cohort):
     good = (truth["bad_kind"] == "").to_numpy()
     scores = linear_map_scores(bandpass(sig[good], 100.0, 0.5, 45.0, 2, axis=1), db["patient_id"].to_numpy()[good])
     pop, pat = scores["population"]["r2"], scores["per_patient"]["r2"]
-    assert 0.55 < pop < 0.88                  # clearly imperfect, like real PTB-XL (~0.69)
-    assert pat > pop + 0.1                    # anatomy explains much of what is left
-    assert pat < 0.98                         # non-dipolar sources, breathing, noise: not exact
+    assert 0.55 < pop < 0.88  # clearly imperfect, like real PTB-XL (~0.69)
+    assert pat > pop + 0.1  # anatomy explains much of what is left
+    assert pat < 0.98  # non-dipolar sources, breathing, noise: not exact
 
 
 def test_bad_arguments_and_foreign_folder_are_refused(tmp_path):
@@ -284,7 +292,7 @@ def test_bad_arguments_and_foreign_folder_are_refused(tmp_path):
 def test_rewrite_replaces_a_previous_cohort(tmp_path):
     out = tmp_path / "cohort"
     write_cohort(out, 30, seed=2, write_hr=True, progress=lambda s: None)
-    (out / "ground_truth.h5").unlink()              # as Snakemake removes declared outputs
+    (out / "ground_truth.h5").unlink()  # as Snakemake removes declared outputs
     write_cohort(out, 12, seed=2, progress=lambda s: None)
     assert not (out / "records500").exists()
     assert len(list((out / "records100").rglob("*.dat"))) == 12

@@ -1,4 +1,5 @@
 """Decoder training: resume after a kill, early stopping, checkpoints, clear input errors."""
+
 import h5py
 import pandas as pd
 import pytest
@@ -9,9 +10,19 @@ from ecgrecon.learn.train_decoder import load_decoder, load_decoder_data, train_
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
-CFG = {"proj": 16, "hidden": 16, "stride": 4, "out_channels": 8, "batch_size": 32, "lr": 0.003,
-       "weight_decay": 1e-4, "loss_weights": {"mse": 1.0, "mae": 1.0}, "max_epochs": 5, "patience": 10,
-       "lr_schedule": "cosine"}
+CFG = {
+    "proj": 16,
+    "hidden": 16,
+    "stride": 4,
+    "out_channels": 8,
+    "batch_size": 32,
+    "lr": 0.003,
+    "weight_decay": 1e-4,
+    "loss_weights": {"mse": 1.0, "mae": 1.0},
+    "max_epochs": 5,
+    "patience": 10,
+    "lr_schedule": "cosine",
+}
 
 
 class Killed(Exception):
@@ -25,9 +36,21 @@ def cohort(tmp_path_factory):
 
 def _train(cohort, out, cfg=CFG, hook=None, logs=None, variant="C", reps=None):
     seg, folds = cohort
-    return train_decoder(seg, folds, reps, out / "V1.pt", out / "V1_val.csv", variant=variant, fold="official",
-                         lead="V1", inputs=INPUTS, cfg=cfg, seed=3, log=(logs.append if logs is not None else
-                                                                           (lambda m: None)), epoch_hook=hook)
+    return train_decoder(
+        seg,
+        folds,
+        reps,
+        out / "V1.pt",
+        out / "V1_val.csv",
+        variant=variant,
+        fold="official",
+        lead="V1",
+        inputs=INPUTS,
+        cfg=cfg,
+        seed=3,
+        log=(logs.append if logs is not None else (lambda m: None)),
+        epoch_hook=hook,
+    )
 
 
 def test_killed_run_resumes_from_saved_epoch_and_ends_identical(cohort, tmp_path):
@@ -119,13 +142,34 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
     from ecgrecon.learn.train_encoder import train_encoder
 
     seg, folds = cohort
-    cfg = {"embed_dim": 16, "proj_dim": 8, "width": 4, "temperature": 0.1, "batch_size": 40, "lr": 0.003,
-           "weight_decay": 1e-4, "max_epochs": 3, "patience": 5, "lr_schedule": "cosine",
-           "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8}}
+    cfg = {
+        "embed_dim": 16,
+        "proj_dim": 8,
+        "width": 4,
+        "temperature": 0.1,
+        "batch_size": 40,
+        "lr": 0.003,
+        "weight_decay": 1e-4,
+        "max_epochs": 3,
+        "patience": 5,
+        "lr_schedule": "cosine",
+        "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
+    }
 
     def run(out, hook=None):
-        return train_encoder(seg, folds, out / "encoder.pt", out / "log.csv", out / "loss.png", inputs=INPUTS,
-                             level="superclass", cfg=cfg, seed=4, log=lambda m: None, epoch_hook=hook)
+        return train_encoder(
+            seg,
+            folds,
+            out / "encoder.pt",
+            out / "log.csv",
+            out / "loss.png",
+            inputs=INPUTS,
+            level="superclass",
+            cfg=cfg,
+            seed=4,
+            log=lambda m: None,
+            epoch_hook=hook,
+        )
 
     def kill(epoch):
         if epoch == 0:
@@ -137,8 +181,10 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["encoder.resume.pt"]
     resumed = run(tmp_path / "b")
     assert all(torch.equal(full["encoder"][k], resumed["encoder"][k]) for k in full["encoder"])
-    assert pd.read_csv(tmp_path / "a" / "log.csv")["val_loss"].tolist() == \
-        pd.read_csv(tmp_path / "b" / "log.csv")["val_loss"].tolist()
+    assert (
+        pd.read_csv(tmp_path / "a" / "log.csv")["val_loss"].tolist()
+        == pd.read_csv(tmp_path / "b" / "log.csv")["val_loss"].tolist()
+    )
 
 
 def test_unreadable_checkpoints_name_the_file(tmp_path):
@@ -161,8 +207,10 @@ def test_epoch_fraction_trains_on_a_seeded_subset_and_one_means_every_segment(co
     _train(cohort, tmp_path / "one", cfg={**base, "epoch_fraction": 1.0})
     _train(cohort, tmp_path / "quarter", cfg={**base, "epoch_fraction": 0.25})
     _train(cohort, tmp_path / "quarter2", cfg={**base, "epoch_fraction": 0.25})
-    w = {k: torch.load(tmp_path / k / "V1.pt", weights_only=True)["state_dict"] for k in ("all", "one", "quarter",
-                                                                                          "quarter2")}
+    w = {
+        k: torch.load(tmp_path / k / "V1.pt", weights_only=True)["state_dict"]
+        for k in ("all", "one", "quarter", "quarter2")
+    }
     assert all(torch.equal(w["all"][k], w["one"][k]) for k in w["all"])  # 1.0 = the full pass, bit for bit
     assert all(torch.equal(w["quarter"][k], w["quarter2"][k]) for k in w["all"])  # same seed, same subsets
     assert not all(torch.equal(w["all"][k], w["quarter"][k]) for k in w["all"])

@@ -35,11 +35,20 @@ def test_formats_and_lead_reordering(tmp_path, fmt):
     base.parent.mkdir(parents=True)
     k = sig.shape[1]
     gain = 60.0 if fmt == "80" else 1000.0
-    wfdb.wrsamp(base.name, fs=100, units=["mV"] * k, sig_name=names, p_signal=sig, fmt=[fmt] * k,
-                adc_gain=[gain] * k, baseline=[0] * k, write_dir=str(base.parent))
+    wfdb.wrsamp(
+        base.name,
+        fs=100,
+        units=["mV"] * k,
+        sig_name=names,
+        p_signal=sig,
+        fmt=[fmt] * k,
+        adc_gain=[gain] * k,
+        baseline=[0] * k,
+        write_dir=str(base.parent),
+    )
     rec = read_record(tmp_path.resolve(), "records100/00000/00007_lr")
     ref = wfdb.rdsamp(str(base))[0]
-    np.testing.assert_allclose(rec.signal, ref[:, ::-1], atol=1e-6)   # reversed -> LEADS12 order
+    np.testing.assert_allclose(rec.signal, ref[:, ::-1], atol=1e-6)  # reversed -> LEADS12 order
     np.testing.assert_allclose(rec.signal, sig[:, ::-1], atol=0.51 / gain + 1e-6)
 
 

@@ -1,22 +1,41 @@
 """Rules evaluate / cross_evaluate: one task's test-split predictions, Tables I/II, per-class RMSE, figures."""
+
 import os
 
 from ecgrecon import methods as registry
-from ecgrecon.learn.device import set_threads
 from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
 from ecgrecon.io.runlog import script_run
+from ecgrecon.learn.device import set_threads
 
 folders = tuple(sorted({os.path.dirname(p) for p in snakemake.output}))  # results/{task}/{tables,figures,predictions}
 with script_run(snakemake, provenance=folders) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p, task = snakemake.params, snakemake.params.task
     registry.load_plugins(p.plugins)
-    artifacts = {(m, fold): snakemake.input[registry.artifact_key(m, fold)] for m in task["methods"] for fold in p.folds}
+    artifacts = {
+        (m, fold): snakemake.input[registry.artifact_key(m, fold)] for m in task["methods"] for fold in p.folds
+    }
     ev = p.evaluation
-    settings = EvalSettings(task=task["name"], inputs=task["inputs"], targets=task["targets"],
-                            derived=task["derived"], methods=task["methods"], folds=p.folds, level=p.level,
-                            knn_k=ev["knn_k"], n_subclasses=ev["n_subclasses"],
-                            min_class_records=ev["min_class_records"], device=p.device)
+    settings = EvalSettings(
+        task=task["name"],
+        inputs=task["inputs"],
+        targets=task["targets"],
+        derived=task["derived"],
+        methods=task["methods"],
+        folds=p.folds,
+        level=p.level,
+        knn_k=ev["knn_k"],
+        n_subclasses=ev["n_subclasses"],
+        min_class_records=ev["min_class_records"],
+        device=p.device,
+    )
     outputs = {k: snakemake.output[k] for k in snakemake.output.keys()}
-    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"), artifacts, outputs,
-             settings, log=log)
+    evaluate(
+        snakemake.input.segments,
+        snakemake.input.folds,
+        snakemake.input.get("reps"),
+        artifacts,
+        outputs,
+        settings,
+        log=log,
+    )

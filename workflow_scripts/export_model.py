@@ -1,18 +1,29 @@
 """Rule export_model: one method's encoder + decoders + settings + metrics -> model bundle + JSON card."""
 
 from ecgrecon.deploy.bundle import export_model
-from ecgrecon.learn.device import set_threads
 from ecgrecon.io.runlog import script_run
+from ecgrecon.learn.device import set_threads
 
 with script_run(snakemake) as log:
     set_threads(snakemake.threads)
     p, inp, method = snakemake.params, snakemake.input, snakemake.wildcards.method
     decoders = dict(zip(p.targets, inp.decoders))
-    paths = {"decoder_paths": decoders,
-             "curve_paths": {lead: d[: -len(".pt")] + "_val.csv" for lead, d in decoders.items()},
-             "segment_csv": inp.segment_csv, "record_csv": inp.record_csv,
-             "encoder_path": inp.get("encoder"), "reps_path": inp.get("reps")}
-    settings = {"inputs": p.inputs, "targets": p.targets, "clean": p.clean, "window": p.window, "hop": p.hop,
-                "tile_reps": p.tile_reps}
-    export_model(snakemake.output.bundle, snakemake.output.card, variant=method, fold=p.fold, settings=settings,
-                 log=log, **paths)
+    paths = {
+        "decoder_paths": decoders,
+        "curve_paths": {lead: d[: -len(".pt")] + "_val.csv" for lead, d in decoders.items()},
+        "segment_csv": inp.segment_csv,
+        "record_csv": inp.record_csv,
+        "encoder_path": inp.get("encoder"),
+        "reps_path": inp.get("reps"),
+    }
+    settings = {
+        "inputs": p.inputs,
+        "targets": p.targets,
+        "clean": p.clean,
+        "window": p.window,
+        "hop": p.hop,
+        "tile_reps": p.tile_reps,
+    }
+    export_model(
+        snakemake.output.bundle, snakemake.output.card, variant=method, fold=p.fold, settings=settings, log=log, **paths
+    )

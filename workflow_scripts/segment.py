@@ -1,8 +1,9 @@
 """Rule segment: QC pass 2, windows inside the bounds + record-level windows."""
+
 import os
 
-from ecgrecon.io.runlog import script_run
 from ecgrecon.data.segment import segment_dataset
+from ecgrecon.io.runlog import script_run
 
 folders = tuple(sorted({os.path.dirname(p) for p in (snakemake.output.h5, snakemake.output.report)}))
 with script_run(snakemake, provenance=folders) as log:

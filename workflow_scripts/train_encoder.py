@@ -2,13 +2,23 @@
 
 import os
 
-from ecgrecon.learn.device import set_threads
 from ecgrecon.io.runlog import script_run
+from ecgrecon.learn.device import set_threads
 from ecgrecon.learn.train_encoder import train_encoder
 
 with script_run(snakemake, provenance=(os.path.dirname(snakemake.output.model),)) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p = snakemake.params
-    train_encoder(snakemake.input.segments, snakemake.input.folds, snakemake.output.model, snakemake.output.log_csv,
-                  snakemake.output.curve, inputs=p.inputs, level=p.level, cfg=p.encoder, seed=p.seed,
-                  device=p.device, log=log)
+    train_encoder(
+        snakemake.input.segments,
+        snakemake.input.folds,
+        snakemake.output.model,
+        snakemake.output.log_csv,
+        snakemake.output.curve,
+        inputs=p.inputs,
+        level=p.level,
+        cfg=p.encoder,
+        seed=p.seed,
+        device=p.device,
+        log=log,
+    )

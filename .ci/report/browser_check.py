@@ -5,6 +5,7 @@ EXPECT_JSON maps menu entries of the report ("Workflow", "category", "category >
 clicked in turn) to texts that must be shown then. Talks the DevTools protocol over --remote-debugging-pipe (fd 3 in,
 fd 4 out, NUL-separated JSON), so it needs nothing but Chromium.
 """
+
 import fcntl
 import json
 import os
@@ -24,11 +25,21 @@ class Browser:
         # Chromium wants the pipe on fds 3 and 4: move our ends to >= 10, let bash place them.
         a, b = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_r, from_w))
         os.close(to_r), os.close(from_w)
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                 "--remote-debugging-pipe", "about:blank"]
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         self.proc = subprocess.Popen(
             ["bash", "-c", f'exec "$@" 3<&{a} 4>&{b} {a}<&- {b}>&-', "bash", binary, *flags],
-            pass_fds=(a, b), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(a, b),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(a), os.close(b)
         self.buf, self.next_id, self.events = b"", 0, []
 
@@ -113,8 +124,9 @@ def main(report: Path, expect: dict[str, list[str]], binary: str = "chromium") -
             n = len(browser.events)
             browser.call("Page.navigate", session, url=report.resolve().as_uri())
             deadline = time.time() + 60
-            while time.time() < deadline and not any(e.get("method") == "Page.loadEventFired"
-                                                     for e in browser.events[n:]):
+            while time.time() < deadline and not any(
+                e.get("method") == "Page.loadEventFired" for e in browser.events[n:]
+            ):
                 browser.pump(0.5)
             browser.pump(SETTLE_S)
             return any(e.get("method") == "Page.loadEventFired" for e in browser.events[n:])

@@ -6,6 +6,7 @@ must be in the report, embedded byte for byte, with a caption and a category. Wr
 browser must then show ("category > subcategory" -> file names, or labels of labelled results)
 to EXPECT_JSON_OUT for browser_check.py.
 """
+
 import base64
 import json
 import re
@@ -32,8 +33,11 @@ def report_vars(html: str) -> dict:
 def main(workdir: Path, report: Path, expect_out: Path) -> int:
     rep = report_vars(report.read_text())
     results, categories = rep["results"], rep["categories"]
-    expected = sorted(str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*")
-                      if p.is_file() and p.suffix in KINDS and not str(p.relative_to(workdir)).startswith(NOT_RESULTS))
+    expected = sorted(
+        str(p.relative_to(workdir))
+        for p in (workdir / "results").rglob("*")
+        if p.is_file() and p.suffix in KINDS and not str(p.relative_to(workdir)).startswith(NOT_RESULTS)
+    )
     where = {}  # path -> menu entries to click in the browser to see it
     for cat, subs in categories.items():
         for sub, paths in subs.items():

@@ -7,6 +7,7 @@ classifier's per-epoch seconds). HDF5: every dataset and attribute. SVG / PDF
 (which embed a date): present in both. Then every job of the SLURM run must have a plugin log
 named <jobid>.log, and slurmctld and squeue must show that job id allocated and completed.
 """
+
 import csv
 import io
 import json
@@ -27,11 +28,13 @@ def h5_items(path: Path) -> dict:
     """{name: (kind, value)} of every dataset and attribute in an HDF5 file."""
     out = {}
     with h5py.File(path, "r") as f:
+
         def visit(name, obj):
             for key, val in obj.attrs.items():
                 out[f"{name}@{key}"] = ("attr", np.asarray(val))
             if isinstance(obj, h5py.Dataset):
                 out[name] = ("data", obj[()])
+
         visit("/", f)
         f.visititems(visit)
     return out
@@ -99,13 +102,18 @@ def compare_results(local: Path, slurm: Path) -> int:
 def timeline(ctld: str, jobid: str) -> str:
     """'queued Xs, ran Ys' from slurmctld's timestamps of submission, start and completion."""
     stamps = []
-    for pattern in (rf"submit_batch_job: JobId={jobid} ", rf"(Allocate|Started) JobId={jobid} ",
-                    rf"_job_complete: JobId={jobid} WEXITSTATUS"):
+    for pattern in (
+        rf"submit_batch_job: JobId={jobid} ",
+        rf"(Allocate|Started) JobId={jobid} ",
+        rf"_job_complete: JobId={jobid} WEXITSTATUS",
+    ):
         m = re.search(r"^\[([^\]]+)\][^\n]*" + pattern, ctld, re.M)
         stamps.append(datetime.fromisoformat(m.group(1)) if m else None)
     if None in stamps:
         return "(timestamps missing)"
-    return f"queued {(stamps[1] - stamps[0]).total_seconds():5.1f} s, ran {(stamps[2] - stamps[1]).total_seconds():5.1f} s"
+    return (
+        f"queued {(stamps[1] - stamps[0]).total_seconds():5.1f} s, ran {(stamps[2] - stamps[1]).total_seconds():5.1f} s"
+    )
 
 
 def check_slurm_jobs(slurm: Path, ctld_log: Path) -> int:

@@ -16,10 +16,10 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
-from multiprocessing.pool import ThreadPool
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import h5py
 import numpy as np
@@ -28,16 +28,15 @@ import pandas as pd
 from ecgrecon import LEADS12
 from ecgrecon.io.adapters import get_adapter
 from ecgrecon.io.atomic import atomic_path, write_csv
-from ecgrecon.signal.filters import check_rate, clean_batch
 from ecgrecon.io.h5io import write_table
 from ecgrecon.io.wfdbio import Record, RecordError, read_record
+from ecgrecon.signal.filters import check_rate, clean_batch
 
 READ_STAGE = "clean.read"
 SIGNAL_STAGE = "clean.signal"
-FLAT_PTP_MV = 1e-4   # a lead whose peak-to-peak amplitude is below this is flat
+FLAT_PTP_MV = 1e-4  # a lead whose peak-to-peak amplitude is below this is flat
 BATCH_SIZE = 256
-META_COLUMNS = ("ecg_id", "patient_id", "strat_fold", "scp_codes", "labels", "superclass",
-                "subclass", "filename")
+META_COLUMNS = ("ecg_id", "patient_id", "strat_fold", "scp_codes", "labels", "superclass", "subclass", "filename")
 
 
 class QuarantineLimitError(RuntimeError):
@@ -58,8 +57,7 @@ def source_length(fs: float, duration_s: float, rel: str) -> int:
     """Samples covering ``duration_s`` at ``fs``; RecordError when that is not whole."""
     n = duration_s * fs
     if abs(n - round(n)) > 1e-6:
-        raise RecordError(rel, f"cannot resample: {duration_s:g} s at {fs:g} Hz is not a whole "
-                               "number of samples")
+        raise RecordError(rel, f"cannot resample: {duration_s:g} s at {fs:g} Hz is not a whole number of samples")
     return int(round(n))
 
 
@@ -95,18 +93,16 @@ def _load(root: Path, rel: str, cfg: dict, read: ReadFn = read_record) -> tuple[
     return rec.fs, sig
 
 
-def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict,
-                  read: ReadFn = read_record) -> BatchResult:
+def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict, read: ReadFn = read_record) -> BatchResult:
     """Read (with the adapter's ``read``), check and clean one batch of (record path, metadata) pairs."""
     out = BatchResult()
     loaded: dict[float, list[tuple[int, np.ndarray]]] = {}
-    for i, (rel, meta) in enumerate(batch):
+    for i, (rel, _meta) in enumerate(batch):
         try:
             fs, sig = _load(root, rel, cfg, read)
         except RecordError as exc:
             stage = getattr(exc, "stage", SIGNAL_STAGE)
-            out.quarantine.append({"record": rel, "stage": stage, "reason": exc.reason,
-                                   "message": str(exc)})
+            out.quarantine.append({"record": rel, "stage": stage, "reason": exc.reason, "message": str(exc)})
             continue
         loaded.setdefault(fs, []).append((i, sig))
     n_out = int(round(cfg["duration_s"] * cfg["fs"]))
@@ -120,13 +116,19 @@ def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict,
                 parts.append((i, rec))
             else:
                 rel = batch[i][0]
-                out.quarantine.append({"record": rel, "stage": SIGNAL_STAGE,
-                                       "reason": "non-finite values after filtering",
-                                       "message": f"{rel}: non-finite values after filtering"})
+                out.quarantine.append(
+                    {
+                        "record": rel,
+                        "stage": SIGNAL_STAGE,
+                        "reason": "non-finite values after filtering",
+                        "message": f"{rel}: non-finite values after filtering",
+                    }
+                )
     parts.sort(key=lambda p: p[0])
     out.meta = [batch[i][1] for i, _ in parts]
-    out.signals = (np.stack([p[1] for p in parts]).astype(np.float32) if parts
-                   else np.zeros((0, n_out, len(LEADS12)), np.float32))
+    out.signals = (
+        np.stack([p[1] for p in parts]).astype(np.float32) if parts else np.zeros((0, n_out, len(LEADS12)), np.float32)
+    )
     return out
 
 
@@ -144,7 +146,7 @@ def _worker_pool(workers: int):
 
 def _run_batches(pool, root: Path, records: list, cfg: dict, read: ReadFn) -> Iterator[BatchResult]:
     """Yield batch results in input order (in the pool's worker processes when given)."""
-    batches = [records[i:i + BATCH_SIZE] for i in range(0, len(records), BATCH_SIZE)]
+    batches = [records[i : i + BATCH_SIZE] for i in range(0, len(records), BATCH_SIZE)]
     if pool is None:
         return (process_batch(root, b, cfg, read) for b in batches)
     return pool.imap(functools.partial(process_batch, root, cfg=cfg, read=read), batches)
@@ -155,9 +157,17 @@ def _log_quarantine(rows: Iterable[dict], log: Callable[[str], None]) -> None:
         log(f"quarantine [{q['stage']}] {q.get('message') or q['record'] + ': ' + q['reason']}")
 
 
-def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: dict,
-                  records_subdir: str | None = None, threads: int = 1, log=print,
-                  kind: str = "ptbxl") -> dict:
+def clean_dataset(
+    raw_dir,
+    out_h5,
+    quarantine_csv,
+    clean_cfg: dict,
+    labels_cfg: dict,
+    records_subdir: str | None = None,
+    threads: int = 1,
+    log=print,
+    kind: str = "ptbxl",
+) -> dict:
     """Clean every record of ``raw_dir``; write ``out_h5`` and ``quarantine_csv``; return counts.
 
     ``kind`` picks the database adapter (:func:`ecgrecon.io.adapters.get_adapter`);
@@ -175,11 +185,15 @@ def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: 
     where = f"under {records_subdir}/" if records_subdir else "in the folder"
     if cands.n_input == 0:
         raise ValueError(f"{raw_dir}: no records found (no metadata rows, no {kind} records {where})")
-    log(f"clean: {cands.n_input} input records in {raw_dir} ({kind}, {records_subdir or 'all folders'}); "
-        f"{len(cands.records)} to read, {len(cands.quarantine)} quarantined from metadata")
+    log(
+        f"clean: {cands.n_input} input records in {raw_dir} ({kind}, {records_subdir or 'all folders'}); "
+        f"{len(cands.records)} to read, {len(cands.quarantine)} quarantined from metadata"
+    )
     if cands.unmapped:
-        log(f"note: {len(cands.unmapped)} diagnosis statement(s) outside the {kind} label table "
-            f"(kept as labels, no superclass), records per statement: {dict(sorted(cands.unmapped.items()))}")
+        log(
+            f"note: {len(cands.unmapped)} diagnosis statement(s) outside the {kind} label table "
+            f"(kept as labels, no superclass), records per statement: {dict(sorted(cands.unmapped.items()))}"
+        )
     _log_quarantine(cands.quarantine, log)
     quarantine = list(cands.quarantine)
     n_out = int(round(clean_cfg["duration_s"] * clean_cfg["fs"]))
@@ -187,13 +201,17 @@ def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: 
     next_report = 0.0
     with _worker_pool(max(1, int(threads))) as pool, atomic_path(out_h5) as tmp:
         with h5py.File(tmp, "w") as h5:
-            ds = h5.create_dataset("signals", shape=(0, n_out, len(LEADS12)), dtype="f4",
-                                   maxshape=(None, n_out, len(LEADS12)),
-                                   chunks=(16, n_out, len(LEADS12)))
+            ds = h5.create_dataset(
+                "signals",
+                shape=(0, n_out, len(LEADS12)),
+                dtype="f4",
+                maxshape=(None, n_out, len(LEADS12)),
+                chunks=(16, n_out, len(LEADS12)),
+            )
             for res in _run_batches(pool, root, cands.records, clean_cfg, adapter.read):
                 k = len(res.meta)
                 ds.resize(ds.shape[0] + k, axis=0)
-                ds[ds.shape[0] - k:] = res.signals
+                ds[ds.shape[0] - k :] = res.signals
                 metas += res.meta
                 quarantine += res.quarantine
                 _log_quarantine(res.quarantine, log)
@@ -209,15 +227,28 @@ def clean_dataset(raw_dir, out_h5, quarantine_csv, clean_cfg: dict, labels_cfg: 
             summary = _finish(cands.n_input, len(metas), quarantine, quarantine_csv, clean_cfg, log)
             h5.attrs["fs"] = float(clean_cfg["fs"])
             h5.attrs["leads"] = list(LEADS12)
-            write_table(h5, "meta", pd.DataFrame(metas, columns=list(META_COLUMNS)).astype(
-                {"ecg_id": "int64", "patient_id": "int64", "strat_fold": "int64"}))
+            write_table(
+                h5,
+                "meta",
+                pd.DataFrame(metas, columns=list(META_COLUMNS)).astype(
+                    {"ecg_id": "int64", "patient_id": "int64", "strat_fold": "int64"}
+                ),
+            )
     seconds = time.perf_counter() - t0
-    summary.update(fs=float(clean_cfg["fs"]), n_samples=n_out, notes=sorted(notes),
-                   seconds=round(seconds, 3), records_per_s=round(cands.n_input / max(seconds, 1e-9), 1),
-                   kind=kind, superclass_counts=_superclass_counts(metas),
-                   unmapped_statements=dict(sorted(cands.unmapped.items())))
-    log(f"clean: kept {summary['n_kept']}, quarantined {summary['n_quarantined']} of "
-        f"{summary['n_input']} in {seconds:.1f} s -> {out_h5}; superclasses {summary['superclass_counts']}")
+    summary.update(
+        fs=float(clean_cfg["fs"]),
+        n_samples=n_out,
+        notes=sorted(notes),
+        seconds=round(seconds, 3),
+        records_per_s=round(cands.n_input / max(seconds, 1e-9), 1),
+        kind=kind,
+        superclass_counts=_superclass_counts(metas),
+        unmapped_statements=dict(sorted(cands.unmapped.items())),
+    )
+    log(
+        f"clean: kept {summary['n_kept']}, quarantined {summary['n_quarantined']} of "
+        f"{summary['n_input']} in {seconds:.1f} s -> {out_h5}; superclasses {summary['superclass_counts']}"
+    )
     return summary
 
 
@@ -233,8 +264,7 @@ def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, c
     """Check kept + quarantined = input, write the quarantine list, enforce the limit."""
     n_q = len(quarantine)
     if n_kept + n_q != n_input:
-        raise RuntimeError(f"record accounting broken: kept {n_kept} + quarantined {n_q} "
-                           f"!= input {n_input}")
+        raise RuntimeError(f"record accounting broken: kept {n_kept} + quarantined {n_q} != input {n_input}")
     table = pd.DataFrame(quarantine, columns=["record", "stage", "reason"])
     write_csv(quarantine_csv, table.sort_values(["record", "stage"], kind="stable"))
     frac = n_q / n_input
@@ -244,7 +274,13 @@ def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, c
         raise QuarantineLimitError(
             f"{n_q} of {n_input} records quarantined ({frac:.1%}) exceeds "
             f"clean.max_quarantine_fraction = {limit:g}; reasons: {dict(reasons)}; "
-            f"see {quarantine_csv}")
+            f"see {quarantine_csv}"
+        )
     log(f"clean: quarantined {n_q}/{n_input} ({frac:.1%}, limit {limit:.1%})")
-    return {"n_input": n_input, "n_kept": n_kept, "n_quarantined": n_q,
-            "quarantine_fraction": round(frac, 6), "reasons": dict(reasons)}
+    return {
+        "n_input": n_input,
+        "n_kept": n_kept,
+        "n_quarantined": n_q,
+        "quarantine_fraction": round(frac, 6),
+        "reasons": dict(reasons),
+    }

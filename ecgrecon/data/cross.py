@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import h5py
 
-from ecgrecon.io.atomic import write_json
 from ecgrecon.data.datasets import ArtifactError
+from ecgrecon.io.atomic import write_json
 from ecgrecon.io.h5io import read_table
 
 FOLD = "official"

@@ -21,8 +21,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from ecgrecon.io.atomic import atomic_path
 from ecgrecon.data.datasets import ArtifactError, open_clean
+from ecgrecon.io.atomic import atomic_path
 from ecgrecon.io.h5io import write_table
 
 CHUNK = 512
@@ -41,11 +41,15 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
         for name, f in files.items():
             for key in ("fs", "leads"):
                 if list(np.atleast_1d(f.attrs[key])) != list(np.atleast_1d(ref.attrs[key])):
-                    raise ArtifactError(f"{sources[name]}: {key} {f.attrs[key]} differs from {ref.attrs[key]} of "
-                                        f"'{first}' ({sources[first]}): clean every dataset with the same settings")
+                    raise ArtifactError(
+                        f"{sources[name]}: {key} {f.attrs[key]} differs from {ref.attrs[key]} of "
+                        f"'{first}' ({sources[first]}): clean every dataset with the same settings"
+                    )
             if f["signals"].shape[1:] != ref["signals"].shape[1:]:
-                raise ArtifactError(f"{sources[name]}: records of shape {f['signals'].shape[1:]} differ from "
-                                    f"{ref['signals'].shape[1:]} of '{first}'")
+                raise ArtifactError(
+                    f"{sources[name]}: records of shape {f['signals'].shape[1:]} differ from "
+                    f"{ref['signals'].shape[1:]} of '{first}'"
+                )
         parts, counts, offset = [], {}, 0
         for name, meta in metas.items():
             m = meta.copy()
@@ -62,11 +66,11 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
         shape = (len(meta),) + ref["signals"].shape[1:]
         with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as out:
             ds = out.create_dataset("signals", shape=shape, dtype="f4", chunks=(max(1, min(16, shape[0])),) + shape[1:])
-            for name, f in files.items():
+            for f in files.values():
                 src = f["signals"]
                 for lo in range(0, len(src), CHUNK):
-                    block = src[lo:lo + CHUNK]
-                    ds[offset + lo:offset + lo + len(block)] = block
+                    block = src[lo : lo + CHUNK]
+                    ds[offset + lo : offset + lo + len(block)] = block
                 offset += len(src)
             out.attrs["fs"] = ref.attrs["fs"]
             out.attrs["leads"] = ref.attrs["leads"]
@@ -75,6 +79,9 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
     finally:
         for f in files.values():
             f.close()
-    log(f"pool: {len(meta)} records from " + ", ".join(f"{n} {c}" for n, c in counts.items())
-        + f"; {len(new_ids)} patients -> {out_h5}")
+    log(
+        f"pool: {len(meta)} records from "
+        + ", ".join(f"{n} {c}" for n, c in counts.items())
+        + f"; {len(new_ids)} patients -> {out_h5}"
+    )
     return {"n_records": len(meta), "n_patients": len(new_ids), "per_dataset": counts}

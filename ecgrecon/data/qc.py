@@ -16,19 +16,20 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ecgrecon import LEADS12
-from ecgrecon.io.atomic import write_json, save_png
+from ecgrecon.io.atomic import save_png, write_json
 
 BLOCK_RECORDS = 256  # records read from the cleaned HDF5 at a time
 REASONS = ("ptp_low", "ptp_high", "rms_low", "rms_high")
 
 
-def window_stats(sig: np.ndarray, starts: np.ndarray, window: int,
-                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def window_stats(
+    sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Peak-to-peak and RMS per lead of windows of ``sig`` (records, samples, leads).
 
     Without ``rows``: every record x every start -> arrays (records, n_starts, leads), from
-    per-block max/min/sum of squares (blocks of gcd(starts, window) samples). With ``rows`` (one record index per start): one window each ->
-    (n_starts, leads).
+    per-block max/min/sum of squares (blocks of gcd(starts, window) samples). With ``rows`` (one record
+    index per start): one window each -> (n_starts, leads).
     """
     starts = np.asarray(starts)
     if rows is not None:
@@ -39,7 +40,7 @@ def window_stats(sig: np.ndarray, starts: np.ndarray, window: int,
     # then each window is W / g consecutive blocks.
     g = math.gcd(window, *map(int, starts))
     n_blocks, per_win = (int(starts.max()) + window) // g, window // g
-    blocks = sig[:, :n_blocks * g].reshape(len(sig), n_blocks, g, sig.shape[2])
+    blocks = sig[:, : n_blocks * g].reshape(len(sig), n_blocks, g, sig.shape[2])
     first = starts // g
     hi = sliding_window_view(blocks.max(axis=2), per_win, axis=1)[:, first].max(axis=-1)
     lo = sliding_window_view(blocks.min(axis=2), per_win, axis=1)[:, first].min(axis=-1)
@@ -51,9 +52,15 @@ def window_stats(sig: np.ndarray, starts: np.ndarray, window: int,
 
 def check_bounds(ptp: np.ndarray, rms: np.ndarray, bounds: dict) -> np.ndarray:
     """Boolean failures (..., leads, 4) in :data:`REASONS` order for stats vs. QC bounds."""
-    return np.stack([ptp < np.asarray(bounds["ptp"]["lo"]), ptp > np.asarray(bounds["ptp"]["hi"]),
-                     rms < np.asarray(bounds["rms"]["lo"]), rms > np.asarray(bounds["rms"]["hi"])],
-                    axis=-1)
+    return np.stack(
+        [
+            ptp < np.asarray(bounds["ptp"]["lo"]),
+            ptp > np.asarray(bounds["ptp"]["hi"]),
+            rms < np.asarray(bounds["rms"]["lo"]),
+            rms > np.asarray(bounds["rms"]["hi"]),
+        ],
+        axis=-1,
+    )
 
 
 def load_bounds(qc_json, window: int) -> dict:
@@ -65,8 +72,9 @@ def load_bounds(qc_json, window: int) -> dict:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{qc_json}: not a valid QC stats file ({exc!r})") from None
     if stats.get("window") != window:
-        raise ValueError(f"{qc_json}: bounds were computed for window {stats.get('window')}, "
-                         f"segmenting uses window {window}")
+        raise ValueError(
+            f"{qc_json}: bounds were computed for window {stats.get('window')}, segmenting uses window {window}"
+        )
     if list(stats.get("leads", [])) != list(LEADS12) or any(a.shape != (len(LEADS12),) for a in arrays):
         raise ValueError(f"{qc_json}: bounds must be given for the leads {list(LEADS12)} in that order")
     return stats
@@ -97,13 +105,14 @@ def sample_window_stats(ds: h5py.Dataset, window: int, n_windows: int, seed: int
     for b0 in range(0, n_rec, BLOCK_RECORDS):
         sel = np.flatnonzero((rec >= b0) & (rec < b0 + BLOCK_RECORDS))
         if len(sel):
-            block = ds[b0:b0 + BLOCK_RECORDS]
+            block = ds[b0 : b0 + BLOCK_RECORDS]
             ptp[sel], rms[sel] = window_stats(block, start[sel], window, rows=rec[sel] - b0)
     return ptp, rms
 
 
-def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_windows: int,
-                     seed: int, log=print) -> dict:
+def compute_qc_stats(
+    clean_h5, out_json, out_png, percentiles, window: int, n_windows: int, seed: int, log=print
+) -> dict:
     """Pass 1: write per-lead percentile bounds (``qc_stats.json``) and their histograms."""
     lo_p, hi_p = (float(p) for p in percentiles)
     if not 0 <= lo_p < hi_p <= 100:
@@ -118,8 +127,14 @@ def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_wi
     for name, values in (("ptp", ptp), ("rms", rms)):
         lo, hi = np.percentile(values.astype(np.float64), [lo_p, hi_p], axis=0)
         bounds[name] = {"lo": lo.tolist(), "hi": hi.tolist()}
-    stats = {"percentiles": [lo_p, hi_p], "window": int(window), "n_windows": int(n_windows),
-             "seed": int(seed), "leads": list(LEADS12), **bounds}
+    stats = {
+        "percentiles": [lo_p, hi_p],
+        "window": int(window),
+        "n_windows": int(n_windows),
+        "seed": int(seed),
+        "leads": list(LEADS12),
+        **bounds,
+    }
     write_json(out_json, stats)
     plot_histograms(ptp, rms, stats, out_png)
     log(f"qc_stats: bounds written to {out_json}; histograms to {out_png}")
@@ -130,6 +145,7 @@ def plot_histograms(ptp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> N
     """Per-lead histograms of the sampled ptp / RMS as heat rows (log-spaced mV bins, log
     counts), bounds marked in red (PNG, atomic). One mesh per panel keeps this fast."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -147,6 +163,9 @@ def plot_histograms(ptp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> N
         ax.invert_yaxis()
         ax.set_xlabel(f"window {name} (mV)")
         fig.colorbar(mesh, ax=ax, label="log10(1 + windows)")
-    fig.suptitle(f"QC pass 1: {stats['n_windows']} windows of {stats['window']} samples; "
-                 f"red: bounds at percentiles {stats['percentiles']}", fontsize=10)
+    fig.suptitle(
+        f"QC pass 1: {stats['n_windows']} windows of {stats['window']} samples; "
+        f"red: bounds at percentiles {stats['percentiles']}",
+        fontsize=10,
+    )
     save_png(fig, out_png, dpi=80)

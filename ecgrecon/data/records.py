@@ -17,8 +17,9 @@ from ecgrecon.signal.metrics import reassemble
 from ecgrecon.signal.morphology import replace_leads
 
 
-def reassembled_records(truth_windows: np.ndarray, meta: pd.DataFrame, preds: dict[str, np.ndarray],
-                        targets) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def reassembled_records(
+    truth_windows: np.ndarray, meta: pd.DataFrame, preds: dict[str, np.ndarray], targets
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(ecg_ids (n,), truth12 (n, 12, T), method -> (n, 12, T) with ``targets`` replaced).
 
     ``truth_windows`` (n_windows, 12, W) in LEADS12 order and every ``preds[method]``
@@ -62,6 +63,7 @@ def read_record_predictions(path, fold: str) -> tuple[np.ndarray, dict[str, np.n
         preds = {name: g[name][()] for name in g if name != "win_id"}
     for name, p in preds.items():
         if p.ndim != 3 or p.shape[:2] != (len(win_id), len(targets)):
-            raise ArtifactError(f"{path}: '{fold}/records/{name}' has shape {p.shape}, expected "
-                                f"({len(win_id)}, {len(targets)}, window)")
+            raise ArtifactError(
+                f"{path}: '{fold}/records/{name}' has shape {p.shape}, expected ({len(win_id)}, {len(targets)}, window)"
+            )
     return win_id, preds, targets

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
+from ecgrecon.data.qc import BLOCK_RECORDS, REASONS, check_bounds, load_bounds, open_signals, window_stats
 from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.io.h5io import read_table, write_table
-from ecgrecon.data.qc import BLOCK_RECORDS, REASONS, check_bounds, load_bounds, open_signals, window_stats
 
 
 def hop_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
@@ -63,11 +63,11 @@ def _pass_a(ds, starts_all, hop_idx, rec_idx, window, bounds):
     win_fail = np.zeros((n_lead, len(REASONS)), np.int64)
     rec_fail = np.zeros((n_lead, len(REASONS)), np.int64)
     for b0 in range(0, n_rec, BLOCK_RECORDS):
-        ptp, rms = window_stats(ds[b0:b0 + BLOCK_RECORDS], starts_all, window)
+        ptp, rms = window_stats(ds[b0 : b0 + BLOCK_RECORDS], starts_all, window)
         fails = check_bounds(ptp, rms, bounds)  # (B, n_starts, leads, reasons)
         hop_fail, rw_fail = fails[:, hop_idx], fails[:, rec_idx]
-        keep[b0:b0 + len(fails)] = ~hop_fail.any(axis=(2, 3))
-        rec_ok[b0:b0 + len(fails)] = ~rw_fail.any(axis=(1, 2, 3))
+        keep[b0 : b0 + len(fails)] = ~hop_fail.any(axis=(2, 3))
+        rec_ok[b0 : b0 + len(fails)] = ~rw_fail.any(axis=(1, 2, 3))
         win_fail += hop_fail.sum(axis=(0, 1))
         rec_fail += rw_fail.any(axis=1).sum(axis=0)
     return keep, rec_ok, win_fail, rec_fail
@@ -80,12 +80,15 @@ def _report(keep, rec_ok, win_fail, rec_fail) -> pd.DataFrame:
         for j, lead in enumerate(LEADS12):
             rows += [(level, lead, r, int(fail[j, k])) for k, r in enumerate(REASONS)]
     n_win = int(keep.size)
-    rows += [("window", "all", "kept", int(keep.sum())), ("window", "all", "rejected", n_win - int(keep.sum())),
-             ("window", "all", "total", n_win),
-             ("record", "all", "eval_kept", int(rec_ok.sum())),
-             ("record", "all", "eval_excluded", int((~rec_ok).sum())),
-             ("record", "all", "no_window_kept", int((~keep.any(axis=1)).sum())),
-             ("record", "all", "total", int(rec_ok.size))]
+    rows += [
+        ("window", "all", "kept", int(keep.sum())),
+        ("window", "all", "rejected", n_win - int(keep.sum())),
+        ("window", "all", "total", n_win),
+        ("record", "all", "eval_kept", int(rec_ok.sum())),
+        ("record", "all", "eval_excluded", int((~rec_ok).sum())),
+        ("record", "all", "no_window_kept", int((~keep.any(axis=1)).sum())),
+        ("record", "all", "total", int(rec_ok.size)),
+    ]
     return pd.DataFrame(rows, columns=["level", "lead", "reason", "count"])
 
 
@@ -126,11 +129,15 @@ def segment_dataset(clean_h5, qc_json, out_h5, report_csv, window: int, hop: int
         log(f"segment: {n_rec} records, {len(starts)} windows each (window {window}, hop {hop}); pass A")
         keep, rec_ok, win_fail, rec_fail = _pass_a(ds, starts_all, hop_idx, rec_idx, window, bounds)
         n_seg, n_eval = int(keep.sum()), int(rec_ok.sum())
-        log(f"segment: keeping {n_seg}/{keep.size} windows; {n_eval}/{n_rec} records "
-            f"pass for record-level evaluation; pass B")
+        log(
+            f"segment: keeping {n_seg}/{keep.size} windows; {n_eval}/{n_rec} records "
+            f"pass for record-level evaluation; pass B"
+        )
         if n_seg == 0 or n_eval == 0:
-            log(f"WARNING: segment: no {'windows' if n_seg == 0 else 'record-level windows'} pass "
-                f"the QC bounds of {qc_json}")
+            log(
+                f"WARNING: segment: no {'windows' if n_seg == 0 else 'record-level windows'} pass "
+                f"the QC bounds of {qc_json}"
+            )
         seg_meta, rec_meta = _meta_tables(meta, keep, rec_ok, starts, rec_starts, rec_keep_from)
         with atomic_path(out_h5) as tmp:
             with h5py.File(tmp, "w") as out:
@@ -139,27 +146,35 @@ def segment_dataset(clean_h5, qc_json, out_h5, report_csv, window: int, hop: int
                 rx = grp.create_dataset("x", shape=(n_eval * len(rec_starts), n_lead, window), dtype="f4")
                 i_seg = i_rec = 0
                 for b0 in range(0, n_rec, BLOCK_RECORDS):
-                    block = ds[b0:b0 + BLOCK_RECORDS]
-                    win = _windows(block, starts, window, keep[b0:b0 + len(block)])
-                    x[i_seg:i_seg + len(win)] = win
+                    block = ds[b0 : b0 + BLOCK_RECORDS]
+                    win = _windows(block, starts, window, keep[b0 : b0 + len(block)])
+                    x[i_seg : i_seg + len(win)] = win
                     i_seg += len(win)
-                    ok = np.repeat(rec_ok[b0:b0 + len(block), None], len(rec_starts), axis=1)
+                    ok = np.repeat(rec_ok[b0 : b0 + len(block), None], len(rec_starts), axis=1)
                     rwin = _windows(block, rec_starts, window, ok)
-                    rx[i_rec:i_rec + len(rwin)] = rwin
+                    rx[i_rec : i_rec + len(rwin)] = rwin
                     i_rec += len(rwin)
                 if i_seg != n_seg or i_rec != len(rx):
-                    raise RuntimeError(f"segment accounting broken: wrote {i_seg}/{n_seg} segments, "
-                                       f"{i_rec}/{len(rx)} record windows")
+                    raise RuntimeError(
+                        f"segment accounting broken: wrote {i_seg}/{n_seg} segments, {i_rec}/{len(rx)} record windows"
+                    )
                 write_table(out, "meta", seg_meta)
                 write_table(grp, "meta", rec_meta)
-                out.attrs.update({"fs": float(src.attrs["fs"]), "window": int(window),
-                                  "hop": int(hop), "leads": list(LEADS12)})
+                out.attrs.update(
+                    {"fs": float(src.attrs["fs"]), "window": int(window), "hop": int(hop), "leads": list(LEADS12)}
+                )
     report = _report(keep, rec_ok, win_fail, rec_fail)
     write_csv(report_csv, report)
     seconds = time.perf_counter() - t0
-    summary = {"n_records": n_rec, "n_windows": int(keep.size), "n_kept": n_seg,
-               "n_rejected": int(keep.size) - n_seg, "n_eval_records": n_eval,
-               "n_eval_excluded": n_rec - n_eval, "seconds": round(seconds, 3),
-               "segments_per_s": round(keep.size / max(seconds, 1e-9), 1)}
+    summary = {
+        "n_records": n_rec,
+        "n_windows": int(keep.size),
+        "n_kept": n_seg,
+        "n_rejected": int(keep.size) - n_seg,
+        "n_eval_records": n_eval,
+        "n_eval_excluded": n_rec - n_eval,
+        "seconds": round(seconds, 3),
+        "segments_per_s": round(keep.size / max(seconds, 1e-9), 1),
+    }
     log(f"segment: {json.dumps(summary)} -> {out_h5}, {report_csv}")
     return summary

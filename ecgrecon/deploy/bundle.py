@@ -7,7 +7,8 @@ A bundle is a dict saved with ``torch.save`` that loads with ``torch.load(weight
   refuses any other version.
 - ``meta``: JSON-able settings and provenance (see :func:`assemble_bundle`): variant, fold,
   input/target lead names, fs, window, hop, the cleaning settings, tile flag, the z-score floor,
-  architectures, parameter counts, the SHA-256 of the settings that shape it (``settings_sha256``) and the metrics reached on validation and test.
+  architectures, parameter counts, the SHA-256 of the settings that shape it (``settings_sha256``) and
+  the metrics reached on validation and test.
 - ``encoder``: the encoder's state dict (variants ``Ch``, ``ChA``) or None (variant ``C`` never uses h).
 - ``h_norm``: ``{"mean", "std"}`` of h over the fold's train segments (``Ch``, ``ChA``) or None.
 - ``decoders`` of variant ``ChA`` carry their frozen GL anchor (buffers ``anchor.weight``, ``anchor.bias``).
@@ -30,31 +31,44 @@ import pandas as pd
 import torch
 
 from ecgrecon import __version__
-from ecgrecon.io.atomic import atomic_path
 from ecgrecon.data.datasets import EPS_MV, ArtifactError
+from ecgrecon.io.atomic import atomic_path
+from ecgrecon.io.wfdbio import PathError
 from ecgrecon.learn.linear import GLAnchor
-from ecgrecon.methods import REGISTRY
 from ecgrecon.learn.models import LeadDecoder, SignalEncoder, build_decoder, check_variant
+from ecgrecon.methods import REGISTRY
 
 BUNDLE_FORMAT = "ecgrecon-bundle"
 BUNDLE_VERSION = 1
 CLEAN_KEYS = ("fs", "notch_hz", "bandpass_hz", "filter_order", "median_window_s")
 SEGMENT_METRICS = ("rmse", "r2", "pearson_seg", "pearson_pooled", "mae")
 RECORD_METRICS = ("rmse_mean", "rmse_ci95", "r2_mean", "r2_ci95", "pearson_mean", "pearson_ci95")
-META_KEYS = ("ecgrecon_version", "variant", "fold", "inputs", "targets", "fs", "window", "hop", "clean",
-             "tile_reps", "zscore_eps_mv", "h_dim", "encoder", "decoders", "settings_sha256", "metrics", "units",
-             "output_names")
+META_KEYS = (
+    "ecgrecon_version",
+    "variant",
+    "fold",
+    "inputs",
+    "targets",
+    "fs",
+    "window",
+    "hop",
+    "clean",
+    "tile_reps",
+    "zscore_eps_mv",
+    "h_dim",
+    "encoder",
+    "decoders",
+    "settings_sha256",
+    "metrics",
+    "units",
+    "output_names",
+)
 RECON_SUFFIX = "-rec"
 """Reconstructed leads are written as ``V1-rec``, ``V3-rec``, ... beside the measured ones."""
 
 
-class BundleError(ValueError):
+class BundleError(PathError, ValueError):
     """A bundle that cannot be built or used; ``str`` is ``"<path>: <reason>"``."""
-
-    def __init__(self, path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def _json_safe(v):
@@ -77,9 +91,19 @@ def _cpu_state(module_or_state) -> dict:
     return {k: v.detach().cpu().clone() for k, v in state.items()}
 
 
-def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, decoder_info: dict,
-                    encoder=None, encoder_info: dict | None = None, h_mean=None, h_std=None,
-                    metrics: dict | None = None) -> dict:
+def assemble_bundle(
+    *,
+    variant: str,
+    fold: str,
+    settings: dict,
+    decoders: dict,
+    decoder_info: dict,
+    encoder=None,
+    encoder_info: dict | None = None,
+    h_mean=None,
+    h_std=None,
+    metrics: dict | None = None,
+) -> dict:
     """The bundle dict from in-memory parts.
 
     ``settings``: inputs, targets, window, hop, tile_reps and ``clean`` (the pipeline's cleaning
@@ -96,30 +120,52 @@ def assemble_bundle(*, variant: str, fold: str, settings: dict, decoders: dict, 
     if has_h and (encoder is None or h_mean is None or h_std is None):
         raise ValueError(f"variant {variant} needs the encoder and the h normalisation statistics")
     meta = {
-        "ecgrecon_version": __version__, "variant": variant, "fold": fold, "inputs": inputs, "targets": targets,
-        "fs": float(clean["fs"]), "window": int(settings["window"]), "hop": int(settings["hop"]), "clean": clean,
-        "tile_reps": bool(settings.get("tile_reps", False)) if has_h else False, "zscore_eps_mv": EPS_MV,
+        "ecgrecon_version": __version__,
+        "variant": variant,
+        "fold": fold,
+        "inputs": inputs,
+        "targets": targets,
+        "fs": float(clean["fs"]),
+        "window": int(settings["window"]),
+        "hop": int(settings["hop"]),
+        "clean": clean,
+        "tile_reps": bool(settings.get("tile_reps", False)) if has_h else False,
+        "zscore_eps_mv": EPS_MV,
         "h_dim": int(encoder_info["embed_dim"]) if has_h else 0,
         "encoder": dict(encoder_info) if has_h else None,
         "decoders": {lead: dict(decoder_info[lead]) for lead in targets},
-        "metrics": metrics or {}, "units": "mV",
+        "metrics": metrics or {},
+        "units": "mV",
         "output_names": {lead: lead + RECON_SUFFIX for lead in targets},
     }
     shaping = {k: meta[k] for k in ("variant", "fold", "inputs", "targets", "window", "hop", "clean", "tile_reps")}
     meta["settings_sha256"] = hashlib.sha256(json.dumps(_json_safe(shaping), sort_keys=True).encode()).hexdigest()
     return {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "meta": _json_safe(meta),
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
+        "meta": _json_safe(meta),
         "encoder": _cpu_state(encoder) if has_h else None,
-        "h_norm": ({"mean": torch.as_tensor(np.asarray(h_mean, np.float32)),
-                    "std": torch.as_tensor(np.asarray(h_std, np.float32))} if has_h else None),
+        "h_norm": (
+            {
+                "mean": torch.as_tensor(np.asarray(h_mean, np.float32)),
+                "std": torch.as_tensor(np.asarray(h_std, np.float32)),
+            }
+            if has_h
+            else None
+        ),
         "decoders": {lead: _cpu_state(decoders[lead]) for lead in targets},
     }
 
 
 def card_of(bundle: dict, data: bytes, file_name: str) -> dict:
     """The JSON model card: the bundle's meta plus format, file name and SHA-256."""
-    return {"format": bundle["format"], "format_version": bundle["format_version"], "bundle_file": file_name,
-            "bundle_sha256": hashlib.sha256(data).hexdigest(), **bundle["meta"]}
+    return {
+        "format": bundle["format"],
+        "format_version": bundle["format_version"],
+        "bundle_file": file_name,
+        "bundle_sha256": hashlib.sha256(data).hexdigest(),
+        **bundle["meta"],
+    }
 
 
 def save_bundle(bundle: dict, path, card_path=None) -> dict:
@@ -152,25 +198,45 @@ def read_bundle(path) -> dict:
     try:
         b = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a bad bundle
-        raise BundleError(p, f"not a readable ecgrecon model bundle ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    _need(isinstance(b, dict) and b.get("format") == BUNDLE_FORMAT, p, "not an ecgrecon model bundle "
-          f"(no format tag {BUNDLE_FORMAT!r}; decoder checkpoints are not bundles, use `ecgrecon export`)")
+        raise BundleError(
+            p,
+            f"not a readable ecgrecon model bundle ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})",
+        ) from None
+    _need(
+        isinstance(b, dict) and b.get("format") == BUNDLE_FORMAT,
+        p,
+        "not an ecgrecon model bundle "
+        f"(no format tag {BUNDLE_FORMAT!r}; decoder checkpoints are not bundles, use `ecgrecon export`)",
+    )
     v = b.get("format_version")
-    _need(v == BUNDLE_VERSION, p, f"incompatible bundle format version {v!r}: this ecgrecon {__version__} reads "
-          f"version {BUNDLE_VERSION}; re-export the model with this version (`ecgrecon export`)")
+    _need(
+        v == BUNDLE_VERSION,
+        p,
+        f"incompatible bundle format version {v!r}: this ecgrecon {__version__} reads "
+        f"version {BUNDLE_VERSION}; re-export the model with this version (`ecgrecon export`)",
+    )
     meta = b.get("meta")
     _need(isinstance(meta, dict), p, "bundle has no meta dict")
     missing = [k for k in META_KEYS if k not in meta]
     _need(not missing, p, f"bundle meta lacks {missing}")
-    _need(all(isinstance(meta[k], list) and all(isinstance(x, str) for x in meta[k]) for k in ("inputs", "targets")),
-          p, "bundle meta inputs/targets are not lists of lead names")
-    _need(isinstance(b.get("decoders"), dict) and sorted(b["decoders"]) == sorted(meta["targets"]), p,
-          f"bundle decoders {sorted(b.get('decoders') or {})} do not match its targets {meta['targets']}")
+    _need(
+        all(isinstance(meta[k], list) and all(isinstance(x, str) for x in meta[k]) for k in ("inputs", "targets")),
+        p,
+        "bundle meta inputs/targets are not lists of lead names",
+    )
+    _need(
+        isinstance(b.get("decoders"), dict) and sorted(b["decoders"]) == sorted(meta["targets"]),
+        p,
+        f"bundle decoders {sorted(b.get('decoders') or {})} do not match its targets {meta['targets']}",
+    )
     _need(_is_variant(meta["variant"]), p, f"unknown variant {meta['variant']!r}")
     if check_variant(meta["variant"]).uses_h:
-        _need(isinstance(b.get("encoder"), dict) and isinstance(b.get("h_norm"), dict), p,
-              f"variant {meta['variant']} bundle lacks the encoder or the h normalisation statistics")
+        _need(
+            isinstance(b.get("encoder"), dict) and isinstance(b.get("h_norm"), dict),
+            p,
+            f"variant {meta['variant']} bundle lacks the encoder or the h normalisation statistics",
+        )
     return b
 
 
@@ -203,8 +269,10 @@ class ReconModel:
     def label(self) -> str:
         """One line naming the model (written into every output record)."""
         m = self.meta
-        return (f"model {self.path.name} (ecgrecon bundle v{BUNDLE_VERSION}, variant {m['variant']}, fold {m['fold']}, "
-                f"settings sha256 {str(m['settings_sha256'])[:12]}, ecgrecon {m['ecgrecon_version']})")
+        return (
+            f"model {self.path.name} (ecgrecon bundle v{BUNDLE_VERSION}, variant {m['variant']}, fold {m['fold']}, "
+            f"settings sha256 {str(m['settings_sha256'])[:12]}, ecgrecon {m['ecgrecon_version']})"
+        )
 
 
 def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
@@ -221,8 +289,11 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
             anchor = GLAnchor(n_in, int(info["arch"]["gl_context"])) if check_variant(meta["variant"]).anchor else None
             dec = build_decoder(meta["variant"], n_in, int(info["h_dim"]), info["arch"], anchor=anchor)
             dec.load_state_dict(b["decoders"][lead])
-            _need(meta["window"] % dec.stride == 0, p, f"window {meta['window']} is not a multiple of the "
-                  f"decoder stride {dec.stride}")
+            _need(
+                meta["window"] % dec.stride == 0,
+                p,
+                f"window {meta['window']} is not a multiple of the decoder stride {dec.stride}",
+            )
             decoders[lead] = dec.to(dev).eval()
         encoder = h_mean = h_std = None
         if check_variant(meta["variant"]).uses_h:
@@ -232,13 +303,17 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
             encoder = encoder.to(dev).eval()
             h_mean = b["h_norm"]["mean"].numpy()
             h_std = b["h_norm"]["std"].numpy()
-            _need(h_mean.shape == h_std.shape == (int(e["embed_dim"]),), p,
-                  f"h statistics of shape {tuple(h_mean.shape)} for embed_dim {e['embed_dim']}")
+            _need(
+                h_mean.shape == h_std.shape == (int(e["embed_dim"]),),
+                p,
+                f"h statistics of shape {tuple(h_mean.shape)} for embed_dim {e['embed_dim']}",
+            )
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         if isinstance(exc, BundleError):
             raise
-        raise BundleError(p, f"bundle weights do not fit its architecture ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
+        raise BundleError(
+            p, f"bundle weights do not fit its architecture ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
     return ReconModel(p, meta, encoder, decoders, h_mean, h_std, dev)
 
 
@@ -249,11 +324,18 @@ def settings_from_config(cfg: dict, task: str = "paper", path="config") -> dict:
     """What shapes a bundle, from a config dict (the task's leads, clean, segment, encoder.tile_reps)."""
     try:
         spec = cfg["tasks"][task]
-        return {"inputs": list(spec["inputs"]), "targets": list(spec["targets"]),
-                "clean": {k: cfg["clean"][k] for k in CLEAN_KEYS}, "window": int(cfg["segment"]["window"]),
-                "hop": int(cfg["segment"]["hop"]), "tile_reps": bool(cfg["encoder"]["tile_reps"])}
+        return {
+            "inputs": list(spec["inputs"]),
+            "targets": list(spec["targets"]),
+            "clean": {k: cfg["clean"][k] for k in CLEAN_KEYS},
+            "window": int(cfg["segment"]["window"]),
+            "hop": int(cfg["segment"]["hop"]),
+            "tile_reps": bool(cfg["encoder"]["tile_reps"]),
+        }
     except (KeyError, TypeError) as exc:
-        raise BundleError(path, f"config lacks {exc} (needed: tasks.{task}, clean, segment, encoder.tile_reps)") from None
+        raise BundleError(
+            path, f"config lacks {exc} (needed: tasks.{task}, clean, segment, encoder.tile_reps)"
+        ) from None
 
 
 def evaluation_metrics(segment_csv, record_csv, variant: str, fold: str, targets: list[str]) -> dict:
@@ -283,8 +365,11 @@ def evaluation_metrics(segment_csv, record_csv, variant: str, fold: str, targets
 
 def validation_metrics(ckpt: dict, curve_csv) -> dict:
     """Best epoch and validation loss / RMSE / MAE of one decoder (checkpoint + its _val.csv)."""
-    out = {"best_epoch": int(ckpt["best_epoch"]), "epochs_run": int(ckpt["epochs_run"]),
-           "val_loss": float(ckpt["best_val_loss"])}
+    out = {
+        "best_epoch": int(ckpt["best_epoch"]),
+        "epochs_run": int(ckpt["epochs_run"]),
+        "val_loss": float(ckpt["best_val_loss"]),
+    }
     try:
         curve = pd.read_csv(curve_csv)
     except FileNotFoundError:
@@ -307,8 +392,18 @@ def _load_ckpt(path, what: str) -> dict:
         raise ArtifactError(f"{path}: not a readable {what} ({type(exc).__name__})") from None
 
 
-def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict, curve_paths: dict,
-                 segment_csv, record_csv, encoder_path=None, reps_path=None) -> dict:
+def build_bundle(
+    *,
+    variant: str,
+    fold: str,
+    settings: dict,
+    decoder_paths: dict,
+    curve_paths: dict,
+    segment_csv,
+    record_csv,
+    encoder_path=None,
+    reps_path=None,
+) -> dict:
     """The bundle of one variant and fold from the pipeline's checkpoints, reps.h5 and tables.
 
     Checks that every checkpoint matches the settings (inputs, lead, variant, fold, window,
@@ -323,14 +418,21 @@ def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict
         ck = _load_ckpt(path, "decoder checkpoint")
         got = (ck.get("variant"), ck.get("fold"), ck.get("lead"), ck.get("inputs"))
         if got != (variant, fold, lead, inputs):
-            raise ArtifactError(f"{path}: checkpoint is variant/fold/lead/inputs {got}, expected "
-                                f"{(variant, fold, lead, inputs)}")
+            raise ArtifactError(
+                f"{path}: checkpoint is variant/fold/lead/inputs {got}, expected {(variant, fold, lead, inputs)}"
+            )
         if len(ck["train_target_mean"]) != int(settings["window"]):
-            raise ArtifactError(f"{path}: trained on {len(ck['train_target_mean'])}-sample segments, "
-                                f"config window is {settings['window']}")
+            raise ArtifactError(
+                f"{path}: trained on {len(ck['train_target_mean'])}-sample segments, "
+                f"config window is {settings['window']}"
+            )
         dec_states[lead] = ck["state_dict"]
-        dec_info[lead] = {"arch": dict(ck["arch"]), "h_dim": int(ck["h_dim"]), "n_params": int(ck["n_params"]),
-                          "seed": int(ck["seed"])}
+        dec_info[lead] = {
+            "arch": dict(ck["arch"]),
+            "h_dim": int(ck["h_dim"]),
+            "n_params": int(ck["n_params"]),
+            "seed": int(ck["seed"]),
+        }
         val[lead] = validation_metrics(ck, curve_paths[lead])
     metrics = {"validation": val, "test": evaluation_metrics(segment_csv, record_csv, variant, fold, targets)}
     enc_state = enc_info = mean = std = None
@@ -339,33 +441,52 @@ def build_bundle(*, variant: str, fold: str, settings: dict, decoder_paths: dict
         if [str(x) for x in ek["inputs"]] != inputs:
             raise ArtifactError(f"{encoder_path}: encoder inputs {ek['inputs']} != {inputs}")
         enc_state = ek["encoder"]
-        enc_info = {k: ek[k] for k in ("embed_dim", "width", "n_params", "best_epoch", "best_val_loss", "classes",
-                                       "level")}
+        enc_info = {
+            k: ek[k] for k in ("embed_dim", "width", "n_params", "best_epoch", "best_val_loss", "classes", "level")
+        }
         enc_info["n_params"] = int(enc_info["n_params"])
         mismatch = [lead for lead in targets if dec_info[lead]["h_dim"] != int(ek["embed_dim"])]
         if mismatch:
-            raise ArtifactError(f"{encoder_path}: embed_dim {ek['embed_dim']} does not match the h_dim of the "
-                                f"{mismatch} decoders (rerun extract_reps and train_decoder)")
+            raise ArtifactError(
+                f"{encoder_path}: embed_dim {ek['embed_dim']} does not match the h_dim of the "
+                f"{mismatch} decoders (rerun extract_reps and train_decoder)"
+            )
         _, _, mean, std = read_reps(reps_path, fold)
         import h5py
 
         with h5py.File(reps_path, "r") as f:
             tile = bool(f.attrs.get("tile", False))
         if tile != bool(settings["tile_reps"]):
-            raise ArtifactError(f"{reps_path}: made with tile={tile}, config says encoder.tile_reps="
-                                f"{settings['tile_reps']} (rerun extract_reps)")
-    return assemble_bundle(variant=variant, fold=fold, settings=settings, decoders=dec_states, decoder_info=dec_info,
-                           encoder=enc_state, encoder_info=enc_info, h_mean=mean, h_std=std, metrics=metrics)
+            raise ArtifactError(
+                f"{reps_path}: made with tile={tile}, config says encoder.tile_reps="
+                f"{settings['tile_reps']} (rerun extract_reps)"
+            )
+    return assemble_bundle(
+        variant=variant,
+        fold=fold,
+        settings=settings,
+        decoders=dec_states,
+        decoder_info=dec_info,
+        encoder=enc_state,
+        encoder_info=enc_info,
+        h_mean=mean,
+        h_std=std,
+        metrics=metrics,
+    )
 
 
 def artifact_paths(results, task: str, variant: str, fold: str, inputs, targets) -> dict:
     """Where the pipeline writes what a bundle is built from (docs/artifacts.md), below ``results``."""
     r, enc = Path(results), Path(results) / "encoders" / "-".join(inputs)
     dec = {lead: r / task / "decoders" / variant / fold / f"{lead}.pt" for lead in targets}
-    return {"decoder_paths": dec, "curve_paths": {lead: p.with_name(f"{lead}_val.csv") for lead, p in dec.items()},
-            "segment_csv": r / task / "tables" / "segment_metrics.csv",
-            "record_csv": r / task / "tables" / "record_metrics.csv",
-            "encoder_path": enc / "encoder.pt", "reps_path": enc / "reps.h5"}
+    return {
+        "decoder_paths": dec,
+        "curve_paths": {lead: p.with_name(f"{lead}_val.csv") for lead, p in dec.items()},
+        "segment_csv": r / task / "tables" / "segment_metrics.csv",
+        "record_csv": r / task / "tables" / "record_metrics.csv",
+        "encoder_path": enc / "encoder.pt",
+        "reps_path": enc / "reps.h5",
+    }
 
 
 def export_model(out_bundle, out_card, *, variant: str, fold: str, settings: dict, log=print, **paths) -> dict:
@@ -374,7 +495,8 @@ def export_model(out_bundle, out_card, *, variant: str, fold: str, settings: dic
     card = save_bundle(bundle, out_bundle, out_card)
     n = sum(d["n_params"] for d in card["decoders"].values()) + (card["encoder"]["n_params"] if card["encoder"] else 0)
     mean = card["metrics"]["test"]["segment"]["Mean"]
-    log(f"export: {out_bundle} (variant {variant}, fold {fold}, {len(card['targets'])} decoders, {n:,} parameters, "
-        f"test RMSE {mean['rmse']:.4f} mV, R2 {mean['r2']:.3f}); card {out_card}")
+    log(
+        f"export: {out_bundle} (variant {variant}, fold {fold}, {len(card['targets'])} decoders, {n:,} parameters, "
+        f"test RMSE {mean['rmse']:.4f} mV, R2 {mean['r2']:.3f}); card {out_card}"
+    )
     return card
-

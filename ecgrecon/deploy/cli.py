@@ -56,8 +56,10 @@ class Progress:
         self._last_decile = decile
         fill = self.width * done // self.total
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
-        line = (f"reconstruct [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} records"
-                f"{f', {failed} failed' if failed else ''}, {rate:.1f} records/s")
+        line = (
+            f"reconstruct [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} records"
+            f"{f', {failed} failed' if failed else ''}, {rate:.1f} records/s"
+        )
         end = "\n" if not self.tty or done == self.total else ""
         self.stream.write(("\r" if self.tty else "") + line + end)
         self.stream.flush()
@@ -68,8 +70,9 @@ def _folder_records(folder: Path, out_dir: Path, skip: Path) -> list[tuple[Path,
     from ecgrecon.deploy.reconstruct import OUTPUT_SUFFIX, output_base, record_base
     from ecgrecon.io.wfdbio import RecordError
 
-    heads = sorted(h for h in folder.rglob("*.hea")
-                   if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX))
+    heads = sorted(
+        h for h in folder.rglob("*.hea") if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX)
+    )
     if not heads:
         raise RecordError(folder, "no WFDB header (.hea) in this folder")
     return [(record_base(h), output_base(out_dir, record_base(h.relative_to(folder)))) for h in heads]
@@ -120,9 +123,9 @@ def _fmt_metrics(metrics: dict) -> str:
 
 def cmd_reconstruct(args) -> int:
     from ecgrecon.deploy.bundle import load_model
-    from ecgrecon.learn.device import resolve_device
     from ecgrecon.deploy.reconstruct import run_records
     from ecgrecon.io.wfdbio import RecordError
+    from ecgrecon.learn.device import resolve_device
 
     try:
         device = resolve_device(args.device)
@@ -143,8 +146,10 @@ def cmd_reconstruct(args) -> int:
                 sys.stderr.write("\n")
             print(f"ecgrecon: error: {res.error}", file=sys.stderr)
         elif len(items) == 1 and not args.quiet:
-            print(f"wrote {', '.join(res.files)} ({res.n_samples} samples at {res.fs:g} Hz)"
-                  + (f"; {_fmt_metrics(res.metrics)}" if res.metrics else ""))
+            print(
+                f"wrote {', '.join(res.files)} ({res.n_samples} samples at {res.fs:g} Hz)"
+                + (f"; {_fmt_metrics(res.metrics)}" if res.metrics else "")
+            )
         bar.update(i + 1, failed)
     if len(items) > 1 and not args.quiet:
         rate = len(items) / max(time.perf_counter() - t0, 1e-9)
@@ -170,52 +175,88 @@ def cmd_export(args) -> int:
     paths = artifact_paths(args.results, args.task, args.variant, args.fold, settings["inputs"], settings["targets"])
     if not registry.get(args.variant).uses_h:
         paths.pop("encoder_path"), paths.pop("reps_path")
-    export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print,
-                 **paths)
+    export_model(
+        out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print, **paths
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="ecgrecon", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        prog="ecgrecon",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
         description="Reconstruct missing precordial ECG leads (V1, V3-V6) from I, II, V2 with a model "
-                    "trained by the ecg-recon pipeline.")
+        "trained by the ecg-recon pipeline.",
+    )
     ap.add_argument("--version", action="version", version=f"ecgrecon {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     ex = sub.add_parser(
-        "export", help="pack a trained model (encoder, decoders, settings, metrics) into one file",
+        "export",
+        help="pack a trained model (encoder, decoders, settings, metrics) into one file",
         description="Pack the encoder, the decoders of every target lead of one fold, lead names, fs, window/hop, "
-                    "cleaning settings, h normalisation statistics, a hash of those settings and the validation and test metrics "
-                    "into one bundle (loads with torch.load(weights_only=True)) plus a JSON model card beside it. "
-                    "Reads the pipeline's results (run `snakemake` first; the workflow's rule export_model does "
-                    "the same).")
+        "cleaning settings, h normalisation statistics, a hash of those settings and the validation and test metrics "
+        "into one bundle (loads with torch.load(weights_only=True)) plus a JSON model card beside it. "
+        "Reads the pipeline's results (run `snakemake` first; the workflow's rule export_model does "
+        "the same).",
+    )
     exportable = [m for m in registry.names("decoder") if registry.get(m).exportable]
-    ex.add_argument("--variant", choices=exportable, default="Ch",
-                    help="; ".join(f"{m}: {registry.get(m).description}" for m in exportable) + " (default %(default)s)")
-    ex.add_argument("--task", default="paper", help="the task (config `tasks:`) whose models to export "
-                                                    "(default %(default)s)")
-    ex.add_argument("--config", default="config.yaml", help="the config the results were made with (default %(default)s)")
+    ex.add_argument(
+        "--variant",
+        choices=exportable,
+        default="Ch",
+        help="; ".join(f"{m}: {registry.get(m).description}" for m in exportable) + " (default %(default)s)",
+    )
+    ex.add_argument(
+        "--task", default="paper", help="the task (config `tasks:`) whose models to export (default %(default)s)"
+    )
+    ex.add_argument(
+        "--config", default="config.yaml", help="the config the results were made with (default %(default)s)"
+    )
     ex.add_argument("--results", default="results", help="the pipeline's results folder (default %(default)s)")
     ex.add_argument("--fold", default="official", help="fold whose decoders to export (default %(default)s)")
-    ex.add_argument("--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)")
+    ex.add_argument(
+        "--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)"
+    )
     ex.set_defaults(func=cmd_export)
 
-    rc = sub.add_parser("reconstruct", help="reconstruct the target leads of WFDB records with a model bundle",
-                        description=RECONSTRUCT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on "
-                               "stderr; the others are still written)")
+    rc = sub.add_parser(
+        "reconstruct",
+        help="reconstruct the target leads of WFDB records with a model bundle",
+        description=RECONSTRUCT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on "
+        "stderr; the others are still written)",
+    )
     rc.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
-    rc.add_argument("--input", required=True, nargs="+", metavar="RECORD",
-                    help="WFDB record (path with or without .hea), a folder (every record below it, except "
-                         "*_recon outputs) or a RECORDS list file (records or sub-folders relative to it)")
+    rc.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        metavar="RECORD",
+        help="WFDB record (path with or without .hea), a folder (every record below it, except "
+        "*_recon outputs) or a RECORDS list file (records or sub-folders relative to it)",
+    )
     rc.add_argument("--output", default="reconstructed", metavar="DIR", help="output folder (default %(default)s)")
     rc.add_argument("--plot", action="store_true", help="also write <name>_recon.png (measured vs reconstructed)")
-    rc.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                    help="worker processes for a folder or list (default %(default)s; use the number of cores)")
-    rc.add_argument("--threads", type=_positive, default=1, metavar="N",
-                    help="torch threads per process (default %(default)s: fastest for the small batches of one record)")
-    rc.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
+    rc.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="worker processes for a folder or list (default %(default)s; use the number of cores)",
+    )
+    rc.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="torch threads per process (default %(default)s: fastest for the small batches of one record)",
+    )
+    rc.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)"
+    )
     rc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     rc.set_defaults(func=cmd_reconstruct)
     return ap
@@ -224,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the ``ecgrecon`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from ecgrecon.deploy.bundle import BundleError
     from ecgrecon.data.datasets import ArtifactError
+    from ecgrecon.deploy.bundle import BundleError
     from ecgrecon.io.wfdbio import RecordError
 
     try:

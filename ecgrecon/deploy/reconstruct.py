@@ -23,15 +23,23 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from ecgrecon.io.atomic import save_png
-from ecgrecon.deploy.bundle import RECON_SUFFIX, ReconModel
 from ecgrecon.data.datasets import normalise_h, zscore_segments
+from ecgrecon.data.segment import record_windows
+from ecgrecon.deploy.bundle import RECON_SUFFIX, ReconModel
+from ecgrecon.io.atomic import save_png
+from ecgrecon.io.wfdbio import (
+    FORMATS,
+    RecordError,
+    check_checksums,
+    parse_header,
+    read_digital,
+    to_physical,
+    unit_scale,
+)
 from ecgrecon.learn.models import check_variant, predict
+from ecgrecon.learn.reps import encode, tile_by_record
 from ecgrecon.signal.filters import check_rate, clean_batch, resample, resample_factors
 from ecgrecon.signal.metrics import reassemble, record_lead_metrics
-from ecgrecon.learn.reps import encode, tile_by_record
-from ecgrecon.data.segment import record_windows
-from ecgrecon.io.wfdbio import FORMATS, RecordError, read_digital, unit_scale, check_checksums, parse_header, to_physical
 
 OUTPUT_SUFFIX = "_recon"
 """Output record name = input record name + this suffix (never overwrites the input)."""
@@ -46,7 +54,7 @@ class InputRecord:
     base: Path
     fs: float
     n_samples: int
-    measured: np.ndarray                     # (n, n_inputs), model input order
+    measured: np.ndarray  # (n, n_inputs), model input order
     originals: dict[str, np.ndarray] = field(default_factory=dict)  # target lead -> (n,)
 
 
@@ -55,10 +63,10 @@ class Reconstruction:
     """Output of one record at its own rate and length; metrics at the model rate."""
 
     fs: float
-    measured: np.ndarray                     # (n, n_inputs) cleaned
-    reconstructed: np.ndarray                # (n, n_targets)
-    originals: dict[str, np.ndarray]         # target lead -> (n,) cleaned
-    metrics: dict[str, dict[str, float]]     # target lead -> rmse, r2, pearson
+    measured: np.ndarray  # (n, n_inputs) cleaned
+    reconstructed: np.ndarray  # (n, n_targets)
+    originals: dict[str, np.ndarray]  # target lead -> (n,) cleaned
+    metrics: dict[str, dict[str, float]]  # target lead -> rmse, r2, pearson
 
 
 def record_base(path) -> Path:
@@ -85,8 +93,11 @@ def read_input(path, model: ReconModel) -> InputRecord:
     have = ", ".join(s.name for s in header.signals) or "no signals"
     missing = [lead for lead in model.inputs if not _find(names, lead)]
     if missing:
-        raise RecordError(hea, f"missing input lead(s) {', '.join(missing)} (record has {have}; "
-                               f"the model needs {', '.join(model.inputs)})")
+        raise RecordError(
+            hea,
+            f"missing input lead(s) {', '.join(missing)} (record has {have}; "
+            f"the model needs {', '.join(model.inputs)})",
+        )
     dup = [lead for lead in model.inputs if len(_find(names, lead)) > 1]
     if dup:
         raise RecordError(hea, f"input lead(s) {', '.join(dup)} appear more than once ({have})")
@@ -103,9 +114,12 @@ def read_input(path, model: ReconModel) -> InputRecord:
     n_model = -(-n * up // down)
     window = int(model.meta["window"])
     if n_model < window:
-        raise RecordError(hea, f"too short: {n} samples at {fs:g} Hz ({n / fs:.2f} s); the model needs at least "
-                               f"one window of {window} samples at {model.meta['fs']:g} Hz "
-                               f"({window / model.meta['fs']:.2f} s)")
+        raise RecordError(
+            hea,
+            f"too short: {n} samples at {fs:g} Hz ({n / fs:.2f} s); the model needs at least "
+            f"one window of {window} samples at {model.meta['fs']:g} Hz "
+            f"({window / model.meta['fs']:.2f} s)",
+        )
     k = len(model.inputs)
     for j, lead in enumerate(model.inputs):
         bad = int(np.isnan(sig[:, j]).sum())
@@ -183,18 +197,19 @@ def reconstruct_record(rec: InputRecord, model: ReconModel) -> Reconstruction:
     y, leads = clean_record(rec, model)
     k = len(model.inputs)
     starts, keep = record_windows(len(y), window)
-    wins = np.stack([y[s:s + window, :k].T for s in starts])
+    wins = np.stack([y[s : s + window, :k].T for s in starts])
     pred = predict_windows(model, wins)
     meta = pd.DataFrame({"ecg_id": 0, "start": starts, "n_keep_from": keep})
-    recon_m = reassemble(pred, meta)[0]                                   # (n_targets, n_model)
-    metrics = {lead: record_lead_metrics(y[:, k + j], recon_m[model.targets.index(lead)])
-               for j, lead in enumerate(leads)}
-    back = resample(np.concatenate([y.T, recon_m]).astype(np.float64), fs_m, rec.fs)[:, :rec.n_samples]
+    recon_m = reassemble(pred, meta)[0]  # (n_targets, n_model)
+    metrics = {
+        lead: record_lead_metrics(y[:, k + j], recon_m[model.targets.index(lead)]) for j, lead in enumerate(leads)
+    }
+    back = resample(np.concatenate([y.T, recon_m]).astype(np.float64), fs_m, rec.fs)[:, : rec.n_samples]
     if back.shape[1] != rec.n_samples:
         raise AssertionError(f"{rec.base}: resampled back to {back.shape[1]} samples, expected {rec.n_samples}")
     back = back.astype(np.float32)
     originals = {lead: back[k + j] for j, lead in enumerate(leads)}
-    recon = back[k + len(leads):].T
+    recon = back[k + len(leads) :].T
     return Reconstruction(rec.fs, np.ascontiguousarray(back[:k].T), np.ascontiguousarray(recon), originals, metrics)
 
 
@@ -214,20 +229,25 @@ def comment_lines(rec: InputRecord, res: Reconstruction, model: ReconModel) -> l
     """WFDB header comments: the model, the source, what each signal is, the check vs originals."""
     m, c = model.meta, model.meta["clean"]
     rate = f"{m['fs']:g} Hz" + ("" if rec.fs == m["fs"] else f", resampled to {rec.fs:g} Hz")
-    notch = (f"notch {c['notch_hz']:g} Hz, " if c["notch_hz"] and c["notch_hz"] < rec.fs / 2
-             else "no notch (mains at or above Nyquist), ")
+    notch = (
+        f"notch {c['notch_hz']:g} Hz, "
+        if c["notch_hz"] and c["notch_hz"] < rec.fs / 2
+        else "no notch (mains at or above Nyquist), "
+    )
     lo, hi = c["bandpass_hz"]
     lines = [
         f"ecgrecon reconstruct: {model.label()}",
         f"source: {rec.base} ({rec.n_samples} samples at {rec.fs:g} Hz)",
         f"{', '.join(model.inputs)}: measured, cleaned as in the pipeline ({notch}band-pass {lo:g}-{hi:g} Hz, "
         f"{c['median_window_s']:g}-s median baseline) at {rate}",
-        f"{', '.join(output_names(model)[len(model.inputs):])}: reconstructed from {', '.join(model.inputs)} in "
+        f"{', '.join(output_names(model)[len(model.inputs) :])}: reconstructed from {', '.join(model.inputs)} in "
         f"{m['window']}-sample windows at {rate}",
     ]
     for lead, d in res.metrics.items():
-        lines.append(f"check vs the record's own {lead} (cleaned, at {m['fs']:g} Hz): r {d['pearson']:.4f}, "
-                     f"RMSE {d['rmse']:.4f} mV")
+        lines.append(
+            f"check vs the record's own {lead} (cleaned, at {m['fs']:g} Hz): r {d['pearson']:.4f}, "
+            f"RMSE {d['rmse']:.4f} mV"
+        )
     return lines
 
 
@@ -249,14 +269,15 @@ def wfdb_files(name: str, sig: np.ndarray, names: list[str], fs: float, comments
     sums = adu.astype(np.int64).sum(axis=0)
     checksum = (sums + 32768) % 65536 - 32768
     lines = [f"{name} {len(names)} {fs:.12g} {len(adu)}"]
-    lines += [f"{name}.dat 16 {g:.12g}(0)/mV 16 0 {int(adu[0, k])} {int(checksum[k])} 0 {names[k]}"
-              for k, g in enumerate(gains)]
+    lines += [
+        f"{name}.dat 16 {g:.12g}(0)/mV 16 0 {int(adu[0, k])} {int(checksum[k])} 0 {names[k]}"
+        for k, g in enumerate(gains)
+    ]
     lines += [f"# {c}" for c in comments]
     return "\n".join(lines) + "\n", np.ascontiguousarray(adu).tobytes()
 
 
-def write_output(out: Path, rec: InputRecord, res: Reconstruction, model: ReconModel,
-                 plot: bool = False) -> list[Path]:
+def write_output(out: Path, rec: InputRecord, res: Reconstruction, model: ReconModel, plot: bool = False) -> list[Path]:
     """Write ``out.hea`` / ``out.dat`` (and ``out.png``); all files appear at once or not at all.
 
     Everything is written into a hidden temporary folder beside the outputs, then renamed
@@ -357,8 +378,7 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_records(model: ReconModel, items: list[tuple[Path, Path]], plot: bool = False, jobs: int = 1,
-                threads: int = 1):
+def run_records(model: ReconModel, items: list[tuple[Path, Path]], plot: bool = False, jobs: int = 1, threads: int = 1):
     """Yield an :class:`Outcome` per (input record, output record), in input order.
 
     A bad record yields its error and the others go on. ``jobs`` > 1 uses forked worker

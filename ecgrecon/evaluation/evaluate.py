@@ -20,19 +20,35 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
-
-from ecgrecon.evaluation import plots
 from ecgrecon import methods as registry
-from ecgrecon.evaluation.morph_plots import bland_altman_figure
-from ecgrecon.signal.morphology import morphology_table
+from ecgrecon.data.datasets import (
+    ArtifactError,
+    class_vocab,
+    label_lists,
+    load_folds,
+    load_h,
+    read_leads,
+    read_segment_meta,
+    split_rows,
+    zscore_segments,
+)
 from ecgrecon.data.records import reassembled_records
+from ecgrecon.evaluation import plots
+from ecgrecon.evaluation.morph_plots import bland_altman_figure
 from ecgrecon.io.atomic import atomic_path, write_csv
-from ecgrecon.data.datasets import (ArtifactError, class_vocab, label_lists, load_folds, load_h, read_leads, read_segment_meta,
-                       split_rows, zscore_segments)
 from ecgrecon.learn.device import resolve_device
 from ecgrecon.signal.measures import detect_r_peaks
-from ecgrecon.signal.metrics import METRICS, RECORD_METRICS, affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, \
-    record_lead_metrics
+from ecgrecon.signal.metrics import (
+    METRICS,
+    RECORD_METRICS,
+    affinity_matrix,
+    knn_neighbours,
+    lead_metrics,
+    mean_ci,
+    reassemble,
+    record_lead_metrics,
+)
+from ecgrecon.signal.morphology import morphology_table
 from ecgrecon.tasks import Task, with_derived
 
 BASELINES = ("zero", "train_mean")
@@ -64,8 +80,9 @@ class EvalSettings:
 
     @property
     def as_task(self) -> Task:
-        return Task(self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none",
-                    tuple(self.methods))
+        return Task(
+            self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none", tuple(self.methods)
+        )
 
     @property
     def uses_h(self) -> bool:
@@ -96,13 +113,28 @@ def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, 
     rsig = read_leads(segments, list(s.inputs) + s.scored, rrows, group="records") if len(rrows) else None
     r_raw = None if rsig is None else rsig[:, :n_in]
     data = registry.EvalData(
-        fold=fold, inputs=[str(i) for i in s.inputs], targets=[str(t) for t in s.targets], raw_in=raw_in,
-        x=zscore_segments(raw_in), r_raw=r_raw, rx=None if rsig is None else zscore_segments(r_raw),
+        fold=fold,
+        inputs=[str(i) for i in s.inputs],
+        targets=[str(t) for t in s.targets],
+        raw_in=raw_in,
+        x=zscore_segments(raw_in),
+        r_raw=r_raw,
+        rx=None if rsig is None else zscore_segments(r_raw),
         h=load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if s.uses_h else None,
         rh=load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if s.uses_h and len(rrows) else None,
-        device=dev)
-    out = {"rows": rows, "raw_in": raw_in, "x": data.x, "y": y, "pred": {}, "rrows": rrows, "rpred": {},
-           "n_params": {}, "ry": None if rsig is None else rsig[:, n_in:]}
+        device=dev,
+    )
+    out = {
+        "rows": rows,
+        "raw_in": raw_in,
+        "x": data.x,
+        "y": y,
+        "pred": {},
+        "rrows": rrows,
+        "rpred": {},
+        "n_params": {},
+        "ry": None if rsig is None else rsig[:, n_in:],
+    }
     train_mean = {}
     for m in s.methods:
         p = registry.predict(m, artifacts[(m, fold)], data)
@@ -132,8 +164,16 @@ def segment_table(fold: str, res: dict, s: EvalSettings) -> pd.DataFrame:
             per_lead.append(m)
             rows.append({"fold": fold, "variant": variant, "lead": lead, "n_segments": len(res["y"]), **m})
         mean = {k: float(np.mean([m[k] for m in per_lead])) for k in METRICS}
-        rows.append({"fold": fold, "variant": variant, "lead": "Mean", "n_segments": len(res["y"]), **mean,
-                     "n_pearson_undefined": int(sum(m["n_pearson_undefined"] for m in per_lead))})
+        rows.append(
+            {
+                "fold": fold,
+                "variant": variant,
+                "lead": "Mean",
+                "n_segments": len(res["y"]),
+                **mean,
+                "n_pearson_undefined": int(sum(m["n_pearson_undefined"] for m in per_lead)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -152,8 +192,9 @@ def record_table(fold: str, res: dict, rmeta: pd.DataFrame, s: EvalSettings) -> 
                 for k in RECORD_METRICS:
                     per[lead][k].append(rec[j][k])
             for k in RECORD_METRICS:
-                per["Mean"][k].append(float(np.nanmean([r[k] for r in rec])) if any(np.isfinite(r[k]) for r in rec)
-                                      else float("nan"))
+                per["Mean"][k].append(
+                    float(np.nanmean([r[k] for r in rec])) if any(np.isfinite(r[k]) for r in rec) else float("nan")
+                )
         for lead, vals in per.items():
             row = {"fold": fold, "variant": variant, "lead": lead, "n_records": len(truth)}
             for k in RECORD_METRICS:
@@ -206,7 +247,7 @@ def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     leads = list(s.scored) + ["Mean"]
     both = "C" in s.methods and "Ch" in s.methods
     header, rows = ["lead"], []
-    for metric, name in (("rmse", "RMSE (mV)"), ("r2", "R²"), ("pearson_seg", "Pearson r")):
+    for name in ("RMSE (mV)", "R²", "Pearson r"):
         header += [f"{name} {NAME(v)}" for v in names] + (["Δ %"] if both else [])
     for lead in leads:
         row = [f"**{lead}**" if lead == "Mean" else lead]
@@ -233,7 +274,9 @@ def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     return _md_table(header, rows)
 
 
-def _select_classes(meta_rows: pd.DataFrame, lists: list[list[str]], s: EvalSettings, level: str) -> list[tuple[str, str]]:
+def _select_classes(
+    meta_rows: pd.DataFrame, lists: list[list[str]], s: EvalSettings, level: str
+) -> list[tuple[str, str]]:
     """(class, tag) to report: every superclass present; the n most and n least frequent subclasses."""
     records: dict[str, set] = {}
     for ecg, labs in zip(meta_rows["ecg_id"], lists):
@@ -241,7 +284,9 @@ def _select_classes(meta_rows: pd.DataFrame, lists: list[list[str]], s: EvalSett
             records.setdefault(c, set()).add(int(ecg))
     if level == "superclass":
         return [(c, "all") for c in sorted(records)]
-    counts = sorted(((len(v), c) for c, v in records.items() if len(v) >= s.min_class_records), key=lambda t: (-t[0], t[1]))
+    counts = sorted(
+        ((len(v), c) for c, v in records.items() if len(v) >= s.min_class_records), key=lambda t: (-t[0], t[1])
+    )
     most = [(c, "most frequent") for _, c in counts[: s.n_subclasses]]
     least = [(c, "least frequent") for _, c in counts[::-1][: s.n_subclasses] if (c, "most frequent") not in most]
     return most + least[::-1]
@@ -256,15 +301,26 @@ def class_table(fold: str, res: dict, meta: pd.DataFrame, s: EvalSettings, segme
         for cls, tag in _select_classes(m, lists, s, level):
             sel = np.array([cls in labs for labs in lists])
             for variant in methods(res, s):
-                rmse = [lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.scored))]
-                base = {"fold": fold, "variant": variant, "level": level, "class": cls, "selection": tag,
-                        "n_segments": int(sel.sum()), "n_records": int(m["ecg_id"][sel].nunique())}
+                rmse = [
+                    lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.scored))
+                ]
+                base = {
+                    "fold": fold,
+                    "variant": variant,
+                    "level": level,
+                    "class": cls,
+                    "selection": tag,
+                    "n_segments": int(sel.sum()),
+                    "n_records": int(m["ecg_id"][sel].nunique()),
+                }
                 rows += [{**base, "lead": lead, "rmse": r} for lead, r in zip(s.scored, rmse)]
                 rows.append({**base, "lead": "Mean", "rmse": float(np.mean(rmse))})
     return pd.DataFrame(rows)
 
 
-def latent_table(res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings, segments) -> tuple[pd.DataFrame, dict]:
+def latent_table(
+    res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings, segments
+) -> tuple[pd.DataFrame, dict]:
     """Cosine k-NN affinity over test segments (neighbours from other patients) for x and h."""
     m = meta.iloc[res["rows"]].reset_index(drop=True)
     lists = label_lists(m, s.level, segments)
@@ -283,8 +339,17 @@ def latent_table(res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings
         mats[space] = (a, classes, diag)
         for i, ci in enumerate(classes):
             for j, cj in enumerate(classes):
-                rows.append({"space": space, "row_class": ci, "col_class": cj, "affinity": a[i, j],
-                             "n_row": int(counts[i]), "k": s.knn_k, "diagonal_mean": diag})
+                rows.append(
+                    {
+                        "space": space,
+                        "row_class": ci,
+                        "col_class": cj,
+                        "affinity": a[i, j],
+                        "n_row": int(counts[i]),
+                        "k": s.knn_k,
+                        "diagonal_mean": diag,
+                    }
+                )
     return pd.DataFrame(rows), mats
 
 
@@ -318,8 +383,12 @@ def morphology(res: dict, rmeta: pd.DataFrame, segments, fold: str, fs: float, s
     if res["ry"] is None or len(res["rrows"]) == 0:
         return pd.DataFrame(), pd.DataFrame()
     m = rmeta.iloc[res["rrows"]].reset_index(drop=True)
-    ids, truth12, recon = reassembled_records(read_leads(segments, list(LEADS12), res["rrows"], group="records"), m,
-                                              {method: res["rpred"][method] for method in methods(res, s)}, s.scored)
+    ids, truth12, recon = reassembled_records(
+        read_leads(segments, list(LEADS12), res["rrows"], group="records"),
+        m,
+        {method: res["rpred"][method] for method in methods(res, s)},
+        s.scored,
+    )
     summary, errors = morphology_table(truth12, recon, fs, s.scored)
     summary.insert(0, "fold", fold)
     summary.insert(2, "n_records", len(ids))
@@ -366,8 +435,9 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
     seg = pd.concat([seg, cv_summary(seg, list(METRICS))], ignore_index=True)
     rec = pd.concat(rec_tabs, ignore_index=True)
     if len(rec):
-        rec = pd.concat([rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95"))])],
-                        ignore_index=True)
+        rec = pd.concat(
+            [rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95"))])], ignore_index=True
+        )
     cls = pd.concat(cls_tabs, ignore_index=True)
     report = "official" if "official" in s.folds else s.folds[0]
     lat, mats = latent_table(results[report], meta, reps, report, s, segments)
@@ -381,8 +451,12 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
         write_csv(out["morph_csv"], morph)
         lead = "V4" if "V4" in s.scored else s.scored[0]
         if len(errors):
-            bland_altman_figure(errors, lead, out["fig_bland_altman"],
-                                f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)")
+            bland_altman_figure(
+                errors,
+                lead,
+                out["fig_bland_altman"],
+                f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)",
+            )
         else:  # no record-level windows in segments.h5: an empty, titled figure
             plots.affinity_heatmap(np.zeros((0, 0)), [], out["fig_bland_altman"], "no test records for Bland-Altman")
     _write_markdown(out, seg, rec, results, s, report, mats)
@@ -391,18 +465,30 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
             plots.affinity_heatmap(np.zeros((0, 0)), [], out[f"fig_affinity_{space}"], f"no {space} in this task")
             continue
         a, classes, diag = mats[space]
-        plots.affinity_heatmap(a, classes, out[f"fig_affinity_{space}"],
-                               f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}")
+        plots.affinity_heatmap(
+            a,
+            classes,
+            out[f"fig_affinity_{space}"],
+            f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}",
+        )
     radar = cls[(cls["fold"] == report) & (cls["lead"] == "Mean")]
-    values = {v: {(r["class"] if r["level"] == "superclass" else f"{r['class']} ({r['level']})"): r["rmse"]
-                  for _, r in radar[radar["variant"] == v].iterrows()} for v in methods(results[report], s)}
+    values = {
+        v: {
+            (r["class"] if r["level"] == "superclass" else f"{r['class']} ({r['level']})"): r["rmse"]
+            for _, r in radar[radar["variant"] == v].iterrows()
+        }
+        for v in methods(results[report], s)
+    }
     plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.scored)}")
-    plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs,
-                      out["fig_qualitative"])
+    plots.qualitative(
+        qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs, out["fig_qualitative"]
+    )
     mean = seg[(seg["fold"] == report) & (seg["lead"] == "Mean")].set_index("variant")
     summary = {v: {k: float(mean.loc[v, k]) for k in ("rmse", "r2", "pearson_seg")} for v in mean.index}
-    log(f"{report} test, mean over leads: " + "; ".join(
-        f"{v}: RMSE {d['rmse']:.4f} R2 {d['r2']:.3f} r {d['pearson_seg']:.3f}" for v, d in summary.items()))
+    log(
+        f"{report} test, mean over leads: "
+        + "; ".join(f"{v}: RMSE {d['rmse']:.4f} R2 {d['r2']:.3f} r {d['pearson_seg']:.3f}" for v, d in summary.items())
+    )
     log("latent diagonal mean: " + ", ".join(f"{k} {v[2]:.3f}" for k, v in mats.items()))
     return summary
 
@@ -410,30 +496,49 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
 def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> None:
     n_params = results[report]["n_params"]
     params = ", ".join(f"{NAME(v)} {n:,}" for v, n in n_params.items())
-    headline = ("Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
-                "(mean of per-segment r). GL = population linear baseline (ridge map from the input leads in mV, "
-                "ecgrecon.learn.linear). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
-                f"Inputs {', '.join(s.inputs)}; parameters: {params}."
-                + (f" {', '.join(s.derived)}: derived from I and II after reconstruction (Einthoven, Goldberger), "
-                   "scored against the recorded leads." if s.derived else ""))
+    headline = (
+        "Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
+        "(mean of per-segment r). GL = population linear baseline (ridge map from the input leads in mV, "
+        "ecgrecon.learn.linear). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
+        f"Inputs {', '.join(s.inputs)}; parameters: {params}."
+        + (
+            f" {', '.join(s.derived)}: derived from I and II after reconstruction (Einthoven, Goldberger), "
+            "scored against the recorded leads."
+            if s.derived
+            else ""
+        )
+    )
     parts = [f"# Table I: segment-level reconstruction (test split), task {s.task}", "", headline, ""]
     for fold in s.folds:
         n = int(seg[seg["fold"] == fold]["n_segments"].iloc[0])
         parts += [f"## fold {fold} ({n} test segments)", "", table1_md(seg, fold, s), ""]
         base = seg[(seg["fold"] == fold) & (seg["lead"] == "Mean")].set_index("variant")
-        parts += ["Mean over leads incl. reference predictors: " + "; ".join(
-            f"{NAME(v)} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
-            for v in methods(results[fold], s) + list(BASELINES)), ""]
+        parts += [
+            "Mean over leads incl. reference predictors: "
+            + "; ".join(
+                f"{NAME(v)} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
+                for v in methods(results[fold], s) + list(BASELINES)
+            ),
+            "",
+        ]
         parts += [_gl_note(base, s), ""]
     if (seg["fold"] == "cv_mean").any():
         parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, ["rmse", "r2", "pearson_seg"]), ""]
-    parts += [f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: "
-              + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items()) + ".", ""]
+    parts += [
+        f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: "
+        + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items())
+        + ".",
+        "",
+    ]
     with atomic_path(out["segment_md"]) as tmp:
         tmp.write_text("\n".join(parts))
-    parts = [f"# Table II: 10-s record level (test split), task {s.task}, mean ± 95 % CI over records", "",
-             "Non-overlapping 2.56-s windows reassembled into the record; the last window is aligned to the "
-             "record end and contributes only the samples not covered by the previous one.", ""]
+    parts = [
+        f"# Table II: 10-s record level (test split), task {s.task}, mean ± 95 % CI over records",
+        "",
+        "Non-overlapping 2.56-s windows reassembled into the record; the last window is aligned to the "
+        "record end and contributes only the samples not covered by the previous one.",
+        "",
+    ]
     if len(rec) == 0:
         parts.append("No record-level windows in segments.h5.")
     for fold in s.folds if len(rec) else []:
@@ -454,8 +559,7 @@ def _gl_note(mean_rows: pd.DataFrame, s: EvalSettings) -> str:
     for v in reversed([m for m in s.methods if m != "GL"]):
         r = mean_rows.loc[v, "rmse"]
         verdict = "beats" if r < gl else "does not beat"
-        said.append(f"{NAME(v)} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, "
-                    f"{_delta(gl, r)} %)")
+        said.append(f"{NAME(v)} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, {_delta(gl, r)} %)")
     return "; ".join(said) + "."
 
 
@@ -464,6 +568,8 @@ def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
     header = ["lead"] + [f"{k} {NAME(v)}" for k in metrics for v in names]
-    rows = [[lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
-            for lead in list(s.scored) + ["Mean"]]
+    rows = [
+        [lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
+        for lead in list(s.scored) + ["Mean"]
+    ]
     return _md_table(header, rows)

@@ -20,8 +20,14 @@ def bland_altman_stats(truth: np.ndarray, recon: np.ndarray) -> dict:
     diff, mean = r[ok] - t[ok], (r[ok] + t[ok]) / 2
     bias = float(diff.mean()) if len(diff) else np.nan
     sd = float(diff.std(ddof=1)) if len(diff) > 1 else np.nan
-    return {"mean": mean, "diff": diff, "bias": bias, "sd": sd, "loa": (bias - 1.96 * sd, bias + 1.96 * sd),
-            "n": int(ok.sum())}
+    return {
+        "mean": mean,
+        "diff": diff,
+        "bias": bias,
+        "sd": sd,
+        "loa": (bias - 1.96 * sd, bias + 1.96 * sd),
+        "n": int(ok.sum()),
+    }
 
 
 def bland_altman_figure(errors: pd.DataFrame, lead: str, path, title: str = "") -> dict:
@@ -34,8 +40,9 @@ def bland_altman_figure(errors: pd.DataFrame, lead: str, path, title: str = "") 
     if sub.empty:
         raise ValueError(f"no morphology values for lead {lead!r} (have {sorted(errors['lead'].unique())})")
     methods = list(dict.fromkeys(sub["method"]))
-    fig, axes = plt.subplots(len(methods), len(QUANTITIES), figsize=(4.0 * len(QUANTITIES), 2.8 * len(methods)),
-                             squeeze=False, sharex="col")
+    fig, axes = plt.subplots(
+        len(methods), len(QUANTITIES), figsize=(4.0 * len(QUANTITIES), 2.8 * len(methods)), squeeze=False, sharex="col"
+    )
     stats = {}
     for i, m in enumerate(methods):
         for k, q in enumerate(QUANTITIES):

@@ -32,12 +32,16 @@ def markdown(df: pd.DataFrame, summary: dict) -> str:
     """Per split: rows leads + Mean, RMSE / R² / Pearson r for GL, PCM-raw, PCM; the chosen setting."""
     r = summary["rule"]
     rule = r["name"] if r["name"] != "ramp" else f"ramp({r['lo']:g},{r['hi']:g})"
-    parts = ["# PCM: per-patient calibration (test split, reported separately)", "",
-             f"PCM uses the first {summary['cal_s']:g} s of a true 12-lead ECG of each test patient (another "
-             "record when there is one, else the record's own start, never evaluated), so it is not comparable "
-             "with Tables I/II. GL = population linear baseline on the same windows; PCM-raw = the per-patient "
-             f"map alone. Chosen on the validation split: alpha {summary['alpha']:g}, rule {rule} "
-             f"(val RMSE {summary['val_rmse']:.4f} mV, GL {summary['val_rmse_gl']:.4f} mV).", ""]
+    parts = [
+        "# PCM: per-patient calibration (test split, reported separately)",
+        "",
+        f"PCM uses the first {summary['cal_s']:g} s of a true 12-lead ECG of each test patient (another "
+        "record when there is one, else the record's own start, never evaluated), so it is not comparable "
+        "with Tables I/II. GL = population linear baseline on the same windows; PCM-raw = the per-patient "
+        f"map alone. Chosen on the validation split: alpha {summary['alpha']:g}, rule {rule} "
+        f"(val RMSE {summary['val_rmse']:.4f} mV, GL {summary['val_rmse_gl']:.4f} mV).",
+        "",
+    ]
     if df.empty:
         return "\n".join(parts + ["No test windows to evaluate.", ""])
     for split, t in df.groupby("split", sort=False):
@@ -51,8 +55,14 @@ def markdown(df: pd.DataFrame, summary: dict) -> str:
         n = int(t["n_windows"].iloc[0])
         gl, pcm = t.loc[("GL", "Mean"), "rmse"], t.loc[("PCM", "Mean"), "rmse"]
         verdict = "beats" if pcm < gl else "does not beat"
-        parts += [f"## {split} ({n} windows)", "", *lines, "",
-                  f"PCM {verdict} GL on mean RMSE ({_fmt(pcm)} vs {_fmt(gl)} mV).", ""]
+        parts += [
+            f"## {split} ({n} windows)",
+            "",
+            *lines,
+            "",
+            f"PCM {verdict} GL on mean RMSE ({_fmt(pcm)} vs {_fmt(gl)} mV).",
+            "",
+        ]
     return "\n".join(parts)
 
 

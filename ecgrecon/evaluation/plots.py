@@ -7,10 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from ecgrecon.io.atomic import save_png  # noqa: E402
-
 from ecgrecon.methods import REGISTRY  # noqa: E402
 
 
@@ -50,8 +48,15 @@ def affinity_heatmap(matrix: np.ndarray, classes: list[str], path, title: str) -
     for i in range(len(classes)):
         for j in range(len(classes)):
             if np.isfinite(matrix[i, j]):
-                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center",
-                        color="white" if matrix[i, j] < 0.6 else "black", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    f"{matrix[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    color="white" if matrix[i, j] < 0.6 else "black",
+                    fontsize=8,
+                )
     ax.set_xlabel("neighbour class")
     ax.set_ylabel("query class")
     ax.set_title(title)
@@ -91,8 +96,7 @@ def qualitative(examples: list[dict], leads: list[str], fs: float, path) -> None
             ax = axes[r, c]
             for name, sig in ex["signals"].items():
                 t = np.arange(sig.shape[1]) / fs
-                ax.plot(t, sig[c], color=color(name), lw=1.4 if name == "truth" else 1.0,
-                        label=label(name))
+                ax.plot(t, sig[c], color=color(name), lw=1.4 if name == "truth" else 1.0, label=label(name))
             if r == 0:
                 ax.set_title(lead)
             if c == 0:

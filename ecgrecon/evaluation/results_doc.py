@@ -44,15 +44,22 @@ def task_section(run: Path, task: str) -> list[str]:
     rec = _mean_rows(pd.read_csv(rec_path)) if rec_path.exists() and rec_path.stat().st_size > 1 else None
     n_seg = int(mean["n_segments"].iloc[0])
     n_rec = None if rec is None or rec.empty else int(rec["n_records"].iloc[0])
-    out = [f"### task `{task}`: mean over {', '.join(leads)}", "",
-           f"Test split of fold {FOLD}: {n_seg} segments" + (f", {n_rec} records." if n_rec else "."), "",
-           "| method | segment RMSE (mV) | R² | Pearson r | record RMSE (mV, ± 95 % CI) | vs GL (segment RMSE) |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        f"### task `{task}`: mean over {', '.join(leads)}",
+        "",
+        f"Test split of fold {FOLD}: {n_seg} segments" + (f", {n_rec} records." if n_rec else "."),
+        "",
+        "| method | segment RMSE (mV) | R² | Pearson r | record RMSE (mV, ± 95 % CI) | vs GL (segment RMSE) |",
+        "|---|---|---|---|---|---|",
+    ]
     gl = mean.loc["GL", "rmse"] if "GL" in mean.index else None
     for m in mean.index:
         r = mean.loc[m]
-        record = "-" if rec is None or m not in rec.index else \
-            f"{_f(rec.loc[m, 'rmse_mean'])} ± {_f(rec.loc[m, 'rmse_ci95'])}"
+        record = (
+            "-"
+            if rec is None or m not in rec.index
+            else f"{_f(rec.loc[m, 'rmse_mean'])} ± {_f(rec.loc[m, 'rmse_ci95'])}"
+        )
         vs = "-" if gl is None or m == "GL" else f"{100 * (r['rmse'] - gl) / gl:+.1f} %"
         out.append(f"| {display(m)} | {_f(r['rmse'])} | {_f(r['r2'])} | {_f(r['pearson_seg'])} | {record} | {vs} |")
     pcm = tables / "pcm_metrics.csv"
@@ -60,18 +67,26 @@ def task_section(run: Path, task: str) -> list[str]:
         p = pd.read_csv(pcm)
         p = p[(p["fold"] == FOLD) & (p["split"] == "test_records") & (p["lead"] == "Mean")].set_index("method")
         if {"PCM", "GL"} <= set(p.index):
-            out += ["", f"PCM (own protocol: 2 s of each test record's true 12-lead ECG calibrate it; "
-                        f"{int(p.loc['PCM', 'n_windows'])} record windows): RMSE {_f(p.loc['PCM', 'rmse'])} mV, "
-                        f"R² {_f(p.loc['PCM', 'r2'])}, where GL gets {_f(p.loc['GL', 'rmse'])} mV, "
-                        f"{_f(p.loc['GL', 'r2'])} on the same windows."]
+            out += [
+                "",
+                f"PCM (own protocol: 2 s of each test record's true 12-lead ECG calibrate it; "
+                f"{int(p.loc['PCM', 'n_windows'])} record windows): RMSE {_f(p.loc['PCM', 'rmse'])} mV, "
+                f"R² {_f(p.loc['PCM', 'r2'])}, where GL gets {_f(p.loc['GL', 'rmse'])} mV, "
+                f"{_f(p.loc['GL', 'r2'])} on the same windows.",
+            ]
     ret = tables / "retention_metrics.csv"
     if ret.exists() and ret.stat().st_size > 1:
         t = pd.read_csv(ret)
         t = t[t["fold"] == FOLD]
         if len(t):
-            out += ["", "Diagnostic retention (superclass classifier, macro-AUC, retention in brackets): " + ", ".join(
-                f"{display(r['method'])} {_f(r['macro_auc'])} ({_f(r['auc_retention'])})" for _, r in t.iterrows())
-                + "."]
+            out += [
+                "",
+                "Diagnostic retention (superclass classifier, macro-AUC, retention in brackets): "
+                + ", ".join(
+                    f"{display(r['method'])} {_f(r['macro_auc'])} ({_f(r['auc_retention'])})" for _, r in t.iterrows()
+                )
+                + ".",
+            ]
     return out + [""]
 
 
@@ -93,16 +108,25 @@ def compare_tasks(run: Path, a: str = "paper", b: str = "lead_i") -> list[str]:
         ra, rb = mean_rmse(ta, m), mean_rmse(tb, m)
         parts.append(f"{display(m)} {_f(ra)} -> {_f(rb)} mV ({100 * (rb - ra) / ra:+.0f} %)")
     best_b = min(methods, key=lambda m: mean_rmse(tb, m))
-    return [f"**`{b}` vs `{a}`** (same run, same test segments): on the leads both tasks reconstruct "
-            f"({', '.join(shared)}), mean segment RMSE with the inputs of `{a}` -> with lead I alone: "
-            + "; ".join(parts) + f". With one input lead the best method on these leads is {display(best_b)}.", ""]
+    return [
+        f"**`{b}` vs `{a}`** (same run, same test segments): on the leads both tasks reconstruct "
+        f"({', '.join(shared)}), mean segment RMSE with the inputs of `{a}` -> with lead I alone: "
+        + "; ".join(parts)
+        + f". With one input lead the best method on these leads is {display(best_b)}.",
+        "",
+    ]
 
 
 def write(runs: dict[str, Path], out) -> str:
-    lines = ["# Results", "",
-             "Written by `python -m ecgrecon.evaluation.results_doc " + " ".join(f"--run {k}={v}" for k, v in runs.items())
-             + f" --out {out}` from the runs' result tables; do not edit by hand. Synthetic and real numbers are "
-             "never mixed; every table has the population linear baseline GL of the same run.", ""]
+    lines = [
+        "# Results",
+        "",
+        "Written by `python -m ecgrecon.evaluation.results_doc "
+        + " ".join(f"--run {k}={v}" for k, v in runs.items())
+        + f" --out {out}` from the runs' result tables; do not edit by hand. Synthetic and real numbers are "
+        "never mixed; every table has the population linear baseline GL of the same run.",
+        "",
+    ]
     for label, run in runs.items():
         lines += [f"## {label} (`{run}`)", ""]
         tasks = _tasks(Path(run))
@@ -120,8 +144,13 @@ def write(runs: dict[str, Path], out) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ecgrecon.evaluation.results_doc", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", action="append", required=True, metavar="LABEL=FOLDER",
-                    help="a finished run's working directory, e.g. synthetic=. (repeatable)")
+    ap.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        metavar="LABEL=FOLDER",
+        help="a finished run's working directory, e.g. synthetic=. (repeatable)",
+    )
     ap.add_argument("--out", default="docs/results.md")
     a = ap.parse_args(argv)
     runs = {}

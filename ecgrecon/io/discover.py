@@ -37,8 +37,7 @@ def _norm(rel: str) -> str:
     return posixpath.normpath(rel.replace("\\", "/")) if rel else rel
 
 
-def build_candidates(raw_dir: Path, records_subdir: str, statements: Statements,
-                     min_likelihood: float) -> Candidates:
+def build_candidates(raw_dir: Path, records_subdir: str, statements: Statements, min_likelihood: float) -> Candidates:
     """Union of record files and metadata rows, rows first in ecg_id order."""
     db = load_database(raw_dir, records_subdir)
     files = find_record_files(raw_dir, records_subdir)

@@ -34,8 +34,9 @@ def filename_column(records_subdir: str) -> str:
     try:
         return _FILENAME_COLUMN[records_subdir]
     except KeyError:
-        raise MetadataError(f"records folder {records_subdir!r} unknown: expected one of "
-                            f"{sorted(_FILENAME_COLUMN)}") from None
+        raise MetadataError(
+            f"records folder {records_subdir!r} unknown: expected one of {sorted(_FILENAME_COLUMN)}"
+        ) from None
 
 
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
@@ -93,8 +94,7 @@ def parse_scp_codes(text: str) -> dict[str, float]:
         raise ValueError(f"scp_codes is not a dict: {text[:80]!r}")
     out = {}
     for k, v in codes.items():
-        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)) \
-                or not math.isfinite(v):
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"invalid scp_codes entry {k!r}: {v!r}")
         out[k] = float(v)
     return out

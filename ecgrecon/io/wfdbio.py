@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,13 +31,17 @@ _LEAD_INDEX = {name.upper(): i for i, name in enumerate(LEADS12)}
 _RATE_FOLDER = re.compile(r"^records(\d+)$")
 
 
-class RecordError(Exception):
-    """A record that cannot be used; ``str`` is ``"<path>: <reason>"``."""
+class PathError(Exception):
+    """An input file that cannot be used; ``str`` is ``"<path>: <reason>"`` (the one-line error users see)."""
 
     def __init__(self, path, reason: str):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class RecordError(PathError):
+    """A record that cannot be used; ``str`` is ``"<path>: <reason>"``."""
 
 
 class SignalSpec(NamedTuple):
@@ -141,8 +145,7 @@ def _parse_signal_line(line: str, path: Path) -> SignalSpec:
     if not math.isfinite(gain) or gain <= 0:
         raise RecordError(path, f"invalid ADC gain {tok[2]!r}")
     name = " ".join(tok[8:]) if len(tok) > 8 else ""
-    return SignalSpec(tok[0], fmt, offset, gain, adc_zero if baseline is None else baseline,
-                      units, checksum, name)
+    return SignalSpec(tok[0], fmt, offset, gain, adc_zero if baseline is None else baseline, units, checksum, name)
 
 
 def read_header_text(path: Path) -> str:
@@ -190,8 +193,11 @@ def lead_order(header: Header, path: Path, extra_leads: tuple[str, ...] = ()) ->
     if len(keep) != len(LEADS12):
         if not extra_leads:
             raise RecordError(path, f"expected {len(LEADS12)} signals, header has {header.n_sig}")
-        raise RecordError(path, f"expected {len(LEADS12)} standard leads besides {list(extra_leads)}, "
-                                f"header has {len(keep)}: {[header.signals[i].name for i in keep]}")
+        raise RecordError(
+            path,
+            f"expected {len(LEADS12)} standard leads besides {list(extra_leads)}, "
+            f"header has {len(keep)}: {[header.signals[i].name for i in keep]}",
+        )
     unknown = [header.signals[i].name for i in keep if names[i] not in _LEAD_INDEX]
     if unknown:
         raise RecordError(path, f"unknown lead name(s) {unknown}")
@@ -267,8 +273,7 @@ def read_record(root: Path, rel: str, check_fs: bool = True, extra_leads: tuple[
     order = lead_order(header, hea, extra_leads)
     want = declared_fs(rel)
     if check_fs and want is not None and abs(header.fs - want) > 1e-6:
-        raise RecordError(hea, f"wrong sampling rate: header says {header.fs:g} Hz, "
-                               f"folder declares {want:g} Hz")
+        raise RecordError(hea, f"wrong sampling rate: header says {header.fs:g} Hz, folder declares {want:g} Hz")
     leads = [header.signals[i] for i in order]
     files = {s.file_name for s in leads}
     if len(files) != 1:

@@ -1,1 +1,3 @@
-"""Fitting: networks, losses, views, samplers, the fit loop, the encoder, the decoders, representations, the linear and per-patient maps, the diagnostic classifier."""
+"""Fitting: networks, losses, views, samplers, the fit loop, the encoder, the decoders,
+representations, the linear and per-patient maps, the diagnostic classifier.
+"""

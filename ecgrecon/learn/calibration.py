@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
-from ecgrecon.io.atomic import atomic_path, write_json
 from ecgrecon.data.datasets import ArtifactError, lead_indices, load_folds, open_clean, read_leads, read_segment_meta
+from ecgrecon.io.atomic import atomic_path, write_json
 from ecgrecon.io.h5io import write_table
 from ecgrecon.learn.linear import LinearMap, lag_view
 from ecgrecon.learn.linear import load as load_gl
@@ -82,8 +82,9 @@ def rule_weight(rule: dict, score: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(s), w, 0.0)
 
 
-def calibration_plan(clean_meta: pd.DataFrame, eval_ids, split_ids, n_samples: int, fs: float,
-                     cal_s: float = CAL_SECONDS) -> pd.DataFrame:
+def calibration_plan(
+    clean_meta: pd.DataFrame, eval_ids, split_ids, n_samples: int, fs: float, cal_s: float = CAL_SECONDS
+) -> pd.DataFrame:
     """One row per evaluated record: ecg_id, patient_id, cal_ecg_id, cal_start, cal_stop, source.
 
     ``clean_meta``: ecg_id and patient_id of every cleaned record; ``eval_ids``: the records to
@@ -107,8 +108,16 @@ def calibration_plan(clean_meta: pd.DataFrame, eval_ids, split_ids, n_samples: i
         p = patient_of[e]
         others = sorted(o for o in by_patient.get(p, []) if o != e)
         src = "other_record" if others else "same_record"
-        rows.append({"ecg_id": e, "patient_id": p, "cal_ecg_id": others[0] if others else e,
-                     "cal_start": 0, "cal_stop": n_cal, "source": src})
+        rows.append(
+            {
+                "ecg_id": e,
+                "patient_id": p,
+                "cal_ecg_id": others[0] if others else e,
+                "cal_start": 0,
+                "cal_stop": n_cal,
+                "source": src,
+            }
+        )
     return pd.DataFrame(rows, columns=["ecg_id", "patient_id", "cal_ecg_id", "cal_start", "cal_stop", "source"])
 
 
@@ -156,31 +165,34 @@ def _fit_rows(feats: np.ndarray, y: np.ndarray, rows: np.ndarray, prior: np.ndar
     return w, my - np.einsum("np,npj->nj", mx, w)
 
 
-def fit_patient_maps(cal_x: np.ndarray, cal_y: np.ndarray, gl: LinearMap, alpha: float,
-                     ecg_id=None) -> PatientMaps:
+def fit_patient_maps(cal_x: np.ndarray, cal_y: np.ndarray, gl: LinearMap, alpha: float, ecg_id=None) -> PatientMaps:
     """Per-record maps from calibration windows cal_x (n, C, m) and cal_y (n, J, m) in mV."""
     cal_x = np.asarray(cal_x, dtype=np.float64)
     cal_y = np.asarray(cal_y, dtype=np.float64)
     n, c, m = cal_x.shape
     n_t = len(gl.targets)
     if c != len(gl.inputs) or cal_y.shape != (n, n_t, m):
-        raise ValueError(f"calibration arrays {cal_x.shape}, {cal_y.shape} do not fit the GL map "
-                         f"({len(gl.inputs)} inputs, {n_t} targets)")
+        raise ValueError(
+            f"calibration arrays {cal_x.shape}, {cal_y.shape} do not fit the GL map "
+            f"({len(gl.inputs)} inputs, {n_t} targets)"
+        )
     if not alpha > 0:
         raise ValueError(f"PCM ridge alpha must be > 0, got {alpha}")
     k = gl.context
     if m < 4 * (2 * k + 1) + 4:
         raise ValueError(f"calibration window of {m} samples is too short for context {k}")
-    v = lag_view(cal_x, k)                                        # (n, C, m, 2K+1)
+    v = lag_view(cal_x, k)  # (n, C, m, 2K+1)
     feats = np.ascontiguousarray(v.transpose(0, 2, 1, 3)).reshape(n, m, -1)
-    y = cal_y.transpose(0, 2, 1)                                  # (n, m, J)
-    prior = gl.flat_weights()                                     # (p, J)
+    y = cal_y.transpose(0, 2, 1)  # (n, m, J)
+    prior = gl.flat_weights()  # (p, J)
     interior = np.arange(k, m - k)
     w, b = _fit_rows(feats, y, interior, prior, alpha)
     half = m // 2
     sse = np.zeros((n, n_t))
-    for fit_rows, test_rows in ((np.arange(k, half - k), np.arange(half, m)),
-                                (np.arange(half + k, m - k), np.arange(0, half))):
+    for fit_rows, test_rows in (
+        (np.arange(k, half - k), np.arange(half, m)),
+        (np.arange(half + k, m - k), np.arange(0, half)),
+    ):
         wf, bf = _fit_rows(feats, y, fit_rows, prior, alpha)
         pred = np.einsum("nip,npj->nij", feats[:, test_rows], wf) + bf[:, None]
         sse += ((pred - y[:, test_rows]) ** 2).sum(axis=1)
@@ -199,9 +211,9 @@ def predict_pcm(maps: PatientMaps, x: np.ndarray, row_of: np.ndarray, context: i
     """Per-patient prediction (n_win, J, W) for windows x (n_win, C, W); ``row_of``: map row per window."""
     out = np.empty((x.shape[0], maps.weights.shape[1], x.shape[2]), dtype=np.float64)
     for lo in range(0, len(x), 512):
-        v = lag_view(np.asarray(x[lo:lo + 512], dtype=np.float64), context)
-        r = row_of[lo:lo + 512]
-        out[lo:lo + 512] = np.einsum("nctk,njck->njt", v, maps.weights[r]) + maps.intercept[r][:, :, None]
+        v = lag_view(np.asarray(x[lo : lo + 512], dtype=np.float64), context)
+        r = row_of[lo : lo + 512]
+        out[lo : lo + 512] = np.einsum("nctk,njck->njt", v, maps.weights[r]) + maps.intercept[r][:, :, None]
     return out
 
 
@@ -210,12 +222,12 @@ class SplitData:
     """Everything PCM needs for one split: plan, calibration arrays, evaluated windows."""
 
     plan: pd.DataFrame
-    cal_x: np.ndarray      # (n_plan, C, m)
-    cal_y: np.ndarray      # (n_plan, J, m)
-    x: np.ndarray          # (n_win, C, W) evaluated windows, inputs
-    y: np.ndarray          # (n_win, J, W) evaluated windows, targets
-    win_ecg: np.ndarray    # (n_win,) ecg_id per window
-    win_rows: np.ndarray   # (n_win,) rows of the window table these came from
+    cal_x: np.ndarray  # (n_plan, C, m)
+    cal_y: np.ndarray  # (n_plan, J, m)
+    x: np.ndarray  # (n_win, C, W) evaluated windows, inputs
+    y: np.ndarray  # (n_win, J, W) evaluated windows, targets
+    win_ecg: np.ndarray  # (n_win,) ecg_id per window
+    win_rows: np.ndarray  # (n_win,) rows of the window table these came from
 
 
 def _usable(cal_y: np.ndarray) -> np.ndarray:
@@ -224,9 +236,17 @@ def _usable(cal_y: np.ndarray) -> np.ndarray:
     return finite & (np.nan_to_num(cal_y.max(axis=-1) - cal_y.min(axis=-1)) > 0).all(axis=1)
 
 
-def split_data(signals: np.ndarray, clean_meta: pd.DataFrame, windows: np.ndarray, win_meta: pd.DataFrame,
-               split_ids, gl: LinearMap, fs: float, cal_s: float = CAL_SECONDS,
-               n_samples: int | None = None) -> SplitData:
+def split_data(
+    signals: np.ndarray,
+    clean_meta: pd.DataFrame,
+    windows: np.ndarray,
+    win_meta: pd.DataFrame,
+    split_ids,
+    gl: LinearMap,
+    fs: float,
+    cal_s: float = CAL_SECONDS,
+    n_samples: int | None = None,
+) -> SplitData:
     """Assemble one split from arrays.
 
     ``signals``: (n_rec, T', 12) cleaned records aligned with ``clean_meta`` (at least their
@@ -246,13 +266,14 @@ def split_data(signals: np.ndarray, clean_meta: pd.DataFrame, windows: np.ndarra
     if signals.shape[1] < n_cal:
         raise ValueError(f"signals hold {signals.shape[1]} samples, the calibration window needs {n_cal}")
     ii, it = lead_indices(gl.inputs), lead_indices(gl.targets)
-    cal = np.asarray(signals[cal_rows, :n_cal], dtype=np.float64).transpose(0, 2, 1)   # (n_plan, 12, m)
+    cal = np.asarray(signals[cal_rows, :n_cal], dtype=np.float64).transpose(0, 2, 1)  # (n_plan, 12, m)
     ok = _usable(cal[:, it])
     plan, cal = plan[ok].reset_index(drop=True), cal[ok]
     keep = eval_mask(plan, w_ecg, win_meta["start"].to_numpy(np.int64), windows.shape[2])
     win_rows = np.flatnonzero(keep)
-    return SplitData(plan, cal[:, ii], cal[:, it], windows[win_rows][:, ii], windows[win_rows][:, it],
-                     w_ecg[win_rows], win_rows)
+    return SplitData(
+        plan, cal[:, ii], cal[:, it], windows[win_rows][:, ii], windows[win_rows][:, it], w_ecg[win_rows], win_rows
+    )
 
 
 def _mix_terms(p_pcm: np.ndarray, p_gl: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -286,13 +307,23 @@ def select_on_validation(val: SplitData, gl: LinearMap, alphas=DEFAULT_ALPHAS, r
         for i, rule in enumerate(rules):
             w = rule_weight(rule, maps.score)[row]
             sse = float((a * w * w + b * w + c).sum())
-            table.append({"alpha": float(alpha), "rule_index": i, "rule": _rule_name(rule),
-                          "val_rmse": np.sqrt(sse / n), "mean_weight": float(w.mean())})
+            table.append(
+                {
+                    "alpha": float(alpha),
+                    "rule_index": i,
+                    "rule": _rule_name(rule),
+                    "val_rmse": np.sqrt(sse / n),
+                    "mean_weight": float(w.mean()),
+                }
+            )
     table = pd.DataFrame(table)
     best = table.iloc[int(np.argmin(table["val_rmse"].to_numpy()))]
-    choice = {"alpha": float(best["alpha"]), "rule": rules[int(best["rule_index"])],
-              "val_rmse": float(best["val_rmse"]),
-              "val_rmse_gl": float(table.loc[table["rule"] == "gl", "val_rmse"].iloc[0])}
+    choice = {
+        "alpha": float(best["alpha"]),
+        "rule": rules[int(best["rule_index"])],
+        "val_rmse": float(best["val_rmse"]),
+        "val_rmse_gl": float(table.loc[table["rule"] == "gl", "val_rmse"].iloc[0]),
+    }
     return choice, table
 
 
@@ -307,19 +338,30 @@ def predict_split(data: SplitData, gl: LinearMap, alpha: float, rule: dict) -> d
     p_gl = gl.predict(data.x).astype(np.float64)
     p_raw = predict_pcm(maps, data.x, row, gl.context)
     mixed = w[:, :, None] * p_raw + (1 - w[:, :, None]) * p_gl
-    return {"pcm": mixed.astype(np.float32), "pcm_raw": p_raw.astype(np.float32), "gl": p_gl.astype(np.float32),
-            "weight": w.astype(np.float32), "maps": maps}
+    return {
+        "pcm": mixed.astype(np.float32),
+        "pcm_raw": p_raw.astype(np.float32),
+        "gl": p_gl.astype(np.float32),
+        "weight": w.astype(np.float32),
+        "maps": maps,
+    }
 
 
 def counts(data: SplitData) -> dict:
     """Evaluated records, patients and windows, overall and per calibration source."""
-    out = {"records": int(len(data.plan)), "patients": int(data.plan["patient_id"].nunique()),
-           "windows": int(len(data.win_ecg))}
+    out = {
+        "records": int(len(data.plan)),
+        "patients": int(data.plan["patient_id"].nunique()),
+        "windows": int(len(data.win_ecg)),
+    }
     for src in SOURCES:
         sel = data.plan["source"] == src
         ids = data.plan.loc[sel, "ecg_id"].to_numpy()
-        out[src] = {"records": int(sel.sum()), "patients": int(data.plan.loc[sel, "patient_id"].nunique()),
-                    "windows": int(np.isin(data.win_ecg, ids).sum())}
+        out[src] = {
+            "records": int(sel.sum()),
+            "patients": int(data.plan.loc[sel, "patient_id"].nunique()),
+            "windows": int(np.isin(data.win_ecg, ids).sum()),
+        }
     return out
 
 
@@ -332,8 +374,15 @@ def compare_table(data: SplitData, pred: dict, targets, split: str) -> pd.DataFr
             m = lead_metrics(data.y[:, j], pred[key][:, j])
             per.append(m)
             rows.append({"split": split, "method": method, "lead": lead, "n_windows": len(data.y), **m})
-        rows.append({"split": split, "method": method, "lead": "Mean", "n_windows": len(data.y),
-                     **{k: float(np.mean([m[k] for m in per])) for k in ("rmse", "r2", "pearson_seg", "mae")}})
+        rows.append(
+            {
+                "split": split,
+                "method": method,
+                "lead": "Mean",
+                "n_windows": len(data.y),
+                **{k: float(np.mean([m[k] for m in per])) for k in ("rmse", "r2", "pearson_seg", "mae")},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -349,8 +398,9 @@ def _read_clean(clean_h5) -> tuple[h5py.File, pd.DataFrame, float]:
     return f, meta, float(f.attrs["fs"])
 
 
-def load_split(clean_h5, segments, ids: np.ndarray, gl: LinearMap, group: str = "records",
-               cal_s: float = CAL_SECONDS) -> tuple[SplitData, pd.DataFrame]:
+def load_split(
+    clean_h5, segments, ids: np.ndarray, gl: LinearMap, group: str = "records", cal_s: float = CAL_SECONDS
+) -> tuple[SplitData, pd.DataFrame]:
     """Read one split: calibration windows from clean.h5, evaluated windows from segments.h5.
 
     ``group='records'``: the record-level windows; ``group=''``: the hop segments. Only the
@@ -368,8 +418,9 @@ def load_split(clean_h5, segments, ids: np.ndarray, gl: LinearMap, group: str = 
         n_cal = int(round(cal_s * fs))
         n_samples = f["signals"].shape[1]
         if n_cal > n_samples:
-            raise ArtifactError(f"{clean_h5}: records of {n_samples} samples are shorter than the {cal_s:g}-s "
-                                "calibration window")
+            raise ArtifactError(
+                f"{clean_h5}: records of {n_samples} samples are shorter than the {cal_s:g}-s calibration window"
+            )
         head = f["signals"][keep, :n_cal, :] if len(keep) else np.zeros((0, n_cal, 12), np.float32)
     if not np.isfinite(head).all():
         raise ArtifactError(f"{clean_h5}: non-finite values in the calibration windows")
@@ -378,8 +429,19 @@ def load_split(clean_h5, segments, ids: np.ndarray, gl: LinearMap, group: str = 
     return data, sub
 
 
-def run_pcm(clean_h5, segments, folds, gl_path, out_h5, out_json, fold: str = "official",
-            alphas=DEFAULT_ALPHAS, rules=None, cal_s: float = CAL_SECONDS, log=print) -> dict:
+def run_pcm(
+    clean_h5,
+    segments,
+    folds,
+    gl_path,
+    out_h5,
+    out_json,
+    fold: str = "official",
+    alphas=DEFAULT_ALPHAS,
+    rules=None,
+    cal_s: float = CAL_SECONDS,
+    log=print,
+) -> dict:
     """Choose alpha and the weighting rule on val, predict the test split; write predictions and summary.
 
     ``out_h5``: groups ``records/`` (record-level windows) and ``segments/`` (hop segments),
@@ -391,11 +453,20 @@ def run_pcm(clean_h5, segments, folds, gl_path, out_h5, out_json, fold: str = "o
     ids = load_folds(folds, fold)
     val, _ = load_split(clean_h5, segments, ids["val"], gl, "records", cal_s)
     choice, table = select_on_validation(val, gl, alphas, rules)
-    log(f"PCM {fold}: chosen alpha {choice['alpha']:g}, rule {_rule_name(choice['rule'])} "
-        f"(val RMSE {choice['val_rmse']:.4f} mV vs GL {choice['val_rmse_gl']:.4f})")
-    summary = {"fold": fold, "cal_s": cal_s, "alpha": choice["alpha"], "rule": choice["rule"],
-               "val_rmse": choice["val_rmse"], "val_rmse_gl": choice["val_rmse_gl"],
-               "validation_grid": table.to_dict(orient="records"), "counts": {"val": counts(val)}}
+    log(
+        f"PCM {fold}: chosen alpha {choice['alpha']:g}, rule {_rule_name(choice['rule'])} "
+        f"(val RMSE {choice['val_rmse']:.4f} mV vs GL {choice['val_rmse_gl']:.4f})"
+    )
+    summary = {
+        "fold": fold,
+        "cal_s": cal_s,
+        "alpha": choice["alpha"],
+        "rule": choice["rule"],
+        "val_rmse": choice["val_rmse"],
+        "val_rmse_gl": choice["val_rmse_gl"],
+        "validation_grid": table.to_dict(orient="records"),
+        "counts": {"val": counts(val)},
+    }
     tables = []
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as out:
         out.attrs.update({"inputs": gl.inputs, "targets": gl.targets, "units": "mV", "fold": fold})
@@ -418,14 +489,19 @@ def run_pcm(clean_h5, segments, folds, gl_path, out_h5, out_json, fold: str = "o
                 plan = test.plan.copy()
                 w = rule_weight(choice["rule"], maps.score)
                 for j, lead in enumerate(gl.targets):
-                    plan[f"q_pcm_{lead}"], plan[f"q_gl_{lead}"], plan[f"weight_{lead}"] = \
-                        maps.q_pcm[:, j], maps.q_gl[:, j], w[:, j]
+                    plan[f"q_pcm_{lead}"], plan[f"q_gl_{lead}"], plan[f"weight_{lead}"] = (
+                        maps.q_pcm[:, j],
+                        maps.q_gl[:, j],
+                        w[:, j],
+                    )
                 write_table(out, "plan", plan)
     metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     summary["test_metrics"] = metrics.to_dict(orient="records")
     write_json(out_json, summary)
     c = summary["counts"]["test_records"]
-    log(f"PCM {fold}: test {c['records']} records of {c['patients']} patients "
+    log(
+        f"PCM {fold}: test {c['records']} records of {c['patients']} patients "
         f"({c['other_record']['records']} calibrated on another record, {c['same_record']['records']} on their own "
-        f"first 2 s), {c['windows']} record windows")
+        f"first 2 s), {c['windows']} record windows"
+    )
     return summary

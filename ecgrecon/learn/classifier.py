@@ -27,14 +27,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgrecon.io.atomic import write_json
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
+from ecgrecon.io.atomic import write_json
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
-from ecgrecon.learn.fitloop import fingerprint, fit, resume_path, save_torch
+from ecgrecon.learn.fitloop import fingerprint, fit, resume_path, save_torch, step
 
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-DEFAULT_CFG = {"width": 32, "batch_size": 64, "lr": 0.001, "weight_decay": 0.0001, "max_epochs": 30,
-               "patience": 6, "dropout": 0.2, "crop": 500}
+DEFAULT_CFG = {
+    "width": 32,
+    "batch_size": 64,
+    "lr": 0.001,
+    "weight_decay": 0.0001,
+    "max_epochs": 30,
+    "patience": 6,
+    "dropout": 0.2,
+    "crop": 500,
+}
 """``crop``: training sees random crops of this many samples (0: whole records); scoring always
 uses the whole record (global pooling makes the network length-agnostic)."""
 
@@ -48,8 +56,11 @@ class SuperclassCNN(nn.Module):
         kernels = [7, 5, 5, 3]
         layers: list[nn.Module] = []
         for i, k in enumerate(kernels):
-            layers += [nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False),
-                       nn.BatchNorm1d(chans[i + 1]), nn.ReLU()]
+            layers += [
+                nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False),
+                nn.BatchNorm1d(chans[i + 1]),
+                nn.ReLU(),
+            ]
             if i < len(kernels) - 1:
                 layers.append(nn.MaxPool1d(2))
         self.features = nn.Sequential(*layers)
@@ -81,7 +92,7 @@ def average_ranks(s: np.ndarray) -> np.ndarray:
     group = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
     ends = np.r_[starts[1:], len(s)]
-    avg = (starts + ends + 1) / 2.0                 # mean of 1-based positions start+1..end
+    avg = (starts + ends + 1) / 2.0  # mean of 1-based positions start+1..end
     ranks = np.empty(len(s))
     ranks[order] = avg[group]
     return ranks
@@ -124,7 +135,7 @@ def choose_thresholds(y: np.ndarray, scores: np.ndarray, default: float = 0.5) -
         s = np.asarray(scores[:, c], dtype=np.float64)
         order = np.argsort(-s, kind="mergesort")
         s_sorted, y_sorted = s[order], y[order, c]
-        last = np.r_[s_sorted[1:] != s_sorted[:-1], True]     # cut after the last copy of a score
+        last = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # cut after the last copy of a score
         tp = np.cumsum(y_sorted)[last]
         fp = np.cumsum(~y_sorted)[last]
         f1 = 2 * tp / (2 * tp + fp + (y_sorted.sum() - tp))
@@ -139,11 +150,14 @@ def scores_summary(y: np.ndarray, prob: np.ndarray, thresholds: np.ndarray, clas
     """Macro and per-class AUC and F1, and the classes left out of each macro mean."""
     auc = auc_per_class(y, prob)
     f1 = f1_per_class(y, prob >= thresholds[None, :])
-    return {"macro_auc": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
-            "macro_f1": float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan"),
-            "auc": dict(zip(classes, map(float, auc))), "f1": dict(zip(classes, map(float, f1))),
-            "auc_undefined": [c for c, a in zip(classes, auc) if not np.isfinite(a)],
-            "f1_undefined": [c for c, v in zip(classes, f1) if not np.isfinite(v)]}
+    return {
+        "macro_auc": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
+        "macro_f1": float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan"),
+        "auc": dict(zip(classes, map(float, auc))),
+        "f1": dict(zip(classes, map(float, f1))),
+        "auc_undefined": [c for c, a in zip(classes, auc) if not np.isfinite(a)],
+        "f1_undefined": [c for c, v in zip(classes, f1) if not np.isfinite(v)],
+    }
 
 
 @torch.no_grad()
@@ -151,8 +165,12 @@ def predict_proba(model: nn.Module, x: np.ndarray, device="cpu", batch: int = 25
     """Sigmoid probabilities (n, C) for records x (n, 12, T) in mV."""
     model.eval()
     dev = torch.device(device)
-    out = [torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch], dtype=np.float32)).to(dev)))
-           .cpu().numpy() for i in range(0, len(x), batch)]
+    out = [
+        torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)).to(dev)))
+        .cpu()
+        .numpy()
+        for i in range(0, len(x), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0, model.out.out_features), np.float32)
 
 
@@ -165,8 +183,18 @@ def _check_records(x: np.ndarray, y: np.ndarray, what: str) -> None:
         raise ValueError(f"{what}: non-finite values in the records")
 
 
-def train(x_train, y_train, x_val, y_val, *, cfg: dict | None = None, seed: int = 0, state_path,
-          device: str = "auto", log=print) -> tuple[SuperclassCNN, dict]:
+def train(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    *,
+    cfg: dict | None = None,
+    seed: int = 0,
+    state_path,
+    device: str = "auto",
+    log=print,
+) -> tuple[SuperclassCNN, dict]:
     """Train with early stopping on validation macro-AUC; returns the best model and a summary.
 
     The summary holds the per-class thresholds chosen on validation and the validation scores.
@@ -193,35 +221,48 @@ def train(x_train, y_train, x_val, y_val, *, cfg: dict | None = None, seed: int 
         window = torch.arange(crop, device=dev)
         total = 0.0
         for lo in range(0, n, bs):
-            idx = perm[lo:lo + bs]
-            cols = (starts[lo:lo + bs, None] + window[None, :])[:, None, :].expand(-1, xt.shape[1], -1)
+            idx = perm[lo : lo + bs]
+            cols = (starts[lo : lo + bs, None] + window[None, :])[:, None, :].expand(-1, xt.shape[1], -1)
             xb = torch.gather(xt[idx], 2, cols)
-            loss = F.binary_cross_entropy_with_logits(model(xb), yt[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+            total += step(opt, F.binary_cross_entropy_with_logits(model(xb), yt[idx])) * len(idx)
         return total / n
 
     def validate() -> dict:
         prob = predict_proba(model, x_val, dev)
         auc = auc_per_class(y_val, prob)
         macro = float(np.nanmean(auc)) if np.isfinite(auc).any() else 0.5
-        bce = float(F.binary_cross_entropy(torch.from_numpy(prob).clamp(1e-7, 1 - 1e-7),
-                                           torch.from_numpy(np.asarray(y_val, np.float32))))
+        bce = float(
+            F.binary_cross_entropy(
+                torch.from_numpy(prob).clamp(1e-7, 1 - 1e-7), torch.from_numpy(np.asarray(y_val, np.float32))
+            )
+        )
         return {"val_loss": 1.0 - macro, "val_macro_auc": macro, "val_bce": bce}
 
     settings = {"cfg": cfg, "seed": seed, "device": dev.type, "threads": torch.get_num_threads()}
     fp = fingerprint(settings, x_train, y_train, x_val, y_val)
-    result = fit({"model": model}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
-                 patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log)
+    result = fit(
+        {"model": model},
+        opt,
+        train_epoch,
+        validate,
+        max_epochs=int(cfg["max_epochs"]),
+        patience=int(cfg["patience"]),
+        state_path=state_path,
+        fp=fp,
+        log=log,
+    )
     model.load_state_dict(result["best"]["model"])
     model.eval()
     prob = predict_proba(model, x_val, dev)
     thresholds = choose_thresholds(y_val, prob)
-    summary = {"best_epoch": int(result["best_epoch"]), "epochs_run": len(result["history"]),
-               "thresholds": thresholds.tolist(), "val": scores_summary(y_val, prob, thresholds),
-               "history": result["history"], "cfg": cfg}
+    summary = {
+        "best_epoch": int(result["best_epoch"]),
+        "epochs_run": len(result["history"]),
+        "thresholds": thresholds.tolist(),
+        "val": scores_summary(y_val, prob, thresholds),
+        "history": result["history"],
+        "cfg": cfg,
+    }
     return model, summary
 
 
@@ -257,25 +298,46 @@ def load_records(clean_h5, ids, classes=CLASSES) -> tuple[np.ndarray, np.ndarray
     return np.ascontiguousarray(np.swapaxes(x, 1, 2)), y, meta["ecg_id"].to_numpy(np.int64)[rows]
 
 
-def train_from_clean(clean_h5, folds, fold: str, out_model, out_json, *, cfg: dict | None = None, seed: int = 0,
-                     device: str = "auto", log=print) -> dict:
+def train_from_clean(
+    clean_h5,
+    folds,
+    fold: str,
+    out_model,
+    out_json,
+    *,
+    cfg: dict | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    log=print,
+) -> dict:
     """Train on the fold's train records of clean.h5 (early stop, thresholds on val); write model + JSON."""
     ids = load_folds(folds, fold)
     x_tr, y_tr, _ = load_records(clean_h5, ids["train"])
     x_va, y_va, _ = load_records(clean_h5, ids["val"])
-    log(f"classifier {fold}: {len(x_tr)} train, {len(x_va)} val records; positives per class "
-        + ", ".join(f"{c} {int(v)}" for c, v in zip(CLASSES, y_tr.sum(axis=0))))
+    log(
+        f"classifier {fold}: {len(x_tr)} train, {len(x_va)} val records; positives per class "
+        + ", ".join(f"{c} {int(v)}" for c, v in zip(CLASSES, y_tr.sum(axis=0)))
+    )
     state = resume_path(out_model)
     model, summary = train(x_tr, y_tr, x_va, y_va, cfg=cfg, seed=seed, state_path=state, device=device, log=log)
     summary.update(fold=fold, classes=list(CLASSES), n_train=len(x_tr), n_val=len(x_va))
-    save_torch(out_model, {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                           "classes": list(CLASSES), "thresholds": summary["thresholds"],
-                           "width": int(summary["cfg"]["width"]), "dropout": float(summary["cfg"]["dropout"]),
-                           "n_leads": 12})
+    save_torch(
+        out_model,
+        {
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "classes": list(CLASSES),
+            "thresholds": summary["thresholds"],
+            "width": int(summary["cfg"]["width"]),
+            "dropout": float(summary["cfg"]["dropout"]),
+            "n_leads": 12,
+        },
+    )
     write_json(out_json, summary)
     state.unlink(missing_ok=True)
-    log(f"classifier {fold}: best epoch {summary['best_epoch']}, val macro-AUC {summary['val']['macro_auc']:.3f}, "
-        f"macro-F1 {summary['val']['macro_f1']:.3f}")
+    log(
+        f"classifier {fold}: best epoch {summary['best_epoch']}, val macro-AUC {summary['val']['macro_auc']:.3f}, "
+        f"macro-F1 {summary['val']['macro_f1']:.3f}"
+    )
     return summary
 
 
@@ -292,8 +354,14 @@ def load_classifier(path, device="cpu") -> tuple[SuperclassCNN, np.ndarray, list
     return model.to(device).eval(), np.asarray(ck["thresholds"], dtype=np.float64), list(ck["classes"])
 
 
-def retention_table(model: nn.Module, thresholds: np.ndarray, y: np.ndarray, records: dict[str, np.ndarray],
-                    classes=CLASSES, device="cpu") -> pd.DataFrame:
+def retention_table(
+    model: nn.Module,
+    thresholds: np.ndarray,
+    y: np.ndarray,
+    records: dict[str, np.ndarray],
+    classes=CLASSES,
+    device="cpu",
+) -> pd.DataFrame:
     """Macro-F1 / macro-AUC per method and retention relative to ``records['original']``.
 
     ``records``: method -> (n, 12, T) test records (same records, same order as ``y``).
@@ -304,9 +372,17 @@ def retention_table(model: nn.Module, thresholds: np.ndarray, y: np.ndarray, rec
     for method, x in records.items():
         _check_records(x, y, f"records of {method}")
         s = scores_summary(y, predict_proba(model, x, device), thresholds, classes)
-        rows.append({"method": method, "n_records": len(x), "macro_f1": s["macro_f1"], "macro_auc": s["macro_auc"],
-                     **{f"f1_{c}": s["f1"][c] for c in classes}, **{f"auc_{c}": s["auc"][c] for c in classes},
-                     "classes_undefined": ",".join(sorted(set(s["auc_undefined"]) | set(s["f1_undefined"])))})
+        rows.append(
+            {
+                "method": method,
+                "n_records": len(x),
+                "macro_f1": s["macro_f1"],
+                "macro_auc": s["macro_auc"],
+                **{f"f1_{c}": s["f1"][c] for c in classes},
+                **{f"auc_{c}": s["auc"][c] for c in classes},
+                "classes_undefined": ",".join(sorted(set(s["auc_undefined"]) | set(s["f1_undefined"]))),
+            }
+        )
     table = pd.DataFrame(rows)
     orig = table.set_index("method").loc["original"]
     table["f1_retention"] = table["macro_f1"] / orig["macro_f1"]

@@ -13,8 +13,8 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -95,6 +95,87 @@ def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
     raise ValueError(f"unknown lr_schedule {schedule!r} (constant or cosine)")
 
 
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss`` (gradients cleared first); returns the loss as a float."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _fresh_state(modules: dict[str, nn.Module], fp: str) -> dict:
+    return {
+        "fingerprint": fp,
+        "epochs_done": 0,
+        "stopped": False,
+        "best_val": float("inf"),
+        "best_epoch": -1,
+        "bad_epochs": 0,
+        "history": [],
+        "best": _snapshot(modules),
+    }
+
+
+def _score_untrained(state: dict, modules: dict[str, nn.Module], validate: Callable[[], dict], log) -> None:
+    """History row ``epoch`` 0: the untrained weights, which stay the best unless an epoch beats them."""
+    val = _score(modules, validate)
+    if not np.isfinite(val["val_loss"]):
+        raise FloatingPointError(f"epoch 0: validation loss is not finite ({val['val_loss']})")
+    state.update(best_val=val["val_loss"], best_epoch=0)
+    state["history"].append({"epoch": 0, "lr": 0.0, "train_loss": float("nan"), **val, "best": True, "seconds": 0.0})
+    log(f"epoch 0 (untrained): val {val['val_loss']:.5f} *")
+
+
+def _run_epoch(
+    state: dict,
+    epoch: int,
+    modules,
+    optimizer,
+    base_lrs,
+    train_epoch,
+    validate,
+    *,
+    max_epochs: int,
+    patience: int,
+    lr_schedule: str,
+    state_path,
+    log,
+) -> None:
+    """Train and score one epoch, update the best weights and the patience count, save the resume state."""
+    t0 = time.perf_counter()
+    for g, lr in zip(optimizer.param_groups, base_lrs):
+        g["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
+    for m in modules.values():
+        m.train()
+    train_loss = float(train_epoch(epoch))
+    val = _score(modules, validate)
+    if not np.isfinite(train_loss) or not np.isfinite(val["val_loss"]):
+        raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite (train {train_loss}, val {val['val_loss']})")
+    improved = val["val_loss"] < state["best_val"]
+    if improved:
+        state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best=_snapshot(modules))
+    else:
+        state["bad_epochs"] += 1
+    row = {
+        "epoch": epoch + 1,
+        "lr": optimizer.param_groups[0]["lr"],
+        "train_loss": train_loss,
+        **val,
+        "best": improved,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    state["history"].append(row)
+    state["epochs_done"] = epoch + 1
+    state["stopped"] = state["bad_epochs"] >= patience
+    state["current"] = _snapshot(modules)
+    state["optimizer"] = optimizer.state_dict()
+    save_torch(state_path, state)
+    log(
+        f"epoch {epoch + 1}/{max_epochs}: train {train_loss:.5f} val {val['val_loss']:.5f}"
+        f"{' *' if improved else ''} ({row['seconds']:.1f} s)"
+    )
+
+
 def fit(
     modules: dict[str, nn.Module],
     optimizer: torch.optim.Optimizer,
@@ -122,16 +203,9 @@ def fit(
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     state = load_state(state_path, fp, log)
     if state is None:
-        state = {"fingerprint": fp, "epochs_done": 0, "stopped": False, "best_val": float("inf"),
-                 "best_epoch": -1, "bad_epochs": 0, "history": [], "best": _snapshot(modules)}
+        state = _fresh_state(modules, fp)
         if validate_initial:
-            val = _score(modules, validate)
-            if not np.isfinite(val["val_loss"]):
-                raise FloatingPointError(f"epoch 0: validation loss is not finite ({val['val_loss']})")
-            state.update(best_val=val["val_loss"], best_epoch=0)
-            state["history"].append({"epoch": 0, "lr": 0.0, "train_loss": float("nan"), **val, "best": True,
-                                     "seconds": 0.0})
-            log(f"epoch 0 (untrained): val {val['val_loss']:.5f} *")
+            _score_untrained(state, modules, validate, log)
     else:
         for name, m in modules.items():
             m.load_state_dict(state["current"][name])
@@ -141,33 +215,27 @@ def fit(
     for epoch in range(state["epochs_done"], max_epochs):
         if state["stopped"]:
             break
-        t0 = time.perf_counter()
-        for g, lr in zip(optimizer.param_groups, base_lrs):
-            g["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
-        for m in modules.values():
-            m.train()
-        train_loss = float(train_epoch(epoch))
-        val = _score(modules, validate)
-        if not np.isfinite(train_loss) or not np.isfinite(val["val_loss"]):
-            raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite (train {train_loss}, val {val['val_loss']})")
-        improved = val["val_loss"] < state["best_val"]
-        if improved:
-            state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best=_snapshot(modules))
-        else:
-            state["bad_epochs"] += 1
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_loss, **val, "best": improved,
-               "seconds": round(time.perf_counter() - t0, 3)}
-        state["history"].append(row)
-        state["epochs_done"] = epoch + 1
-        state["stopped"] = state["bad_epochs"] >= patience
-        state["current"] = _snapshot(modules)
-        state["optimizer"] = optimizer.state_dict()
-        save_torch(state_path, state)
-        log(f"epoch {epoch + 1}/{max_epochs}: train {train_loss:.5f} val {val['val_loss']:.5f}"
-            f"{' *' if improved else ''} ({row['seconds']:.1f} s)")
+        _run_epoch(
+            state,
+            epoch,
+            modules,
+            optimizer,
+            base_lrs,
+            train_epoch,
+            validate,
+            max_epochs=max_epochs,
+            patience=patience,
+            lr_schedule=lr_schedule,
+            state_path=state_path,
+            log=log,
+        )
         if epoch_hook is not None:
             epoch_hook(epoch)
     if state["stopped"]:
         log(f"early stop: no improvement for {patience} epochs; best epoch {state['best_epoch']}")
-    return {"best": state["best"], "best_epoch": state["best_epoch"], "best_val": state["best_val"],
-            "history": state["history"]}
+    return {
+        "best": state["best"],
+        "best_epoch": state["best_epoch"],
+        "best_val": state["best_val"],
+        "history": state["history"],
+    }

@@ -30,8 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecgrecon.data.datasets import (
+    ArtifactError,
+    load_folds,
+    read_json_artifact,
+    read_leads,
+    read_segment_meta,
+    split_rows,
+)
 from ecgrecon.io.atomic import write_json
-from ecgrecon.data.datasets import ArtifactError, load_folds, read_json_artifact, read_leads, read_segment_meta, split_rows
 
 DEFAULT_ALPHAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Ridge penalties tried (mV^2, on the per-sample normalised Gram matrix)."""
@@ -137,7 +144,7 @@ class LinearMap:
     intercept: np.ndarray
     alpha: np.ndarray
     alphas: list[float] = field(default_factory=list)
-    val_rmse: np.ndarray | None = None     # (n_alphas, J) validation RMSE per alpha (mV)
+    val_rmse: np.ndarray | None = None  # (n_alphas, J) validation RMSE per alpha (mV)
     info: dict = field(default_factory=dict)
 
     def predict(self, x: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -145,9 +152,9 @@ class LinearMap:
         x = _check_x(x, len(self.inputs))
         out = np.empty((x.shape[0], len(self.targets), x.shape[2]), dtype=np.float32)
         for lo in range(0, len(x), chunk):
-            v = lag_view(x[lo:lo + chunk].astype(np.float64), self.context)
-            y = np.tensordot(v, self.weights, axes=([1, 3], [1, 2]))          # (n, T, J)
-            out[lo:lo + chunk] = y.transpose(0, 2, 1) + self.intercept[None, :, None]
+            v = lag_view(x[lo : lo + chunk].astype(np.float64), self.context)
+            y = np.tensordot(v, self.weights, axes=([1, 3], [1, 2]))  # (n, T, J)
+            out[lo : lo + chunk] = y.transpose(0, 2, 1) + self.intercept[None, :, None]
         return out
 
     def flat_weights(self) -> np.ndarray:
@@ -157,13 +164,18 @@ class LinearMap:
     def to_dict(self) -> dict:
         """JSON-serialisable form (floats round-trip exactly)."""
         return {
-            "format": FORMAT, "method": "GL", "inputs": list(self.inputs), "targets": list(self.targets),
-            "context": int(self.context), "alphas": [float(a) for a in self.alphas],
+            "format": FORMAT,
+            "method": "GL",
+            "inputs": list(self.inputs),
+            "targets": list(self.targets),
+            "context": int(self.context),
+            "alphas": [float(a) for a in self.alphas],
             "alpha": {t: float(a) for t, a in zip(self.targets, self.alpha)},
             "intercept": {t: float(b) for t, b in zip(self.targets, self.intercept)},
             "weights": {t: self.weights[j].tolist() for j, t in enumerate(self.targets)},
-            "val_rmse": None if self.val_rmse is None else
-            {t: self.val_rmse[:, j].tolist() for j, t in enumerate(self.targets)},
+            "val_rmse": None
+            if self.val_rmse is None
+            else {t: self.val_rmse[:, j].tolist() for j, t in enumerate(self.targets)},
             "info": self.info,
         }
 
@@ -184,12 +196,16 @@ def from_dict(d: dict, source="GL map") -> LinearMap:
             raise ValueError(f"weights have shape {w.shape}, expected {(len(targets), len(d['inputs']), k)}")
         vr = d.get("val_rmse")
         return LinearMap(
-            inputs=list(d["inputs"]), targets=targets, context=int(d["context"]), weights=w,
+            inputs=list(d["inputs"]),
+            targets=targets,
+            context=int(d["context"]),
+            weights=w,
             intercept=np.array([d["intercept"][t] for t in targets], dtype=np.float64),
             alpha=np.array([d["alpha"][t] for t in targets], dtype=np.float64),
             alphas=[float(a) for a in d.get("alphas", [])],
             val_rmse=None if vr is None else np.array([vr[t] for t in targets], dtype=np.float64).T,
-            info=dict(d.get("info", {})))
+            info=dict(d.get("info", {})),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{source}: not a valid GL map ({exc})") from exc
 
@@ -231,8 +247,7 @@ def validation_sse(batches, context: int, w_all: np.ndarray, b_all: np.ndarray) 
     return sse, n
 
 
-def fit_streams(train_batches, val_batches, inputs, targets, context: int = 0,
-                alphas=DEFAULT_ALPHAS) -> LinearMap:
+def fit_streams(train_batches, val_batches, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS) -> LinearMap:
     """Fit GL from iterables of (x (n, C, T), y (n, J, T)) batches; each is read once, train first."""
     inputs, targets, alphas = list(inputs), list(targets), [float(a) for a in alphas]
     if context < 0:
@@ -241,23 +256,30 @@ def fit_streams(train_batches, val_batches, inputs, targets, context: int = 0,
         raise ValueError(f"alphas must be a non-empty list of values >= 0, got {alphas}")
     ne = accumulate(train_batches, context, len(inputs), len(targets))
     g, c, mx, my = ne.centred()
-    w_all = ridge_solutions(g, c, alphas)                      # (A, p, J)
-    b_all = my[None, :] - np.einsum("p,apj->aj", mx, w_all)    # (A, J)
+    w_all = ridge_solutions(g, c, alphas)  # (A, p, J)
+    b_all = my[None, :] - np.einsum("p,apj->aj", mx, w_all)  # (A, J)
     sse, n_val = validation_sse(val_batches, context, w_all, b_all)
     if n_val == 0:
         raise ValueError("no validation samples: alpha cannot be chosen")
-    best = np.argmin(sse, axis=0)                              # first (smallest) alpha on ties
+    best = np.argmin(sse, axis=0)  # first (smallest) alpha on ties
     j = np.arange(len(targets))
-    w = w_all[best, :, j]                                      # (J, p)
+    w = w_all[best, :, j]  # (J, p)
     return LinearMap(
-        inputs=inputs, targets=targets, context=int(context),
-        weights=w.reshape(len(targets), len(inputs), 2 * context + 1), intercept=b_all[best, j],
-        alpha=np.array([alphas[i] for i in best]), alphas=alphas, val_rmse=np.sqrt(sse / n_val),
-        info={"n_train_samples": int(ne.n), "n_val_samples": int(n_val)})
+        inputs=inputs,
+        targets=targets,
+        context=int(context),
+        weights=w.reshape(len(targets), len(inputs), 2 * context + 1),
+        intercept=b_all[best, j],
+        alpha=np.array([alphas[i] for i in best]),
+        alphas=alphas,
+        val_rmse=np.sqrt(sse / n_val),
+        info={"n_train_samples": int(ne.n), "n_val_samples": int(n_val)},
+    )
 
 
-def fit(x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS,
-        chunk: int = 1024) -> LinearMap:
+def fit(
+    x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024
+) -> LinearMap:
     """Fit GL on arrays: x (n, C, T) inputs and y (n, J, T) targets in mV (train and val)."""
     x_train = _check_x(x_train, len(inputs), "train inputs")
     y_train = _check_x(y_train, len(targets), "train targets")
@@ -273,11 +295,12 @@ def fit(x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alpha
 def _segment_batches(path, rows: np.ndarray, inputs, targets, chunk: int):
     for s in _chunks(len(rows), chunk):
         sig = read_leads(path, list(inputs) + list(targets), rows[s], chunk=chunk)
-        yield sig[:, : len(inputs)], sig[:, len(inputs):]
+        yield sig[:, : len(inputs)], sig[:, len(inputs) :]
 
 
-def fit_from_segments(segments, folds, fold: str, inputs, targets, context: int = 0,
-                      alphas=DEFAULT_ALPHAS, chunk: int = 1024, log=print) -> LinearMap:
+def fit_from_segments(
+    segments, folds, fold: str, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024, log=print
+) -> LinearMap:
     """Fit GL on the train segments of ``fold`` in segments.h5, choose alpha on its val segments.
 
     Reads in chunks of ``chunk`` segments, so memory does not grow with the data set.
@@ -288,11 +311,14 @@ def fit_from_segments(segments, folds, fold: str, inputs, targets, context: int 
         if len(rows[split]) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
     val = _segment_batches(segments, rows["val"], inputs, targets, chunk)
-    gl = fit_streams(_segment_batches(segments, rows["train"], inputs, targets, chunk), val,
-                     inputs, targets, context, alphas)
+    gl = fit_streams(
+        _segment_batches(segments, rows["train"], inputs, targets, chunk), val, inputs, targets, context, alphas
+    )
     gl.info.update(fold=fold, n_train_segments=int(len(rows["train"])), n_val_segments=int(len(rows["val"])))
-    log(f"GL {fold}: {len(rows['train'])} train / {len(rows['val'])} val segments, context {context}; alpha "
-        + ", ".join(f"{t} {a:g}" for t, a in zip(gl.targets, gl.alpha)))
+    log(
+        f"GL {fold}: {len(rows['train'])} train / {len(rows['val'])} val segments, context {context}; alpha "
+        + ", ".join(f"{t} {a:g}" for t, a in zip(gl.targets, gl.alpha))
+    )
     return gl
 
 
@@ -322,14 +348,14 @@ class GLAnchor(nn.Module):
         self.register_buffer("bias", torch.zeros(1))
 
     @classmethod
-    def from_map(cls, gl: LinearMap, target: str) -> "GLAnchor":
+    def from_map(cls, gl: LinearMap, target: str) -> GLAnchor:
         """The anchor of lead ``target`` of a fitted GL map."""
         if target not in gl.targets:
             raise ValueError(f"GL map has no target {target!r} (has {gl.targets})")
         j = gl.targets.index(target)
         anchor = cls(len(gl.inputs), gl.context)
-        anchor.weight.copy_(torch.tensor(gl.weights[j:j + 1], dtype=torch.float32))
-        anchor.bias.copy_(torch.tensor(gl.intercept[j:j + 1], dtype=torch.float32))
+        anchor.weight.copy_(torch.tensor(gl.weights[j : j + 1], dtype=torch.float32))
+        anchor.bias.copy_(torch.tensor(gl.intercept[j : j + 1], dtype=torch.float32))
         return anchor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

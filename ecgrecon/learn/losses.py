@@ -52,8 +52,7 @@ def supcon_loss_reference(z, labels, ids, temperature: float) -> float:
     for i in range(m):
         denom = sum(math.exp(dot(z[i], z[a]) / temperature) for a in range(m) if a != i)
         positives = [
-            p for p in range(m)
-            if p != i and (ids[p] == ids[i] or any(x and y for x, y in zip(labels[i], labels[p])))
+            p for p in range(m) if p != i and (ids[p] == ids[i] or any(x and y for x, y in zip(labels[i], labels[p])))
         ]
         if not positives:
             continue

@@ -56,7 +56,11 @@ class SignalEncoder(nn.Module):
         kernels = [7, 5, 5, 3]
         layers: list[nn.Module] = []
         for i, k in enumerate(kernels):
-            layers += [nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False), nn.BatchNorm1d(chans[i + 1]), nn.ReLU()]
+            layers += [
+                nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False),
+                nn.BatchNorm1d(chans[i + 1]),
+                nn.ReLU(),
+            ]
             if i < len(kernels) - 1:
                 layers.append(nn.MaxPool1d(2))
         self.features = nn.Sequential(*layers)
@@ -95,7 +99,9 @@ class LeadDecoder(nn.Module):
     equals convolving the concatenated (2*proj x T) tensor at half the cost.
     """
 
-    def __init__(self, n_in: int, h_dim: int = 0, proj: int = 128, hidden: int = 128, stride: int = 4, out_channels: int = 32):
+    def __init__(
+        self, n_in: int, h_dim: int = 0, proj: int = 128, hidden: int = 128, stride: int = 4, out_channels: int = 32
+    ):
         super().__init__()
         self.n_in, self.h_dim, self.proj, self.stride = n_in, h_dim, proj, stride
         self.x_proj = nn.Conv1d(n_in, proj, 7, padding=3)

@@ -3,8 +3,8 @@
 reps.h5: ``h`` (n_seg, D) aligned with segments.h5 rows (``seg_id``), ``records/h`` aligned
 with ``records/`` windows (``win_id``), and per fold of folds.json ``norm/{fold}/mean|std``
 computed on that fold's train segments only (``norm_from``: copied from another reps.h5, e.g.
-the training data set's, for a database evaluated with models trained elsewhere). With ``tile`` every h is replaced by the mean
-h over all windows of the same record in the same group (the record tiled in time).
+the training data set's, for a database evaluated with models trained elsewhere). With ``tile`` every h
+is replaced by the mean h over all windows of the same record in the same group (the record tiled in time).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import h5py
 import numpy as np
 import torch
 
-from ecgrecon.io.atomic import atomic_path
 from ecgrecon.data.datasets import ArtifactError, fold_names, load_folds, read_leads, read_segment_meta, split_rows
+from ecgrecon.io.atomic import atomic_path
 from ecgrecon.learn.device import resolve_device
-from ecgrecon.learn.train_encoder import load_encoder
 from ecgrecon.learn.train_decoder import check_seg_ids
+from ecgrecon.learn.train_encoder import load_encoder
 
 
 def _norms_from(path, fold_ids, dim: int) -> dict:
@@ -37,8 +37,10 @@ def _norms_from(path, fold_ids, dim: int) -> dict:
 @torch.no_grad()
 def encode(encoder, x: np.ndarray, device, batch_size: int = 1024) -> np.ndarray:
     """h (n, D) float32 for input-lead segments x (n, L, T) in mV."""
-    out = [encoder(torch.from_numpy(x[lo : lo + batch_size]).to(device)).cpu().numpy()
-           for lo in range(0, len(x), batch_size)]
+    out = [
+        encoder(torch.from_numpy(x[lo : lo + batch_size]).to(device)).cpu().numpy()
+        for lo in range(0, len(x), batch_size)
+    ]
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, encoder.out.out_features), np.float32)
 
 
@@ -51,16 +53,34 @@ def tile_by_record(h: np.ndarray, ecg_ids: np.ndarray) -> np.ndarray:
     return (sums / counts)[inv].astype(np.float32)
 
 
-def extract_reps(segments, folds, encoder_path, out_h5, *, tile: bool = False, device="auto", chunk: int = 8192,
-                 log=print, norm_from=None) -> dict:
+def extract_reps(
+    segments,
+    folds,
+    encoder_path,
+    out_h5,
+    *,
+    tile: bool = False,
+    device="auto",
+    chunk: int = 8192,
+    log=print,
+    norm_from=None,
+) -> dict:
     """Write reps.h5 (see module docstring); returns a summary."""
     dev = resolve_device(device)
     encoder, ckpt = load_encoder(encoder_path, dev)
     inputs = ckpt["inputs"]
     meta, _ = read_segment_meta(segments)
     seg_ids = check_seg_ids(meta, segments)
-    h = np.concatenate([encode(encoder, read_leads(segments, inputs, np.arange(lo, min(lo + chunk, len(meta)))), dev)
-                        for lo in range(0, len(meta), chunk)]) if len(meta) else np.zeros((0, ckpt["embed_dim"]), np.float32)
+    h = (
+        np.concatenate(
+            [
+                encode(encoder, read_leads(segments, inputs, np.arange(lo, min(lo + chunk, len(meta)))), dev)
+                for lo in range(0, len(meta), chunk)
+            ]
+        )
+        if len(meta)
+        else np.zeros((0, ckpt["embed_dim"]), np.float32)
+    )
     if tile:
         h = tile_by_record(h, meta["ecg_id"].to_numpy())
     with h5py.File(segments, "r") as f:
@@ -71,8 +91,11 @@ def extract_reps(segments, folds, encoder_path, out_h5, *, tile: bool = False, d
         win = rmeta["win_id"].to_numpy(np.int64)
         if not np.array_equal(win, np.arange(len(rmeta))):
             raise ArtifactError(f"{segments}: records/meta win_id is not the row index 0..n-1")
-        rec = encode(encoder, read_leads(segments, inputs, None, group="records"), dev) if len(rmeta) else \
-            np.zeros((0, h.shape[1]), np.float32)
+        rec = (
+            encode(encoder, read_leads(segments, inputs, None, group="records"), dev)
+            if len(rmeta)
+            else np.zeros((0, h.shape[1]), np.float32)
+        )
         if tile and len(rmeta):
             rec = tile_by_record(rec, rmeta["ecg_id"].to_numpy())
     fold_ids = fold_names(folds)
@@ -92,8 +115,16 @@ def extract_reps(segments, folds, encoder_path, out_h5, *, tile: bool = False, d
             f.create_dataset(f"norm/{fold}/mean", data=mean.astype(np.float32))
             f.create_dataset(f"norm/{fold}/std", data=std.astype(np.float32))
             f[f"norm/{fold}"].attrs["n_train"] = n
-        f.attrs.update({"embed_dim": h.shape[1], "tile": bool(tile), "inputs": list(inputs),
-                        "encoder_best_epoch": ckpt["best_epoch"]})
-    log(f"reps: h {h.shape} for segments, {None if rec is None else rec.shape} for record windows; "
-        f"norm stats for folds {fold_ids}; tile={tile}")
+        f.attrs.update(
+            {
+                "embed_dim": h.shape[1],
+                "tile": bool(tile),
+                "inputs": list(inputs),
+                "encoder_best_epoch": ckpt["best_epoch"],
+            }
+        )
+    log(
+        f"reps: h {h.shape} for segments, {None if rec is None else rec.shape} for record windows; "
+        f"norm stats for folds {fold_ids}; tile={tile}"
+    )
     return {"n_segments": len(h), "n_windows": 0 if rec is None else len(rec), "folds": fold_ids}

@@ -16,24 +16,50 @@ resume state beside the checkpoint (``{lead}.resume.pt``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ecgrecon.data.datasets import (
+    ArtifactError,
+    load_folds,
+    load_h,
+    read_leads,
+    read_segment_meta,
+    split_rows,
+    zscore_segments,
+)
 from ecgrecon.io.atomic import write_csv
-from ecgrecon.data.datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
-from ecgrecon.learn.device import (autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision,
-                     seed_everything)
-from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
-from ecgrecon.learn.linear import GLAnchor, load as load_gl
+from ecgrecon.learn.device import (
+    autocast,
+    bf16_native,
+    derive_seed,
+    inference_batch,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+)
+from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch, step
+from ecgrecon.learn.linear import GLAnchor
+from ecgrecon.learn.linear import load as load_gl
 from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
-TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule",
-              "epoch_fraction", "precision")
+TRAIN_KEYS = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "loss_weights",
+    "max_epochs",
+    "patience",
+    "lr_schedule",
+    "epoch_fraction",
+    "precision",
+)
 
 
 @dataclass
@@ -107,12 +133,96 @@ def _checked_bf16(model, probes, requested: str, log) -> str:
     if err <= BF16_TOLERANCE:
         log(f"precision bf16: bf16 vs float32 output difference {err:.2%} of the output std on the probe batches")
         return "bf16"
-    msg = (f"bf16 outputs of this decoder differ from float32 by {err:.1%} of the output std on this device "
-           f"(> {BF16_TOLERANCE:.0%}: a bf16 kernel is inexact for these layer shapes)")
+    msg = (
+        f"bf16 outputs of this decoder differ from float32 by {err:.1%} of the output std on this device "
+        f"(> {BF16_TOLERANCE:.0%}: a bf16 kernel is inexact for these layer shapes)"
+    )
     if requested == "bf16":
         raise RuntimeError(f"precision bf16: {msg}; set decoder.precision to fp32 or auto")
     log(f"warning: {msg}; training in fp32")
     return "fp32"
+
+
+@dataclass
+class _OnDevice:
+    """One fit's train and validation tensors on the device (``h*`` None for variants without h)."""
+
+    xt: torch.Tensor
+    ht: torch.Tensor | None
+    yt: torch.Tensor
+    xv: torch.Tensor
+    hv: torch.Tensor | None
+    yv: torch.Tensor
+
+
+def _on_device(data: DecoderData, dev) -> _OnDevice:
+    def put(a):
+        return None if a is None else torch.from_numpy(a).to(dev)
+
+    return _OnDevice(
+        put(data.x_train), put(data.h_train), put(data.y_train), put(data.x_val), put(data.h_val), put(data.y_val)
+    )
+
+
+def _epoch_size(cfg: dict, n: int) -> int:
+    """Train segments per epoch: ``epoch_fraction`` of the ``n`` train segments (at least one)."""
+    fraction = float(cfg.get("epoch_fraction", 1.0))
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"decoder epoch_fraction must be in (0, 1], got {fraction}")
+    return max(1, int(round(fraction * n)))
+
+
+def _train_epoch(
+    epoch: int, *, model, opt, t: _OnDevice, n_epoch: int, bs: int, precision: str, w: dict, seed: int, key: tuple, dev
+) -> float:
+    """One epoch on a fresh seeded subset of ``n_epoch`` train segments; returns the mean batch loss."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
+    perm = torch.randperm(len(t.xt), generator=g)[:n_epoch].to(dev)
+    total = 0.0
+    for lo in range(0, n_epoch, bs):
+        idx = perm[lo : lo + bs]
+        with autocast(precision, dev):
+            pred = model(t.xt[idx], None if t.ht is None else t.ht[idx])
+        total += step(opt, _batch_loss(pred.float(), t.yt[idx], w)) * len(idx)
+    return total / n_epoch
+
+
+def _validate(*, model, t: _OnDevice, vb: int, precision: str, w: dict, dev) -> dict:
+    """Validation loss, RMSE and MAE (mV) over every validation segment, in chunks of ``vb``."""
+    se = ae = 0.0
+    for lo in range(0, len(t.xv), vb):
+        with autocast(precision, dev):
+            pred = model(t.xv[lo : lo + vb], None if t.hv is None else t.hv[lo : lo + vb])
+        err = (pred.float() - t.yv[lo : lo + vb]).double()
+        se += float((err**2).sum())
+        ae += float(err.abs().sum())
+    m = t.yv.numel()
+    return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
+
+
+def _fit_fingerprint(model, data: DecoderData, *, variant, key, seed, dev, precision, cfg) -> str:
+    """What a resume state must match: settings, thread count, the GL anchor (ChA) and the data."""
+    anchored = isinstance(model, AnchoredDecoder)
+    settings = {
+        "variant": variant,
+        "key": list(key),
+        "seed": seed,
+        "device": dev.type,
+        "precision": precision,
+        "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS},
+        "threads": torch.get_num_threads(),
+        "anchor": None
+        if not anchored
+        else [float(v) for v in model.anchor.weight.flatten().tolist()] + [float(model.anchor.bias)],
+    }
+    return fingerprint(
+        settings,
+        data.x_train,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        *(a for a in (data.h_train, data.h_val) if a is not None),
+    )
 
 
 def fit_decoder(
@@ -132,6 +242,8 @@ def fit_decoder(
 
     ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
     lead see the same batches. ``anchor``: the fold's GL anchor of the lead (variant ChA only).
+    Steps: device and precision, model and optimiser, tensors on the device, bf16 check, then the
+    fit loop (:func:`ecgrecon.learn.fitloop.fit`) over :func:`_train_epoch` and :func:`_validate`.
     """
     dev = resolve_device(device)
     seed_everything(seed, dev)
@@ -142,62 +254,47 @@ def fit_decoder(
     h_dim = 0 if data.h_train is None else data.h_train.shape[1]
     torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
     model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
-    anchored = isinstance(model, AnchoredDecoder)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     w = {k: float(v) for k, v in cfg["loss_weights"].items()}
     bs = int(cfg["batch_size"])
-
-    def tensors(x, h, y):
-        t = [torch.from_numpy(x).to(dev), None if h is None else torch.from_numpy(h).to(dev), torch.from_numpy(y).to(dev)]
-        return t
-
-    xt, ht, yt = tensors(data.x_train, data.h_train, data.y_train)
-    xv, hv, yv = tensors(data.x_val, data.h_val, data.y_val)
+    t = _on_device(data, dev)
     vb = inference_batch(dev)
     if precision == "bf16":
-        precision = _checked_bf16(model, [(xt[:bs], None if ht is None else ht[:bs]),
-                                          (xv[:vb], None if hv is None else hv[:vb])], requested, log)
-    n = len(xt)
-    fraction = float(cfg.get("epoch_fraction", 1.0))
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"decoder epoch_fraction must be in (0, 1], got {fraction}")
-    n_epoch = max(1, int(round(fraction * n)))
-
-    def train_epoch(epoch: int) -> float:
-        g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
-        perm = torch.randperm(n, generator=g)[:n_epoch].to(dev)
-        total = 0.0
-        for lo in range(0, n_epoch, bs):
-            idx = perm[lo : lo + bs]
-            with autocast(precision, dev):
-                pred = model(xt[idx], None if ht is None else ht[idx])
-            loss = _batch_loss(pred.float(), yt[idx], w)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        return total / n_epoch
-
-    def validate() -> dict:
-        se = ae = 0.0
-        for lo in range(0, len(xv), vb):
-            with autocast(precision, dev):
-                pred = model(xv[lo : lo + vb], None if hv is None else hv[lo : lo + vb])
-            err = (pred.float() - yv[lo : lo + vb]).double()
-            se += float((err**2).sum())
-            ae += float(err.abs().sum())
-        m = yv.numel()
-        return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
-
-    settings = {"variant": variant, "key": list(key), "seed": seed, "device": dev.type, "precision": precision,
-                "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS}, "threads": torch.get_num_threads(),
-                "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()]
-                + [float(model.anchor.bias)]}
-    fp = fingerprint(settings, data.x_train, data.y_train, data.x_val, data.y_val,
-                     *(a for a in (data.h_train, data.h_val) if a is not None))
-    result = fit({"model": model}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
-                 patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook,
-                 lr_schedule=cfg.get("lr_schedule", "constant"), validate_initial=anchored)
+        precision = _checked_bf16(
+            model,
+            [(t.xt[:bs], None if t.ht is None else t.ht[:bs]), (t.xv[:vb], None if t.hv is None else t.hv[:vb])],
+            requested,
+            log,
+        )
+    train_epoch = partial(
+        _train_epoch,
+        model=model,
+        opt=opt,
+        t=t,
+        n_epoch=_epoch_size(cfg, len(t.xt)),
+        bs=bs,
+        precision=precision,
+        w=w,
+        seed=seed,
+        key=key,
+        dev=dev,
+    )
+    validate = partial(_validate, model=model, t=t, vb=vb, precision=precision, w=w, dev=dev)
+    fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
+    result = fit(
+        {"model": model},
+        opt,
+        train_epoch,
+        validate,
+        max_epochs=int(cfg["max_epochs"]),
+        patience=int(cfg["patience"]),
+        state_path=state_path,
+        fp=fp,
+        log=log,
+        epoch_hook=epoch_hook,
+        lr_schedule=cfg.get("lr_schedule", "constant"),
+        validate_initial=isinstance(model, AnchoredDecoder),
+    )
     model.load_state_dict(result["best"]["model"])
     model.eval()
     return model, {**result, "precision": precision}
@@ -207,8 +304,12 @@ def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
     """The constructor settings of a decoder (stored in its checkpoint)."""
     if isinstance(model, AnchoredDecoder):
         return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
-    return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride,
-            "out_channels": model.up.out_channels}
+    return {
+        "proj": model.proj,
+        "hidden": model.fuse.out_channels,
+        "stride": model.stride,
+        "out_channels": model.up.out_channels,
+    }
 
 
 def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
@@ -223,8 +324,24 @@ def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
     return GLAnchor.from_map(gl, lead)
 
 
-def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold, lead, inputs, cfg, seed,
-                  device="auto", log=print, epoch_hook=None, gl_path=None) -> dict:
+def train_decoder(
+    segments,
+    folds,
+    reps,
+    out_model,
+    out_curve,
+    *,
+    variant,
+    fold,
+    lead,
+    inputs,
+    cfg,
+    seed,
+    device="auto",
+    log=print,
+    epoch_hook=None,
+    gl_path=None,
+) -> dict:
     """Load data, train, write the checkpoint (best weights) and the validation curve CSV.
 
     ``gl_path``: the fold's GL map (variant ChA only: its anchor).
@@ -236,24 +353,48 @@ def train_decoder(segments, folds, reps, out_model, out_curve, *, variant, fold,
     data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
     log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
     state = resume_path(out_model)
-    model, result = fit_decoder(data, variant=variant, cfg=cfg, seed=seed, key=(fold, lead), device=device,
-                                state_path=state, log=log, epoch_hook=epoch_hook, anchor=anchor)
+    model, result = fit_decoder(
+        data,
+        variant=variant,
+        cfg=cfg,
+        seed=seed,
+        key=(fold, lead),
+        device=device,
+        state_path=state,
+        log=log,
+        epoch_hook=epoch_hook,
+        anchor=anchor,
+    )
     n_params = count_params(model)
     ckpt = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "variant": variant, "fold": fold, "lead": lead, "inputs": [str(i) for i in inputs],
-        "h_dim": int(model.h_dim), "arch": model_arch(model),
-        "n_params": n_params, "precision": result["precision"], "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
-        "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0), "seed": int(seed),
+        "variant": variant,
+        "fold": fold,
+        "lead": lead,
+        "inputs": [str(i) for i in inputs],
+        "h_dim": int(model.h_dim),
+        "arch": model_arch(model),
+        "n_params": n_params,
+        "precision": result["precision"],
+        "best_epoch": int(result["best_epoch"]),
+        "best_val_loss": float(result["best_val"]),
+        "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0),
+        "seed": int(seed),
         "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
     }
     write_csv(out_curve, pd.DataFrame(result["history"]))
     save_torch(out_model, ckpt)
     state.unlink(missing_ok=True)
-    log(f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
-        f"(val loss {result['best_val']:.5f}) of {len(result['history'])}")
-    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"],
-            "precision": result["precision"]}
+    log(
+        f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
+        f"(val loss {result['best_val']:.5f}) of {len(result['history'])}"
+    )
+    return {
+        "n_params": n_params,
+        "best_epoch": result["best_epoch"],
+        "best_val": result["best_val"],
+        "precision": result["precision"],
+    }
 
 
 def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dict]:

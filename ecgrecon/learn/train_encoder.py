@@ -7,14 +7,22 @@ the other view and every sample sharing a label (``labels.level``, likelihood >=
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ecgrecon.data.datasets import (
+    ArtifactError,
+    class_vocab,
+    label_lists,
+    load_folds,
+    read_leads,
+    read_segment_meta,
+    split_rows,
+)
 from ecgrecon.io.atomic import write_csv
-from ecgrecon.data.datasets import ArtifactError, class_vocab, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
 from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
 from ecgrecon.learn.losses import supcon_loss
@@ -23,8 +31,19 @@ from ecgrecon.learn.sampler import ClassBalancedBatchSampler, multi_hot
 from ecgrecon.learn.views import augment, morphology_view
 
 ENCODER_FOLD = "official"
-TRAIN_KEYS = ("embed_dim", "proj_dim", "width", "temperature", "batch_size", "lr", "weight_decay",
-              "max_epochs", "patience", "augment", "lr_schedule")
+TRAIN_KEYS = (
+    "embed_dim",
+    "proj_dim",
+    "width",
+    "temperature",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "max_epochs",
+    "patience",
+    "augment",
+    "lr_schedule",
+)
 
 
 def load_encoder_data(segments, folds, *, inputs, level: str) -> dict:
@@ -44,8 +63,16 @@ def load_encoder_data(segments, folds, *, inputs, level: str) -> dict:
     return out
 
 
-def fit_encoder(data: dict, *, cfg: dict, seed: int, device: str = "auto", state_path, log=print,
-                epoch_hook: Callable[[int], None] | None = None):
+def fit_encoder(
+    data: dict,
+    *,
+    cfg: dict,
+    seed: int,
+    device: str = "auto",
+    state_path,
+    log=print,
+    epoch_hook: Callable[[int], None] | None = None,
+):
     """Train encoder + projection head; returns (encoder, head, fit result) with best weights."""
     dev = resolve_device(device)
     seed_everything(seed, dev)
@@ -68,12 +95,18 @@ def fit_encoder(data: dict, *, cfg: dict, seed: int, device: str = "auto", state
     xt, mt, yt, n_lab = prepared("train")
     xv, mv, yv, n_lab_v = prepared("val")
     bs = min(int(cfg["batch_size"]), n_lab)
-    log(f"encoder: {len(xt)} train ({n_lab} labelled), {len(xv)} val ({n_lab_v} labelled) segments; "
-        f"classes {data['classes']}; batch {bs}")
+    log(
+        f"encoder: {len(xt)} train ({n_lab} labelled), {len(xv)} val ({n_lab_v} labelled) segments; "
+        f"classes {data['classes']}; batch {bs}"
+    )
     sampler = ClassBalancedBatchSampler(data["y_train"], bs, derive_seed(seed, "encoder-sampler"))
     # Validation: fixed batches and fixed augmentations, identical at every epoch.
-    vs = ClassBalancedBatchSampler(data["y_val"], min(int(cfg["batch_size"]), n_lab_v), derive_seed(seed, "encoder-val"),
-                                   n_batches=max(1, -(-n_lab_v // min(int(cfg["batch_size"]), n_lab_v))))
+    vs = ClassBalancedBatchSampler(
+        data["y_val"],
+        min(int(cfg["batch_size"]), n_lab_v),
+        derive_seed(seed, "encoder-val"),
+        n_batches=max(1, -(-n_lab_v // min(int(cfg["batch_size"]), n_lab_v))),
+    )
     g_val = torch.Generator().manual_seed(derive_seed(seed, "encoder-val-aug"))
     val_batches = [(torch.from_numpy(b), augment(xv[torch.from_numpy(b)], fs, aug, g_val)) for b in vs]
 
@@ -101,34 +134,60 @@ def fit_encoder(data: dict, *, cfg: dict, seed: int, device: str = "auto", state
         losses = [float(loss_of(idx, xa, mv, yv)) for idx, xa in val_batches]
         return {"val_loss": float(np.mean(losses))}
 
-    settings = {"seed": seed, "device": dev.type, "classes": data["classes"], "fs": fs,
-                "cfg": {k: cfg.get(k) for k in TRAIN_KEYS}, "threads": torch.get_num_threads()}
+    settings = {
+        "seed": seed,
+        "device": dev.type,
+        "classes": data["classes"],
+        "fs": fs,
+        "cfg": {k: cfg.get(k) for k in TRAIN_KEYS},
+        "threads": torch.get_num_threads(),
+    }
     fp = fingerprint(settings, data["x_train"], data["x_val"], data["y_train"], data["y_val"])
-    result = fit({"encoder": enc, "head": head}, opt, train_epoch, validate, max_epochs=int(cfg["max_epochs"]),
-                 patience=int(cfg["patience"]), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook,
-                 lr_schedule=cfg.get("lr_schedule", "constant"))
+    result = fit(
+        {"encoder": enc, "head": head},
+        opt,
+        train_epoch,
+        validate,
+        max_epochs=int(cfg["max_epochs"]),
+        patience=int(cfg["patience"]),
+        state_path=state_path,
+        fp=fp,
+        log=log,
+        epoch_hook=epoch_hook,
+        lr_schedule=cfg.get("lr_schedule", "constant"),
+    )
     enc.load_state_dict(result["best"]["encoder"])
     head.load_state_dict(result["best"]["head"])
     return enc.eval(), head.eval(), result
 
 
-def train_encoder(segments, folds, out_model, out_log, out_png, *, inputs, level, cfg, seed, device="auto",
-                  log=print, epoch_hook=None) -> dict:
+def train_encoder(
+    segments, folds, out_model, out_log, out_png, *, inputs, level, cfg, seed, device="auto", log=print, epoch_hook=None
+) -> dict:
     """Train and write encoder.pt (best weights), train_log.csv and the loss-curve PNG."""
     from ecgrecon.learn.curves import loss_curve
 
     data = load_encoder_data(segments, folds, inputs=inputs, level=level)
     state = resume_path(out_model)
-    enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log,
-                                    epoch_hook=epoch_hook)
+    enc, head, result = fit_encoder(
+        data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook
+    )
     ckpt = {
         "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
         "head": {k: v.detach().cpu() for k, v in head.state_dict().items()},
-        "inputs": [str(i) for i in inputs], "classes": list(data["classes"]), "level": level, "fs": data["fs"],
-        "embed_dim": int(cfg["embed_dim"]), "proj_dim": int(cfg["proj_dim"]), "width": int(cfg.get("width", 32)),
-        "temperature": float(cfg["temperature"]), "n_params": count_params(enc),
-        "best_epoch": int(result["best_epoch"]), "best_val_loss": float(result["best_val"]),
-        "epochs_run": len(result["history"]), "seed": int(seed),
+        "inputs": [str(i) for i in inputs],
+        "classes": list(data["classes"]),
+        "level": level,
+        "fs": data["fs"],
+        "embed_dim": int(cfg["embed_dim"]),
+        "proj_dim": int(cfg["proj_dim"]),
+        "width": int(cfg.get("width", 32)),
+        "temperature": float(cfg["temperature"]),
+        "n_params": count_params(enc),
+        "best_epoch": int(result["best_epoch"]),
+        "best_val_loss": float(result["best_val"]),
+        "epochs_run": len(result["history"]),
+        "seed": int(seed),
     }
     history = pd.DataFrame(result["history"])
     write_csv(out_log, history)
@@ -142,7 +201,8 @@ def train_encoder(segments, folds, out_model, out_log, out_png, *, inputs, level
 def load_encoder(path, device="cpu") -> tuple[SignalEncoder, dict]:
     """Rebuild the encoder from encoder.pt (``torch.load(weights_only=True)``)."""
     ckpt = load_checkpoint(path, "encoder")
-    enc, _ = build_encoder(len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"],
-                                                 "width": ckpt["width"]})
+    enc, _ = build_encoder(
+        len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"], "width": ckpt["width"]}
+    )
     enc.load_state_dict(ckpt["encoder"])
     return enc.to(device).eval(), ckpt

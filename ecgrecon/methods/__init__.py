@@ -3,12 +3,47 @@
 ``from ecgrecon import methods; methods.get("Ch")``; the built-in methods are registered on import.
 """
 
-from ecgrecon.methods import linear, decoders, calibrated  # noqa: F401  (register the built-in methods, in table order)
-from ecgrecon.methods.registry import (CORRUPTIONS, KINDS, REFERENCE_DISPLAY, REGISTRY, EvalData, Method, Prediction, artifact_key, display, get,
-                       load_plugins, markdown_table, names, register)
+# The built-in methods register on import, in table order (GL first: others anchor on it).
+# isort: off
+from ecgrecon.methods import linear  # noqa: F401
+from ecgrecon.methods import decoders  # noqa: F401
+from ecgrecon.methods import calibrated  # noqa: F401
 
-__all__ = ["predict", "CORRUPTIONS", "KINDS", "REFERENCE_DISPLAY", "REGISTRY", "EvalData", "Method", "Prediction", "artifact_key", "display",
-           "get", "load_plugins", "markdown_table", "names", "register"]
+# isort: on
+from ecgrecon.methods.registry import (
+    CORRUPTIONS,
+    KINDS,
+    REFERENCE_DISPLAY,
+    REGISTRY,
+    EvalData,
+    Method,
+    Prediction,
+    artifact_key,
+    display,
+    get,
+    load_plugins,
+    markdown_table,
+    names,
+    register,
+)
+
+__all__ = [
+    "predict",
+    "CORRUPTIONS",
+    "KINDS",
+    "REFERENCE_DISPLAY",
+    "REGISTRY",
+    "EvalData",
+    "Method",
+    "Prediction",
+    "artifact_key",
+    "display",
+    "get",
+    "load_plugins",
+    "markdown_table",
+    "names",
+    "register",
+]
 
 
 def predict(name: str, artifacts, data: EvalData) -> Prediction:

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 from ecgrecon.methods.registry import Method, register
 
-PCM = register(Method(
-    name="PCM", display="PCM", family="per-patient calibrated", kind="calibrated", calibration=True,
-    anchor="GL", legend="PCM (per-patient ridge)", color="tab:orange",
-    description="per-patient ridge from a 2-s 12-lead calibration, quality-weighted fallback to GL",
-))
+PCM = register(
+    Method(
+        name="PCM",
+        display="PCM",
+        family="per-patient calibrated",
+        kind="calibrated",
+        calibration=True,
+        anchor="GL",
+        legend="PCM (per-patient ridge)",
+        color="tab:orange",
+        description="per-patient ridge from a 2-s 12-lead calibration, quality-weighted fallback to GL",
+    )
+)

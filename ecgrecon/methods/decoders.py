@@ -9,20 +9,46 @@ import numpy as np
 
 from ecgrecon.methods.registry import Method, Prediction, register
 
-C = register(Method(
-    name="C", display="C", family="discriminative deep", kind="decoder", legend="C (signal)", color="tab:blue",
-    exportable=True, description="per-lead 1-D CNN decoder of the z-scored input leads",
-))
-CH = register(Method(
-    name="Ch", display="C-h", family="discriminative deep", kind="decoder", legend="C-h (signal + h)",
-    color="tab:red", uses_h=True, exportable=True,
-    description="C plus the supervised-contrastive encoder representation h of the input leads",
-))
-CHA = register(Method(
-    name="ChA", display="ChA", family="anchored deep", kind="decoder", legend="ChA (GL + C-h residual)",
-    color="tab:purple", uses_h=True, raw_inputs=True, anchor="GL", exportable=True,
-    description="GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)",
-))
+C = register(
+    Method(
+        name="C",
+        display="C",
+        family="discriminative deep",
+        kind="decoder",
+        legend="C (signal)",
+        color="tab:blue",
+        exportable=True,
+        description="per-lead 1-D CNN decoder of the z-scored input leads",
+    )
+)
+CH = register(
+    Method(
+        name="Ch",
+        display="C-h",
+        family="discriminative deep",
+        kind="decoder",
+        legend="C-h (signal + h)",
+        color="tab:red",
+        uses_h=True,
+        exportable=True,
+        description="C plus the supervised-contrastive encoder representation h of the input leads",
+    )
+)
+CHA = register(
+    Method(
+        name="ChA",
+        display="ChA",
+        family="anchored deep",
+        kind="decoder",
+        legend="ChA (GL + C-h residual)",
+        color="tab:purple",
+        uses_h=True,
+        raw_inputs=True,
+        anchor="GL",
+        exportable=True,
+        description="GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)",
+    )
+)
 
 
 def predict(method: Method, artifacts, data) -> Prediction:
@@ -37,16 +63,19 @@ def predict(method: Method, artifacts, data) -> Prediction:
     if len(artifacts) != len(data.targets):
         raise ArtifactError(f"{method.name}: {len(artifacts)} checkpoints for {len(data.targets)} target leads")
     pred = np.zeros((len(data.raw_in), len(data.targets), data.raw_in.shape[-1]), np.float32)
-    rpred = None if data.r_raw is None else np.zeros((len(data.r_raw), len(data.targets), data.r_raw.shape[-1]),
-                                                     np.float32)
+    rpred = (
+        None if data.r_raw is None else np.zeros((len(data.r_raw), len(data.targets), data.r_raw.shape[-1]), np.float32)
+    )
     x, rx = (data.raw_in, data.r_raw) if method.raw_inputs else (data.x, data.rx)
     h, rh = (data.h, data.rh) if method.uses_h else (None, None)
     train_mean, n_params = {}, 0
     for j, (lead, path) in enumerate(zip(data.targets, artifacts)):
         model, ckpt = load_decoder(path, data.device)
         if ckpt["inputs"] != list(data.inputs) or ckpt["lead"] != lead:
-            raise ArtifactError(f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, "
-                                f"expected {list(data.inputs)} -> {lead}")
+            raise ArtifactError(
+                f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, "
+                f"expected {list(data.inputs)} -> {lead}"
+            )
         pred[:, j] = run_model(model, x, h, data.device)
         if rpred is not None:
             rpred[:, j] = run_model(model, rx, rh, data.device)

@@ -38,18 +38,18 @@ CORRUPTIONS = ("none", "noise", "time_mask")
 
 @dataclass(frozen=True)
 class Method:
-    name: str                     # id in config, paths and table columns (e.g. "Ch")
-    display: str                  # label in tables (e.g. "C-h")
-    family: str                   # population linear | per-patient calibrated | discriminative deep | anchored deep
-    kind: str                     # linear | decoder | calibrated (see the module docstring)
-    description: str              # one line for the README / --help
-    uses_h: bool = False          # reads the encoder representation h (the task's encoder is trained for it)
-    raw_inputs: bool = False      # decoders: takes the input leads in mV (else z-scored per segment and lead)
-    anchor: str | None = None     # name of the linear method whose prediction it starts from (ChA: GL)
-    calibration: bool = False     # needs a calibration segment of the true 12-lead record
+    name: str  # id in config, paths and table columns (e.g. "Ch")
+    display: str  # label in tables (e.g. "C-h")
+    family: str  # population linear | per-patient calibrated | discriminative deep | anchored deep
+    kind: str  # linear | decoder | calibrated (see the module docstring)
+    description: str  # one line for the README / --help
+    uses_h: bool = False  # reads the encoder representation h (the task's encoder is trained for it)
+    raw_inputs: bool = False  # decoders: takes the input leads in mV (else z-scored per segment and lead)
+    anchor: str | None = None  # name of the linear method whose prediction it starts from (ChA: GL)
+    calibration: bool = False  # needs a calibration segment of the true 12-lead record
     corruptions: tuple = ("none",)
-    exportable: bool = False      # `export_model` packs it into a bundle for `ecgrecon reconstruct`
-    legend: str = ""              # figure legend (default: display)
+    exportable: bool = False  # `export_model` packs it into a bundle for `ecgrecon reconstruct`
+    legend: str = ""  # figure legend (default: display)
     color: str = "tab:gray"
     settings: dict = field(default_factory=dict)  # linear: overrides of the `gl` config section
 
@@ -84,7 +84,7 @@ class Prediction:
     segments: object
     records: object
     n_params: int
-    train_mean: dict | None = None   # lead -> mean train waveform (decoders; the train_mean reference)
+    train_mean: dict | None = None  # lead -> mean train waveform (decoders; the train_mean reference)
 
 
 REGISTRY: dict[str, Method] = {}
@@ -152,9 +152,14 @@ def load_plugins(paths) -> list[str]:
 
 def markdown_table() -> str:
     """The registry as a markdown table (README's methods table; a test keeps the two equal)."""
-    rows = ["| method | table name | family | fitted by | reads h | exported | what it is |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| method | table name | family | fitted by | reads h | exported | what it is |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "calibrated": "`calibrate_pcm`"}
     for m in REGISTRY.values():
-        rows.append(f"| `{m.name}` | {m.display} | {m.family} | {rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "
-                    f"{'yes' if m.exportable else 'no'} | {m.description} |")
+        rows.append(
+            f"| `{m.name}` | {m.display} | {m.family} | {rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "
+            f"{'yes' if m.exportable else 'no'} | {m.description} |"
+        )
     return "\n".join(rows)

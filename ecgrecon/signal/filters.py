@@ -13,7 +13,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.signal as ss
 
-NOTCH_Q = 30.0            # quality factor of the mains notch
+NOTCH_Q = 30.0  # quality factor of the mains notch
 MAX_EDGE_OF_NYQUIST = 0.9  # band-pass upper edge is clipped to this fraction of Nyquist
 MAX_RESAMPLE_FACTOR = 1000  # up/down factors above this count as "cannot resample"
 
@@ -35,8 +35,9 @@ def notch(x: np.ndarray, fs: float, f0: float | None) -> tuple[np.ndarray, str |
     if f0 is None:
         return x, "notch switched off (clean.notch_hz: null)"
     if f0 >= fs / 2:
-        return x, (f"notch {f0:g} Hz skipped: at or above the Nyquist frequency "
-                   f"({fs / 2:g} Hz) of the {fs:g} Hz source")
+        return x, (
+            f"notch {f0:g} Hz skipped: at or above the Nyquist frequency ({fs / 2:g} Hz) of the {fs:g} Hz source"
+        )
     return ss.sosfiltfilt(_notch_sos(float(fs), float(f0)), x, axis=-1), None
 
 
@@ -69,8 +70,7 @@ def resample_factors(fs_in: float, fs_out: float) -> tuple[int, int]:
     """(up, down) with ``fs_in * up / down == fs_out``; ValueError when not a small fraction."""
     ratio = Fraction(str(float(fs_out))) / Fraction(str(float(fs_in)))
     if max(ratio.numerator, ratio.denominator) > MAX_RESAMPLE_FACTOR:
-        raise ValueError(f"{fs_in:g} Hz -> {fs_out:g} Hz needs the ratio {ratio}, "
-                         "not a small fraction")
+        raise ValueError(f"{fs_in:g} Hz -> {fs_out:g} Hz needs the ratio {ratio}, not a small fraction")
     return ratio.numerator, ratio.denominator
 
 
@@ -98,7 +98,7 @@ def moving_median(x: np.ndarray, width: int) -> np.ndarray:
     rows = np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
     padded = np.pad(rows, ((0, 0), (h, h)), mode="edge")
     med = ndi.median_filter(padded.reshape(-1), size=width, mode="nearest")
-    return med.reshape(padded.shape)[:, h:h + x.shape[-1]].reshape(x.shape)
+    return med.reshape(padded.shape)[:, h : h + x.shape[-1]].reshape(x.shape)
 
 
 def remove_baseline(x: np.ndarray, fs: float, window_s: float) -> np.ndarray:

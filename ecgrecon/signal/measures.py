@@ -114,7 +114,7 @@ def st_t_levels(beat: np.ndarray, fs: float, onset: float, offset: float) -> tup
     baseline = np.median(beat[base_lo:base_hi], axis=0)
     j = offset * fs
     st = beat[min(int(round(j + 0.06 * fs)), len(beat) - 1)] - baseline
-    seg = beat[int(round(j + 0.08 * fs)):int(round(j + 0.45 * fs))] - baseline
+    seg = beat[int(round(j + 0.08 * fs)) : int(round(j + 0.45 * fs))] - baseline
     if len(seg) == 0:
         return st, np.full(beat.shape[1], np.nan)
     k = np.argmax(np.abs(seg), axis=0)
@@ -124,7 +124,7 @@ def st_t_levels(beat: np.ndarray, fs: float, onset: float, offset: float) -> tup
 def record_features(x: np.ndarray, fs: float) -> dict:
     """Measures of one record (n_samples, 12) in mV: amplitudes, rate, QRS, ST/T per lead."""
     y = bandpass(x, fs, *WIDE_BAND_HZ, order=2, axis=-2)
-    out = {"ptp": y.max(axis=0) - y.min(axis=0), "rms": np.sqrt((y ** 2).mean(axis=0))}
+    out = {"ptp": y.max(axis=0) - y.min(axis=0), "rms": np.sqrt((y**2).mean(axis=0))}
     peaks = detect_r_peaks(y[:, 1][None], fs)
     out["hr"] = heart_rate(peaks, fs)
     out["rr_cv"] = rr_irregularity(peaks, fs)
@@ -136,6 +136,6 @@ def record_features(x: np.ndarray, fs: float) -> dict:
     onset, offset = qrs_bounds(beat, fs)
     out["qrs_ms"] = 1000 * (offset - onset)
     out["st"], out["t_amp"] = st_t_levels(beat, fs, onset, offset)
-    q = beat[int(round(onset * fs)):int(round(offset * fs)) + 1]
+    q = beat[int(round(onset * fs)) : int(round(offset * fs)) + 1]
     out["qrs_amp"] = q.max(axis=0) - q.min(axis=0) if len(q) else nan12
     return out

@@ -58,7 +58,7 @@ def reassemble(windows: np.ndarray, meta: pd.DataFrame) -> dict[int, np.ndarray]
     keep = meta["n_keep_from"].to_numpy()[order]
     bounds = np.flatnonzero(np.r_[True, ecg[1:] != ecg[:-1], True])
     for a, b in zip(bounds[:-1], bounds[1:]):
-        parts = [windows[order[i]][..., int(keep[i]):] for i in range(a, b)]
+        parts = [windows[order[i]][..., int(keep[i]) :] for i in range(a, b)]
         out[int(ecg[a])] = np.concatenate(parts, axis=-1)
     return out
 
@@ -69,8 +69,11 @@ def record_lead_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     p = np.asarray(p, dtype=np.float64)
     sse = float(((y - p) ** 2).sum())
     sst = float(((y - y.mean()) ** 2).sum())
-    return {"rmse": float(np.sqrt(sse / y.size)), "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
-            "pearson": float(per_segment_pearson(y[None], p[None])[0])}
+    return {
+        "rmse": float(np.sqrt(sse / y.size)),
+        "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
+        "pearson": float(per_segment_pearson(y[None], p[None])[0]),
+    }
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
@@ -85,7 +88,9 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
     return float(v.mean()), float(half), len(v)
 
 
-def knn_neighbours(features: np.ndarray, groups: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def knn_neighbours(
+    features: np.ndarray, groups: np.ndarray, k: int, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
     """Cosine k nearest neighbours of every row among rows of *other* groups (patients).
 
     Returns (index (n, k), valid (n, k) bool); fewer than k candidates leave invalid slots.

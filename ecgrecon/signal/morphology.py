@@ -5,7 +5,8 @@ target leads (V1, V3-V6) are replaced by a method's reconstruction, so a perfect
 reconstruction has zero error, and a reconstruction that moves the fiducial points (e.g. a
 smeared QRS shifts the J point) is charged for it, as a measuring program would be.
 
-Beat detector (:func:`ecgrecon.signal.measures.detect_r_peaks`, the package's one R-peak detector), for (L, T) signals in mV at ``fs`` Hz:
+Beat detector (:func:`ecgrecon.signal.measures.detect_r_peaks`, the package's one R-peak detector), for
+(L, T) signals in mV at ``fs`` Hz:
 1. each lead is band-passed 5-15 Hz (2nd-order Butterworth, zero phase): the QRS band;
 2. energy = sum over leads of the squared first difference, smoothed by a centred 100-ms
    moving average;
@@ -45,8 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
-from ecgrecon.signal.measures import (BEAT_AFTER_S, BEAT_BEFORE_S, check_signal, detect_r_peaks,  # noqa: F401
-                                      median_beat, qrs_bounds)
+from ecgrecon.signal.measures import BEAT_AFTER_S, BEAT_BEFORE_S, check_signal, detect_r_peaks, median_beat, qrs_bounds  # noqa: F401
 
 BASELINE_GAP_S, BASELINE_LEN_S = 0.02, 0.04
 ST_OFFSET_S = 0.06
@@ -66,8 +66,15 @@ def measure_ecg(x12: np.ndarray, fs: float) -> dict:
         raise ValueError(f"12-lead ECG: expected 12 leads, got {x.shape[0]}")
     peaks = detect_r_peaks(x, fs)
     nan = np.full(12, np.nan)
-    out = {"r_amp": nan, "st60": nan.copy(), "t_amp": nan.copy(), "n_beats": 0, "qrs_onset_s": np.nan,
-           "j_s": np.nan, "peaks": peaks}
+    out = {
+        "r_amp": nan,
+        "st60": nan.copy(),
+        "t_amp": nan.copy(),
+        "n_beats": 0,
+        "qrs_onset_s": np.nan,
+        "j_s": np.nan,
+        "peaks": peaks,
+    }
     beat = median_beat(x.T, peaks, fs)
     if beat is None:
         return out
@@ -79,9 +86,9 @@ def measure_ecg(x12: np.ndarray, fs: float) -> dict:
     lo = max(hi - int(round(BASELINE_LEN_S * fs)), 0)
     b = beat - np.median(beat[lo:hi], axis=0)
     i_j = int(round(j * fs))
-    out["r_amp"] = b[i_on:max(i_j, i_on + 1)].max(axis=0)
+    out["r_amp"] = b[i_on : max(i_j, i_on + 1)].max(axis=0)
     out["st60"] = b[min(int(round((j + ST_OFFSET_S) * fs)), len(b) - 1)]
-    seg = b[int(round((j + T_WINDOW_S[0]) * fs)):int(round((j + T_WINDOW_S[1]) * fs))]
+    seg = b[int(round((j + T_WINDOW_S[0]) * fs)) : int(round((j + T_WINDOW_S[1]) * fs))]
     if len(seg):
         k = np.argmax(np.abs(seg), axis=0)
         out["t_amp"] = seg[k, np.arange(12)]
@@ -118,8 +125,11 @@ def lead_errors(truth: dict, recon: dict, leads) -> pd.DataFrame:
     for q in QUANTITIES:
         for lead, i in zip(leads, idx):
             t, r = truth[q][:, i], recon[q][:, i]
-            parts.append(pd.DataFrame({"record": np.arange(n), "lead": lead, "quantity": q,
-                                       "truth": t, "recon": r, "error": r - t}))
+            parts.append(
+                pd.DataFrame(
+                    {"record": np.arange(n), "lead": lead, "quantity": q, "truth": t, "recon": r, "error": r - t}
+                )
+            )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -132,14 +142,25 @@ def error_summary(errors: pd.DataFrame) -> pd.DataFrame:
         e = e[ok]
         bias = float(e.mean()) if len(e) else np.nan
         sd = float(e.std(ddof=1)) if len(e) > 1 else np.nan
-        rows.append({"lead": lead, "quantity": q, "n": int(ok.sum()), "n_failed": int((~ok).sum()),
-                     "bias_mv": bias, "sd_mv": sd, "mae_mv": float(np.abs(e).mean()) if len(e) else np.nan,
-                     "loa_low_mv": bias - 1.96 * sd, "loa_high_mv": bias + 1.96 * sd})
+        rows.append(
+            {
+                "lead": lead,
+                "quantity": q,
+                "n": int(ok.sum()),
+                "n_failed": int((~ok).sum()),
+                "bias_mv": bias,
+                "sd_mv": sd,
+                "mae_mv": float(np.abs(e).mean()) if len(e) else np.nan,
+                "loa_low_mv": bias - 1.96 * sd,
+                "loa_high_mv": bias + 1.96 * sd,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def morphology_table(truth12: np.ndarray, recon12: dict[str, np.ndarray], fs: float, leads,
-                     truth_measures: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def morphology_table(
+    truth12: np.ndarray, recon12: dict[str, np.ndarray], fs: float, leads, truth_measures: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Morphology errors of every method on the same ECGs.
 
     ``truth12``: (n, 12, T) true ECGs; ``recon12``: method -> (n, 12, T) ECGs with the target

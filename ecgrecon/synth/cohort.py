@@ -9,10 +9,10 @@ from __future__ import annotations
 import ast
 import multiprocessing
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,13 +25,15 @@ from ecgrecon.synth.record import FS_LOW, FS_SOURCE, patient_model, simulate_rec
 from ecgrecon.synth.tables import database_table, summary, write_ground_truth
 from ecgrecon.synth.wfdb_writer import write_record
 
-CHUNK_RECORDS = (20, 150)     # records per work item: at least, at most
+CHUNK_RECORDS = (20, 150)  # records per work item: at least, at most
 OWN_NAMES = {"records100", "records500", "RECORDS", "ptbxl_database.csv", "scp_statements.csv", "ground_truth.h5"}
 
 
 def _patient_models(seed: int, patients: pd.DataFrame) -> dict:
-    return {int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes)
-            for p in patients.itertuples()}
+    return {
+        int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes)
+        for p in patients.itertuples()
+    }
 
 
 def _simulate_chunk(task: tuple) -> list[dict]:
@@ -45,10 +47,16 @@ def _simulate_chunk(task: tuple) -> list[dict]:
         write_record(Path(out_dir) / record_path(r.ecg_id), quantise(sim.lr), FS_LOW)
         if write_hr:
             write_record(Path(out_dir) / record_path(r.ecg_id, hr=True), quantise(sim.hr), FS_SOURCE)
-        out.append({"ecg_id": int(r.ecg_id), "truth": sim.truth,
-                    "lead_field": model.anatomy.field12, "local_field": model.anatomy.local12,
-                    "anatomy": model.anatomy.params,
-                    "effects": {c: round(float(e["sev"]), 4) for c, e in model.effects.items()}})
+        out.append(
+            {
+                "ecg_id": int(r.ecg_id),
+                "truth": sim.truth,
+                "lead_field": model.anatomy.field12,
+                "local_field": model.anatomy.local12,
+                "anatomy": model.anatomy.params,
+                "effects": {c: round(float(e["sev"]), 4) for c, e in model.effects.items()},
+            }
+        )
     return out
 
 
@@ -78,17 +86,24 @@ def _prepare_out_dir(out: Path) -> None:
     if out.exists():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_NAMES and not p.name.startswith("."))
         if foreign:
-            raise FileExistsError(f"{out}: refusing to write a synthetic cohort into a folder holding "
-                                  f"other files: {foreign[:5]}")
+            raise FileExistsError(
+                f"{out}: refusing to write a synthetic cohort into a folder holding other files: {foreign[:5]}"
+            )
         for sub in ("records100", "records500"):
             if (out / sub).is_dir():
                 shutil.rmtree(out / sub)
     out.mkdir(parents=True, exist_ok=True)
 
 
-def write_cohort(out_dir, n_records: int, seed: int, write_hr: bool = False,
-                 bad_per_thousand: float = 3.0, threads: int = 1,
-                 progress: Callable[[str], None] = print) -> dict:
+def write_cohort(
+    out_dir,
+    n_records: int,
+    seed: int,
+    write_hr: bool = False,
+    bad_per_thousand: float = 3.0,
+    threads: int = 1,
+    progress: Callable[[str], None] = print,
+) -> dict:
     """Generate ``n_records`` synthetic records into ``out_dir`` (PTB-XL layout); returns a summary.
 
     Writes ``records100/`` (and ``records500/`` with ``write_hr``), ``ptbxl_database.csv``,
@@ -123,8 +138,9 @@ def write_cohort(out_dir, n_records: int, seed: int, write_hr: bool = False,
                 for chunk in pool.map(_simulate_chunk, tasks):
                     collect(chunk)
         except BrokenProcessPool as exc:
-            raise RuntimeError(f"{out}: a synthesis worker process died ({exc}); "
-                               "rerun with threads=1 to see the error") from exc
+            raise RuntimeError(
+                f"{out}: a synthesis worker process died ({exc}); rerun with threads=1 to see the error"
+            ) from exc
     else:
         for task in tasks:
             collect(_simulate_chunk(task))
@@ -140,8 +156,9 @@ def write_cohort(out_dir, n_records: int, seed: int, write_hr: bool = False,
     return summary(db, records, patients, seed, out)
 
 
-def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0,
-                    want_hr: bool = False) -> dict:
+def simulate_cohort(
+    n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0, want_hr: bool = False
+) -> dict:
     """The records ``write_cohort(n_records, seed, ...)`` writes, in memory, before quantisation.
 
     Returns ``{"records": plan table, "lr", "clean_lr": (n, 1000, 12) mV, "hr", "clean_hr":
@@ -157,8 +174,13 @@ def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: f
         sims.append(simulate_record(seed, model, r.ecg_id, bool(r.afib), r.bad_kind, want_hr=want_hr, want_clean=True))
         fields.append(model.anatomy.field12)
         local.append(model.anatomy.local12)
-    return {"records": records, "lr": np.stack([s.lr for s in sims]),
-            "clean_lr": np.stack([s.clean_lr for s in sims]),
-            "hr": np.stack([s.hr for s in sims]) if want_hr else None,
-            "clean_hr": np.stack([s.clean_hr for s in sims]),
-            "truth": [s.truth for s in sims], "lead_field": np.stack(fields), "local_field": np.stack(local)}
+    return {
+        "records": records,
+        "lr": np.stack([s.lr for s in sims]),
+        "clean_lr": np.stack([s.clean_lr for s in sims]),
+        "hr": np.stack([s.hr for s in sims]) if want_hr else None,
+        "clean_hr": np.stack([s.clean_hr for s in sims]),
+        "truth": [s.truth for s in sims],
+        "lead_field": np.stack(fields),
+        "local_field": np.stack(local),
+    }

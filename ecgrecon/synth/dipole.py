@@ -71,8 +71,9 @@ def morphology(ph: dict) -> dict[str, list]:
     return comp
 
 
-def beat_onsets(rng: np.random.Generator, hr: float, afib: bool, ph: dict,
-                start: float, stop: float, rr_cv: float = 0.2) -> np.ndarray:
+def beat_onsets(
+    rng: np.random.Generator, hr: float, afib: bool, ph: dict, start: float, stop: float, rr_cv: float = 0.2
+) -> np.ndarray:
     """QRS onset times (s) covering [start, stop]: sinus HRV or irregular AF intervals."""
     rr0 = 60.0 / hr
     n = int(np.ceil((stop - start) / (rr0 * 0.6))) + 3
@@ -81,15 +82,27 @@ def beat_onsets(rng: np.random.Generator, hr: float, afib: bool, ph: dict,
         rr = np.maximum(rr, 0.28)
     else:
         t_approx = start + rr0 * np.arange(n)
-        rr = rr0 * (1 + ph["rsa"] * np.sin(2 * np.pi * ph["resp_hz"] * t_approx + rng.uniform(0, 2 * np.pi))
-                    + ph["mayer"] * np.sin(2 * np.pi * 0.1 * t_approx + rng.uniform(0, 2 * np.pi))
-                    + rng.normal(0, 0.008, n))
+        rr = rr0 * (
+            1
+            + ph["rsa"] * np.sin(2 * np.pi * ph["resp_hz"] * t_approx + rng.uniform(0, 2 * np.pi))
+            + ph["mayer"] * np.sin(2 * np.pi * 0.1 * t_approx + rng.uniform(0, 2 * np.pi))
+            + rng.normal(0, 0.008, n)
+        )
     onsets = start - rng.uniform(0, rr0) + np.concatenate([[0.0], np.cumsum(rr[:-1])])
     return onsets[onsets < stop]
 
 
-def render(comp: dict, onsets: np.ndarray, pr: float, qtc: float, p_present: bool,
-           amp_jitter: np.ndarray, fs: float, t0: float, n: int) -> np.ndarray:
+def render(
+    comp: dict,
+    onsets: np.ndarray,
+    pr: float,
+    qtc: float,
+    p_present: bool,
+    amp_jitter: np.ndarray,
+    fs: float,
+    t0: float,
+    n: int,
+) -> np.ndarray:
     """Source signals (n, 5) = X, Y, Z, local A, local B on the grid t0 + k/fs.
 
     Each wavelet is evaluated only within +-5 sigma of its centre, for all beats and wavelets
@@ -102,10 +115,10 @@ def render(comp: dict, onsets: np.ndarray, pr: float, qtc: float, p_present: boo
         amps = np.where((anchor == P_ONSET)[:, None], 0.0, amps)
     rr_prev = np.diff(onsets, prepend=onsets[0] - (onsets[1] - onsets[0] if len(onsets) > 1 else 1.0))
     qt = qtc * np.clip(rr_prev, 0.3, 2.0) ** (1 / 3)
-    anchors = np.stack([onsets - pr, onsets, onsets + qt], axis=1)        # (beats, 3)
+    anchors = np.stack([onsets - pr, onsets, onsets + qt], axis=1)  # (beats, 3)
     used = np.flatnonzero(np.abs(amps).sum(axis=1) > 0)
-    half = np.ceil(5 * sigma[used] * fs).astype(int)                       # per wavelet
-    mu = anchors[:, anchor[used]] + offset[used]                          # (beats, wavelets)
+    half = np.ceil(5 * sigma[used] * fs).astype(int)  # per wavelet
+    mu = anchors[:, anchor[used]] + offset[used]  # (beats, wavelets)
     # one ragged segment per (beat, wavelet): sample indices around the wavelet's centre
     seg_len = np.broadcast_to(2 * half + 1, mu.shape).ravel()
     seg_first = (np.rint((mu - t0) * fs).astype(int) - half).ravel()

@@ -21,16 +21,18 @@ import numpy as np
 INDEPENDENT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
 """The eight independent leads; the other four limb leads are derived from I and II."""
 
-DOWER = np.array([
-    [0.632, -0.235, 0.059],    # I
-    [0.235, 1.066, -0.132],    # II
-    [-0.515, 0.157, -0.917],   # V1
-    [0.044, 0.164, -1.387],    # V2
-    [0.882, 0.098, -1.277],    # V3
-    [1.213, 0.127, -0.601],    # V4
-    [1.125, 0.127, -0.086],    # V5
-    [0.831, 0.076, 0.230],     # V6
-])
+DOWER = np.array(
+    [
+        [0.632, -0.235, 0.059],  # I
+        [0.235, 1.066, -0.132],  # II
+        [-0.515, 0.157, -0.917],  # V1
+        [0.044, 0.164, -1.387],  # V2
+        [0.882, 0.098, -1.277],  # V3
+        [1.213, 0.127, -0.601],  # V4
+        [1.125, 0.127, -0.086],  # V5
+        [0.831, 0.076, 0.230],  # V6
+    ]
+)
 """Dower's transform, rows = INDEPENDENT leads, columns = Frank X, Y, Z (mV per mV)."""
 
 PROXIMITY = np.array([0.75, 1.0, 1.1, 1.15, 1.1, 0.85])
@@ -102,13 +104,13 @@ def draw_anatomy(rng: np.random.Generator, age: float, sex: int, bmi: float, lvh
 
     torso_gain = np.exp(rng.normal(0.0, 0.1)) * float(np.clip(1 - 0.016 * (bmi - 25), 0.7, 1.2))
     chest_gain = np.exp(rng.normal(0.0, 0.15)) * (1.1 if lvh else 1.0)
-    shift = rng.normal(0.0, 0.5)                      # whole row along the chest (electrode spacings)
+    shift = rng.normal(0.0, 0.5)  # whole row along the chest (electrode spacings)
     position = np.arange(6) + shift + rng.normal(0.0, 0.3, 6)
-    height = rng.normal(0.0, 0.6) + rng.normal(0.0, 0.25, 6)   # intercostal spaces, + = higher
+    height = rng.normal(0.0, 0.6) + rng.normal(0.0, 0.25, 6)  # intercostal spaces, + = higher
     rows = _precordial_rows(position)
-    rows[:, 1] -= 0.20 * height                        # a higher electrode sees less of the inferior Y
+    rows[:, 1] -= 0.20 * height  # a higher electrode sees less of the inferior Y
     rows[:, 2] += 0.20 * height * np.sign(rows[:, 2])  # ...and the Z projection changes with it
-    rows += rng.normal(0.0, 0.18, (6, 3))              # local torso inhomogeneity
+    rows += rng.normal(0.0, 0.18, (6, 3))  # local torso inhomogeneity
     breast = np.array([1.0, 1.0, 0.85, 0.82, 0.88, 1.0]) if sex == 1 else np.ones(6)
     rows *= (chest_gain * PROXIMITY * breast * np.exp(rng.normal(0.0, 0.15, 6)))[:, None]
 
@@ -116,15 +118,25 @@ def draw_anatomy(rng: np.random.Generator, age: float, sex: int, bmi: float, lvh
     limb *= np.exp(rng.normal(0.0, 0.08, 2))[:, None]
     field8 = torso_gain * np.vstack([limb, rows]) @ rot
 
-    centre = np.array([rng.uniform(0.0, 2.5), rng.uniform(2.5, 5.0)])   # anterior, apical
+    centre = np.array([rng.uniform(0.0, 2.5), rng.uniform(2.5, 5.0)])  # anterior, apical
     width = rng.uniform(0.6, 1.3, 2)
     strength = rng.uniform(0.25, 0.65, 2) * rng.choice([-1.0, 1.0], 2)
     local8 = np.zeros((8, 2))
     local8[2:] = strength * np.exp(-0.5 * ((np.arange(6)[:, None] - centre) / width) ** 2)
 
-    params = {"rot_frontal_deg": frontal, "rot_horizontal_deg": horizontal,
-              "rot_sagittal_deg": sagittal, "torso_gain": torso_gain, "chest_gain": chest_gain,
-              "electrode_shift": shift, "electrode_height": float(np.mean(height)),
-              "local_a_centre": centre[0], "local_b_centre": centre[1], "local_a_width": width[0],
-              "local_b_width": width[1], "local_a_strength": strength[0], "local_b_strength": strength[1]}
+    params = {
+        "rot_frontal_deg": frontal,
+        "rot_horizontal_deg": horizontal,
+        "rot_sagittal_deg": sagittal,
+        "torso_gain": torso_gain,
+        "chest_gain": chest_gain,
+        "electrode_shift": shift,
+        "electrode_height": float(np.mean(height)),
+        "local_a_centre": centre[0],
+        "local_b_centre": centre[1],
+        "local_a_width": width[0],
+        "local_b_width": width[1],
+        "local_a_strength": strength[0],
+        "local_b_strength": strength[1],
+    }
     return Anatomy(field8, local8, params)

@@ -14,7 +14,8 @@ import numpy as np
 
 ELECTRODES = ("RA", "LA", "LL", "C1", "C2", "C3", "C4", "C5", "C6")
 BAD_KINDS = ("flat", "saturated", "artefact")
-ADC_MAX = 32767          # int16 rail (WFDB format 16 reserves -32768 for "no sample")
+ADC_MAX = 32767  # int16 rail (WFDB format 16 reserves -32768 for "no sample")
+
 
 def electrodes_to_leads(e: np.ndarray) -> np.ndarray:
     """Electrode potentials (n, 9: RA, LA, LL, C1..C6) -> leads I, II, V1..V6 (n, 8)."""
@@ -79,13 +80,13 @@ def corrupt(leads: np.ndarray, kind: str, rng: np.random.Generator, fs: float) -
     out = leads.copy()
     lead = int(rng.integers(12))
     n = len(out)
-    if kind == "flat":                      # a disconnected channel: a constant line
+    if kind == "flat":  # a disconnected channel: a constant line
         out[:, lead] = 0.0
-    elif kind == "saturated":               # amplifier driven into both rails
+    elif kind == "saturated":  # amplifier driven into both rails
         t = np.arange(n) / fs
         drive = out[:, lead] * 40 + 45.0 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t)
         out[:, lead] = np.clip(drive, -ADC_MAX / 1000, ADC_MAX / 1000)
-    elif kind == "artefact":                # a huge movement artefact over a few seconds
+    elif kind == "artefact":  # a huge movement artefact over a few seconds
         t = np.arange(n) / fs
         centre, width = rng.uniform(2, 8), rng.uniform(0.5, 1.5)
         burst = rng.uniform(10, 25) * np.exp(-0.5 * ((t - centre) / width) ** 2)

@@ -22,14 +22,26 @@ from ecgrecon.synth.catalogue import STATEMENTS, SUPERCLASS_OF
 from ecgrecon.synth.dipole import QRS_ONSET, unit
 
 MI_DIRECTION = {
-    "IMI": (0.0, 1.0, 0.1), "ILMI": (0.55, 0.8, 0.1), "IPLMI": (0.45, 0.7, 0.55),
-    "IPMI": (0.05, 0.7, 0.7), "ASMI": (-0.3, 0.0, -1.0), "AMI": (0.2, -0.1, -1.0),
-    "ALMI": (0.7, -0.15, -0.7), "LMI": (0.95, -0.3, 0.1), "PMI": (0.05, 0.1, 1.0),
+    "IMI": (0.0, 1.0, 0.1),
+    "ILMI": (0.55, 0.8, 0.1),
+    "IPLMI": (0.45, 0.7, 0.55),
+    "IPMI": (0.05, 0.7, 0.7),
+    "ASMI": (-0.3, 0.0, -1.0),
+    "AMI": (0.2, -0.1, -1.0),
+    "ALMI": (0.7, -0.15, -0.7),
+    "LMI": (0.95, -0.3, 0.1),
+    "PMI": (0.05, 0.1, 1.0),
 }
 STTC_DIRECTION = {
-    "NDT": (0.75, 0.4, -0.3), "NST_": (0.7, 0.5, -0.3), "ISC_": (0.7, 0.45, -0.35),
-    "ISCAL": (0.55, 0.0, -0.8), "ISCAS": (-0.2, 0.0, -1.0), "ISCLA": (0.95, -0.25, 0.0),
-    "ISCIN": (0.05, 1.0, 0.0), "LNGQT": (0.7, 0.5, -0.3), "DIG": (0.7, 0.5, -0.3),
+    "NDT": (0.75, 0.4, -0.3),
+    "NST_": (0.7, 0.5, -0.3),
+    "ISC_": (0.7, 0.45, -0.35),
+    "ISCAL": (0.55, 0.0, -0.8),
+    "ISCAS": (-0.2, 0.0, -1.0),
+    "ISCLA": (0.95, -0.25, 0.0),
+    "ISCIN": (0.05, 1.0, 0.0),
+    "LNGQT": (0.7, 0.5, -0.3),
+    "DIG": (0.7, 0.5, -0.3),
 }
 LBBB_DIR = unit([0.75, 0.1, 0.65])
 RBBB_DIR = unit([-0.6, 0.05, -0.8])
@@ -49,18 +61,25 @@ def draw_effects(rng: np.random.Generator, codes: dict[str, float]) -> dict[str,
         e = {"sev": u(0.65, 1.0) if codes[code] >= 80 else u(0.1, 0.35)}
         sup = SUPERCLASS_OF[code]
         if sup == "MI":
-            e.update(dir=unit(np.add(MI_DIRECTION[code], rng.normal(0, 0.12, 3))), q=u(0.25, 0.5),
-                     r_loss=u(0.4, 0.8), t_inv=u(0.8, 1.6), st=u(0.05, 0.2) if rng.random() < 0.35 else 0.0)
+            e.update(
+                dir=unit(np.add(MI_DIRECTION[code], rng.normal(0, 0.12, 3))),
+                q=u(0.25, 0.5),
+                r_loss=u(0.4, 0.8),
+                t_inv=u(0.8, 1.6),
+                st=u(0.05, 0.2) if rng.random() < 0.35 else 0.0,
+            )
         elif sup == "STTC":
-            e.update(dir=unit(np.add(STTC_DIRECTION[code], rng.normal(0, 0.1, 3))),
-                     depth=0.0 if code in ("NDT", "LNGQT") else u(0.05, 0.15),
-                     t_factor=u(-0.3, 0.3) if code in ("NDT", "NST_") else u(-1.2, -0.3),
-                     qt_add=u(0.05, 0.1))
+            e.update(
+                dir=unit(np.add(STTC_DIRECTION[code], rng.normal(0, 0.1, 3))),
+                depth=0.0 if code in ("NDT", "LNGQT") else u(0.05, 0.15),
+                t_factor=u(-0.3, 0.3) if code in ("NDT", "NST_") else u(-1.2, -0.3),
+                qt_add=u(0.05, 0.1),
+            )
         elif code in ("CLBBB", "CRBBB", "IRBBB", "IVCD"):
-            lo, hi = {"CLBBB": (0.135, 0.175), "CRBBB": (0.125, 0.155), "IRBBB": (0.1, 0.118),
-                      "IVCD": (0.125, 0.16)}[code]
-            e.update(target=u(lo, hi), amp=u(0.5, 0.85) if code == "CRBBB" else u(0.35, 0.55),
-                     notch=u(0.1, 0.25))
+            lo, hi = {"CLBBB": (0.135, 0.175), "CRBBB": (0.125, 0.155), "IRBBB": (0.1, 0.118), "IVCD": (0.125, 0.16)}[
+                code
+            ]
+            e.update(target=u(lo, hi), amp=u(0.5, 0.85) if code == "CRBBB" else u(0.35, 0.55), notch=u(0.1, 0.25))
         elif code in ("LAFB", "LPFB"):
             e.update(tilt=u(0.5, 0.8), d_add=u(0.012, 0.022))
         elif code == "1AVB":
@@ -165,8 +184,14 @@ def apply_morphology(comp: dict, ph: dict, effects: dict[str, dict]) -> dict:
             for name in QRS_NAMES:
                 comp[name][1] *= d0 / d
                 comp[name][2] *= d0 / d
-            comp[f"r_prime_{code}"] = [QRS_ONSET, d - 0.03, 0.014 + 0.15 * (d - d0),
-                                       *(s * e["amp"] * m * RBBB_DIR), 0.0, 0.0]
+            comp[f"r_prime_{code}"] = [
+                QRS_ONSET,
+                d - 0.03,
+                0.014 + 0.15 * (d - d0),
+                *(s * e["amp"] * m * RBBB_DIR),
+                0.0,
+                0.0,
+            ]
             for name in T_NAMES:
                 _set(comp, name, _vec(comp, name) - s * 0.3 * tm * RBBB_DIR)
         elif code == "IVCD":

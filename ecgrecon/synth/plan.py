@@ -13,16 +13,21 @@ from ecgrecon.synth import catalogue as cat
 from ecgrecon.synth.noise import BAD_KINDS
 
 RECORDS_PER_PATIENT = (1, 2, 3)
-P_RECORDS_PER_PATIENT = (0.87, 0.10, 0.03)   # mean ~1.16 records per patient, like PTB-XL
+P_RECORDS_PER_PATIENT = (0.87, 0.10, 0.03)  # mean ~1.16 records per patient, like PTB-XL
 SECOND_CODE_CHOICES = {
-    "CD": {"CRBBB": ("LAFB", "1AVB"), "CLBBB": ("1AVB",), "IRBBB": ("LAFB", "1AVB"),
-           "IVCD": ("1AVB", "LAFB"), "LAFB": ("1AVB", "IRBBB", "CRBBB"), "LPFB": ("1AVB",),
-           "1AVB": ("LAFB", "IRBBB", "CRBBB", "CLBBB"), "WPW": ()},
-    "HYP": {"LVH": ("LAO/LAE",), "LAO/LAE": ("LVH",), "RVH": ("RAO/RAE",), "RAO/RAE": ("RVH",),
-            "SEHYP": ("LVH",)},
+    "CD": {
+        "CRBBB": ("LAFB", "1AVB"),
+        "CLBBB": ("1AVB",),
+        "IRBBB": ("LAFB", "1AVB"),
+        "IVCD": ("1AVB", "LAFB"),
+        "LAFB": ("1AVB", "IRBBB", "CRBBB"),
+        "LPFB": ("1AVB",),
+        "1AVB": ("LAFB", "IRBBB", "CRBBB", "CLBBB"),
+        "WPW": (),
+    },
+    "HYP": {"LVH": ("LAO/LAE",), "LAO/LAE": ("LVH",), "RVH": ("RAO/RAE",), "RAO/RAE": ("RVH",), "SEHYP": ("LVH",)},
 }
-FORM_CODE_OF = {"LVH": "VCLVH", "IMI": "QWAVE", "ASMI": "QWAVE", "ISC_": "STD_", "ISCAL": "INVT",
-                "1AVB": "LPR"}
+FORM_CODE_OF = {"LVH": "VCLVH", "IMI": "QWAVE", "ASMI": "QWAVE", "ISC_": "STD_", "ISCAL": "INVT", "1AVB": "LPR"}
 
 
 def cohort_rng(seed: int) -> np.random.Generator:
@@ -102,7 +107,7 @@ def plan_cohort(n_records: int, seed: int, bad_per_thousand: float = 3.0) -> tup
     codes = [draw_codes(rng) for _ in range(n_pat)]
     abnormal = np.array(["NORM" not in c for c in codes])
     afib_patient = rng.random(n_pat) < np.where(abnormal, cat.P_AFIB_ABNORMAL, cat.P_AFIB_NORMAL)
-    sex = (rng.random(n_pat) < 0.48).astype(np.int64)              # PTB-XL: 0 male, 1 female
+    sex = (rng.random(n_pat) < 0.48).astype(np.int64)  # PTB-XL: 0 male, 1 female
     age = np.clip(np.round(rng.normal(52 + 12 * abnormal + 8 * afib_patient, 16)), 18, 95)
     height = np.round(np.where(sex == 1, 163, 176) + rng.normal(0, 7, n_pat))
     bmi = np.clip(np.exp(rng.normal(np.log(26.5), 0.15, n_pat)), 17, 50)
@@ -114,12 +119,24 @@ def plan_cohort(n_records: int, seed: int, bad_per_thousand: float = 3.0) -> tup
     labels = [superclasses(c) for c in codes]
     folds = assign_folds(rng, [s + (("AFIB",) if a else ()) for s, a in zip(labels, afib_patient)])
     first_day = rng.uniform(0, 17 * 365.25, n_pat)
-    patients = pd.DataFrame({
-        "patient_index": np.arange(n_pat), "patient_id": patient_id, "n_records": counts,
-        "age": age, "sex": sex, "height": height, "weight": weight, "bmi": bmi,
-        "height_csv": np.where(height_known, height, np.nan), "weight_csv": np.where(weight_known, weight, np.nan),
-        "codes": codes, "superclass": labels, "afib_patient": afib_patient, "strat_fold": folds,
-    })
+    patients = pd.DataFrame(
+        {
+            "patient_index": np.arange(n_pat),
+            "patient_id": patient_id,
+            "n_records": counts,
+            "age": age,
+            "sex": sex,
+            "height": height,
+            "weight": weight,
+            "bmi": bmi,
+            "height_csv": np.where(height_known, height, np.nan),
+            "weight_csv": np.where(weight_known, weight, np.nan),
+            "codes": codes,
+            "superclass": labels,
+            "afib_patient": afib_patient,
+            "strat_fold": folds,
+        }
+    )
 
     rec_patient = np.repeat(np.arange(n_pat), counts)
     within = np.concatenate([np.arange(c) for c in counts])
@@ -127,7 +144,7 @@ def plan_cohort(n_records: int, seed: int, bad_per_thousand: float = 3.0) -> tup
     days = first_day[rec_patient] + pd.Series(gap_days).groupby(rec_patient).cumsum().to_numpy()
     seconds = np.round(days * 86400 + rng.uniform(8 * 3600, 17 * 3600, n_records))
     afib = afib_patient[rec_patient] & (rng.random(n_records) < cat.P_AFIB_RECORD)
-    order = np.lexsort((np.arange(n_records), seconds))          # ecg_id follows recording time
+    order = np.lexsort((np.arange(n_records), seconds))  # ecg_id follows recording time
     n_bad = int(round(n_records * bad_per_thousand / 1000.0))
     bad = np.full(n_records, "", dtype=object)
     bad_idx = rng.choice(n_records, size=n_bad, replace=False)
@@ -138,12 +155,23 @@ def plan_cohort(n_records: int, seed: int, bad_per_thousand: float = 3.0) -> tup
     ecg_id = np.empty(n_records, dtype=np.int64)
     ecg_id[order] = np.arange(1, n_records + 1)
     start = pd.Timestamp("1984-01-01")
-    records = pd.DataFrame({
-        "ecg_id": ecg_id, "patient_index": rec_patient, "patient_id": patient_id[rec_patient],
-        "record_in_patient": within, "afib": afib, "bad_kind": bad.astype(str),
-        "recording_date": [str(start + pd.Timedelta(seconds=float(s))) for s in seconds],
-        "nurse": nurse, "site": site,
-    }).sort_values("ecg_id", kind="stable").reset_index(drop=True)
+    records = (
+        pd.DataFrame(
+            {
+                "ecg_id": ecg_id,
+                "patient_index": rec_patient,
+                "patient_id": patient_id[rec_patient],
+                "record_in_patient": within,
+                "afib": afib,
+                "bad_kind": bad.astype(str),
+                "recording_date": [str(start + pd.Timedelta(seconds=float(s))) for s in seconds],
+                "nurse": nurse,
+                "site": site,
+            }
+        )
+        .sort_values("ecg_id", kind="stable")
+        .reset_index(drop=True)
+    )
     return patients, records
 
 

@@ -19,10 +19,14 @@ TARGETS = ("V1", "V3", "V4", "V5", "V6")
 def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
     err = y - pred
     sst = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = 1 - (err ** 2).sum(axis=0) / sst
+    r2 = 1 - (err**2).sum(axis=0) / sst
     r = np.array([np.corrcoef(y[:, k], pred[:, k])[0, 1] for k in range(y.shape[1])])
-    return {"rmse_mv": float(np.sqrt((err ** 2).mean())), "r2": float(r2.mean()), "r": float(r.mean()),
-            "r2_per_lead": dict(zip(TARGETS, map(float, r2)))}
+    return {
+        "rmse_mv": float(np.sqrt((err**2).mean())),
+        "r2": float(r2.mean()),
+        "r": float(r.mean()),
+        "r2_per_lead": dict(zip(TARGETS, map(float, r2))),
+    }
 
 
 def linear_map_scores(signals: np.ndarray, patient_ids: np.ndarray) -> dict:
@@ -43,5 +47,9 @@ def linear_map_scores(signals: np.ndarray, patient_ids: np.ndarray) -> dict:
         sel = pids == pid
         w, *_ = np.linalg.lstsq(x[sel].reshape(-1, 3), y[sel].reshape(-1, 5), rcond=None)
         pred_pat[sel] = x[sel] @ w
-    return {"population": _scores(yf, xf @ w_pop), "per_patient": _scores(yf, pred_pat.reshape(-1, 5)),
-            "n_records": int(len(signals)), "n_patients": int(len(np.unique(pids)))}
+    return {
+        "population": _scores(yf, xf @ w_pop),
+        "per_patient": _scores(yf, pred_pat.reshape(-1, 5)),
+        "n_records": int(len(signals)),
+        "n_patients": int(len(np.unique(pids))),
+    }

@@ -21,7 +21,7 @@ from ecgrecon.synth.leadfield import Anatomy, draw_anatomy, expand_limb
 FS_SOURCE = 500
 FS_LOW = 100
 DURATION_S = 10.0
-MARGIN_S = 0.4                      # simulated on both sides, cropped after decimation
+MARGIN_S = 0.4  # simulated on both sides, cropped after decimation
 N_SOURCE = int(round((DURATION_S + 2 * MARGIN_S) * FS_SOURCE))
 CROP = int(round(MARGIN_S * FS_SOURCE))
 ANTI_ALIAS = firwin(201, 42.0, fs=FS_SOURCE, window=("kaiser", 6.0))
@@ -47,8 +47,9 @@ class PatientModel:
     effects: dict
 
 
-def patient_model(seed: int, patient_index: int, age: float, sex: int, bmi: float,
-                  codes: dict[str, float]) -> PatientModel:
+def patient_model(
+    seed: int, patient_index: int, age: float, sex: int, bmi: float, codes: dict[str, float]
+) -> PatientModel:
     """Draw a patient's anatomy, physiology and pathology effects (order of draws is fixed)."""
     rng = patient_rng(seed, patient_index)
     lvh = codes.get("LVH", 0.0) >= 80
@@ -62,11 +63,11 @@ def patient_model(seed: int, patient_index: int, age: float, sex: int, bmi: floa
 class RecordSim:
     """A simulated record: recorded 12-lead signals (mV) and its ground truth."""
 
-    lr: np.ndarray                       # (1000, 12) at 100 Hz, recorded (noise, corruption)
-    hr: np.ndarray | None                # (5000, 12) at 500 Hz, or None
+    lr: np.ndarray  # (1000, 12) at 100 Hz, recorded (noise, corruption)
+    hr: np.ndarray | None  # (5000, 12) at 500 Hz, or None
     truth: dict
-    clean_lr: np.ndarray | None = None   # (1000, 12) noise-free, decimated like lr
-    clean_hr: np.ndarray | None = None   # (5000, 12) noise-free source-rate signals
+    clean_lr: np.ndarray | None = None  # (1000, 12) noise-free, decimated like lr
+    clean_hr: np.ndarray | None = None  # (5000, 12) noise-free source-rate signals
 
 
 def _qrs_axis_deg(comp: dict, field12: np.ndarray) -> float:
@@ -79,8 +80,15 @@ def _qrs_axis_deg(comp: dict, field12: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(avf, lead_i)))
 
 
-def simulate_record(seed: int, model: PatientModel, ecg_id: int, afib: bool, bad_kind: str = "",
-                    want_hr: bool = False, want_clean: bool = False) -> RecordSim:
+def simulate_record(
+    seed: int,
+    model: PatientModel,
+    ecg_id: int,
+    afib: bool,
+    bad_kind: str = "",
+    want_hr: bool = False,
+    want_clean: bool = False,
+) -> RecordSim:
     """Simulate one 10-s record of a patient (see module docstring for the seeding)."""
     rng = record_rng(seed, ecg_id)
     ph = dict(model.physiology)
@@ -114,7 +122,7 @@ def simulate_record(seed: int, model: PatientModel, ecg_id: int, afib: bool, bad
     rec8 = clean8 + noise.electrodes_to_leads(enoise)
 
     lr = expand_limb(_decimate(rec8))
-    hr = expand_limb(rec8[CROP:CROP + int(DURATION_S * FS_SOURCE)]) if want_hr else None
+    hr = expand_limb(rec8[CROP : CROP + int(DURATION_S * FS_SOURCE)]) if want_hr else None
     bad_lead = ""
     if bad_kind:
         bad_seed = np.random.SeedSequence(seed, spawn_key=(3, int(ecg_id)))
@@ -131,17 +139,26 @@ def simulate_record(seed: int, model: PatientModel, ecg_id: int, afib: bool, bad
         "rr_mean_s": float(rr.mean()) if len(rr) else np.nan,
         "rr_sd_s": float(rr.std()) if len(rr) > 1 else np.nan,
         "n_beats": int(len(in_record)),
-        "pr_s": np.nan if afib else ph["pr"], "p_dur_s": np.nan if afib else ph["p_dur"],
-        "qrs_s": ph["qrs"], "qrs_normal_s": ph["qrs0"], "qtc_s": ph["qtc"], "qt_s": qt_mean,
-        "qrs_mag_mv": ph["qrs_mag"], "t_mag_mv": ph["t_mag"], "fwave_mv": f_amp,
+        "pr_s": np.nan if afib else ph["pr"],
+        "p_dur_s": np.nan if afib else ph["p_dur"],
+        "qrs_s": ph["qrs"],
+        "qrs_normal_s": ph["qrs0"],
+        "qtc_s": ph["qtc"],
+        "qt_s": qt_mean,
+        "qrs_mag_mv": ph["qrs_mag"],
+        "t_mag_mv": ph["t_mag"],
+        "fwave_mv": f_amp,
         "axis_deg": _qrs_axis_deg(comp, an.field12),
-        "afib": bool(afib), "bad_kind": bad_kind, "bad_lead": bad_lead,
-        "motion_electrodes": ",".join(touched), **levels,
+        "afib": bool(afib),
+        "bad_kind": bad_kind,
+        "bad_lead": bad_lead,
+        "motion_electrodes": ",".join(touched),
+        **levels,
     }
     sim = RecordSim(lr=lr, hr=hr, truth=truth)
     if want_clean:
         sim.clean_lr = expand_limb(_decimate(clean8))
-        sim.clean_hr = expand_limb(clean8[CROP:CROP + int(DURATION_S * FS_SOURCE)])
+        sim.clean_hr = expand_limb(clean8[CROP : CROP + int(DURATION_S * FS_SOURCE)])
     return sim
 
 
@@ -150,5 +167,5 @@ def _decimate(x: np.ndarray) -> np.ndarray:
     every 5th sample (a strided window view times the filter taps)."""
     half = (len(ANTI_ALIAS) - 1) // 2
     step = FS_SOURCE // FS_LOW
-    windows = sliding_window_view(x, len(ANTI_ALIAS), axis=0)       # (n - 200, channels, taps)
-    return windows[CROP - half:CROP - half + int(DURATION_S * FS_SOURCE):step] @ ANTI_ALIAS[::-1]
+    windows = sliding_window_view(x, len(ANTI_ALIAS), axis=0)  # (n - 200, channels, taps)
+    return windows[CROP - half : CROP - half + int(DURATION_S * FS_SOURCE) : step] @ ANTI_ALIAS[::-1]

@@ -14,7 +14,7 @@ import numpy as np
 from ecgrecon import LEADS12
 from ecgrecon.io.atomic import atomic_path
 
-GAIN = 1000.0      # adu per mV
+GAIN = 1000.0  # adu per mV
 
 
 def header_text(record_name: str, adu: np.ndarray, fs: int) -> str:

@@ -20,11 +20,11 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ecgrecon.io.wfdbio import Record, RecordError, read_header_text
+from ecgrecon.io.wfdbio import Record, read_header_text
 
 METADATA_STAGE = "clean.metadata"
 N_FOLDS = 10
@@ -43,6 +43,19 @@ class Candidates:
     quarantine: list[dict] = field(default_factory=list)
     n_input: int = 0
     unmapped: Counter = field(default_factory=Counter)
+    seen: dict = field(default_factory=dict)  # ecg_id -> the record that has it
+
+    def reject(self, rel: str, exc: Exception) -> None:
+        """Quarantine ``rel`` for the reason of ``exc`` (a RecordError's reason, else its message)."""
+        self.quarantine.append(quarantine_entry(rel, getattr(exc, "reason", str(exc))))
+
+    def is_duplicate(self, ecg_id: int, rel: str) -> bool:
+        """True, and ``rel`` quarantined, when another record already has ``ecg_id``; else it is remembered."""
+        if ecg_id in self.seen:
+            self.quarantine.append(quarantine_entry(rel, f"duplicate ecg_id {ecg_id} (also {self.seen[ecg_id]})"))
+            return True
+        self.seen[ecg_id] = rel
+        return False
 
 
 @dataclass(frozen=True)
@@ -98,15 +111,23 @@ def label_fields(statements: list[Statement], min_likelihood: float) -> dict[str
     else:
         sup = sorted({s.superclass for s in statements if s.superclass not in (None, NORM)})
         sub = sorted({s.subclass for s in statements if s.subclass and s.superclass != NORM})
-    return {"scp_codes": json.dumps(dict(sorted(codes.items()))), "labels": json.dumps(labels),
-            "superclass": json.dumps(sup), "subclass": json.dumps(sub)}
+    return {
+        "scp_codes": json.dumps(dict(sorted(codes.items()))),
+        "labels": json.dumps(labels),
+        "superclass": json.dumps(sup),
+        "subclass": json.dumps(sub),
+    }
 
 
-def meta_row(ecg_id: int, patient_id: int, statements: list[Statement], min_likelihood: float,
-             filename: str) -> dict:
+def meta_row(ecg_id: int, patient_id: int, statements: list[Statement], min_likelihood: float, filename: str) -> dict:
     """A full meta row; ``strat_fold`` from :func:`patient_fold`."""
-    return {"ecg_id": int(ecg_id), "patient_id": int(patient_id), "strat_fold": patient_fold(patient_id),
-            **label_fields(statements, min_likelihood), "filename": filename}
+    return {
+        "ecg_id": int(ecg_id),
+        "patient_id": int(patient_id),
+        "strat_fold": patient_fold(patient_id),
+        **label_fields(statements, min_likelihood),
+        "filename": filename,
+    }
 
 
 def quarantine_entry(record: str, reason: str) -> dict:
@@ -137,7 +158,7 @@ def list_records(root: Path, subdir: str | None, data_ext: str) -> tuple[list[st
         join = (lambda f: f) if rel_dir == "." else (lambda f: f"{rel_dir}/{f}")
         heads = {f[:-4] for f in files if f.endswith(".hea")}
         records += [join(h) for h in heads]
-        orphans += [join(f) for f in files if f.endswith(data_ext) and f[:-len(data_ext)] not in heads]
+        orphans += [join(f) for f in files if f.endswith(data_ext) and f[: -len(data_ext)] not in heads]
     return sorted(records), sorted(orphans)
 
 

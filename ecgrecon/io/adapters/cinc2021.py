@@ -23,11 +23,25 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import scipy.io
 
-from ecgrecon.io.adapters.base import (Adapter, Candidates, Statement, header_comments, list_records, meta_row,
-                                    quarantine_entry)
+from ecgrecon.io.adapters.base import (
+    Adapter,
+    Candidates,
+    Statement,
+    header_comments,
+    list_records,
+    meta_row,
+    quarantine_entry,
+)
 from ecgrecon.io.adapters.snomed_ct import SNOMED
-from ecgrecon.io.wfdbio import (Record, RecordError, check_checksums, lead_order, parse_header, safe_record_path,
-                             to_physical)
+from ecgrecon.io.wfdbio import (
+    Record,
+    RecordError,
+    check_checksums,
+    lead_order,
+    parse_header,
+    safe_record_path,
+    to_physical,
+)
 
 SOURCES = {"A": 1, "Q": 2, "I": 3, "S": 4, "HR": 5, "E": 6, "JS": 7}
 """Name prefix -> source code: CPSC 2018, CPSC extra, St Petersburg INCART, PTB, PTB-XL,
@@ -41,8 +55,7 @@ def record_ecg_id(name: str) -> int:
     """``ecg_id`` of a record name; ValueError for names outside the Challenge scheme."""
     m = _NAME.match(name)
     if not m or m.group(1).upper() not in SOURCES or int(m.group(2)) >= ID_BLOCK:
-        raise ValueError(f"record name {name!r} is not <source prefix><number> "
-                         f"(prefixes {sorted(SOURCES)})")
+        raise ValueError(f"record name {name!r} is not <source prefix><number> (prefixes {sorted(SOURCES)})")
     return SOURCES[m.group(1).upper()] * ID_BLOCK + int(m.group(2))
 
 
@@ -65,19 +78,16 @@ def candidates(root: Path, records: str | None, min_likelihood: float) -> Candid
     rels, orphans = list_records(root, records.strip("/") if records else None, ".mat")
     out = Candidates()
     out.quarantine += [quarantine_entry(o, "signal file without .hea header") for o in orphans]
-    seen: dict[int, str] = {}
     for rel in rels:
         try:
             ecg_id = record_ecg_id(PurePosixPath(rel).name)
             base = safe_record_path(root, rel)
             codes = dx_codes(header_comments(base.with_name(base.name + ".hea")))
         except (ValueError, RecordError) as exc:
-            out.quarantine.append(quarantine_entry(rel, getattr(exc, "reason", str(exc))))
+            out.reject(rel, exc)
             continue
-        if ecg_id in seen:
-            out.quarantine.append(quarantine_entry(rel, f"duplicate ecg_id {ecg_id} (also {seen[ecg_id]})"))
+        if out.is_duplicate(ecg_id, rel):
             continue
-        seen[ecg_id] = rel
         out.unmapped.update({c for c in codes if c not in SNOMED})
         statements = [SNOMED.get(c, Statement(c)) for c in dict.fromkeys(codes)]
         out.records.append((rel, meta_row(ecg_id, ecg_id, statements, min_likelihood, rel)))

@@ -21,8 +21,16 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrecon.io.adapters import walls
-from ecgrecon.io.adapters.base import (NORM, Adapter, Candidates, Statement, header_comments, list_records,
-                                    meta_row, quarantine_entry)
+from ecgrecon.io.adapters.base import (
+    NORM,
+    Adapter,
+    Candidates,
+    Statement,
+    header_comments,
+    list_records,
+    meta_row,
+    quarantine_entry,
+)
 from ecgrecon.io.metadata import MetadataError
 from ecgrecon.io.wfdbio import Record, RecordError, read_record, safe_record_path
 
@@ -108,7 +116,7 @@ def csv_diagnoses(root: Path) -> tuple[dict[int, list[str]], list[tuple[str, str
     if "ID" not in df.columns or FIRST_DIAGNOSIS_COLUMN not in df.columns:
         missing = [c for c in ("ID", FIRST_DIAGNOSIS_COLUMN) if c not in df.columns]
         raise MetadataError(f"{path}: missing column(s) {missing}")
-    cols = list(df.columns[list(df.columns).index(FIRST_DIAGNOSIS_COLUMN):])
+    cols = list(df.columns[list(df.columns).index(FIRST_DIAGNOSIS_COLUMN) :])
     rows: dict[int, list[str]] = {}
     bad: list[tuple[str, str]] = []
     for i, row in enumerate(df.to_dict("records")):
@@ -149,7 +157,7 @@ def candidates(root: Path, records: str | None, min_likelihood: float) -> Candid
         else:
             by_id[int(name)] = rel
     for rid in rows:
-        by_id.setdefault(rid, f"{sub}/{rid}")   # a row without a record: the reader says "missing file"
+        by_id.setdefault(rid, f"{sub}/{rid}")  # a row without a record: the reader says "missing file"
     for rid, rel in sorted(by_id.items()):
         statements = rows.get(rid)
         if not statements:

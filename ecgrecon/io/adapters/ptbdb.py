@@ -15,8 +15,16 @@ import re
 from pathlib import Path, PurePosixPath
 
 from ecgrecon.io.adapters import walls
-from ecgrecon.io.adapters.base import (NORM, Adapter, Candidates, Statement, header_comments, list_records,
-                                    meta_row, quarantine_entry)
+from ecgrecon.io.adapters.base import (
+    NORM,
+    Adapter,
+    Candidates,
+    Statement,
+    header_comments,
+    list_records,
+    meta_row,
+    quarantine_entry,
+)
 from ecgrecon.io.wfdbio import Record, RecordError, read_record, safe_record_path
 
 FRANK_LEADS = ("VX", "VY", "VZ")
@@ -76,8 +84,7 @@ def record_ids(rel: str) -> tuple[int, int]:
     parts = PurePosixPath(rel).parts
     pm = _PATIENT.match(parts[-2]) if len(parts) >= 2 else None
     if not pm:
-        raise ValueError(f"cannot take a patient id from folder {'/'.join(parts[:-1]) or '.'!r} "
-                         "(expected patientNNN)")
+        raise ValueError(f"cannot take a patient id from folder {'/'.join(parts[:-1]) or '.'!r} (expected patientNNN)")
     rm = _RECORD.match(parts[-1])
     if not rm:
         raise ValueError(f"record name {parts[-1]!r} is not sNNNN<suffix>")
@@ -90,19 +97,16 @@ def candidates(root: Path, records: str | None, min_likelihood: float) -> Candid
     rels, orphans = list_records(root, records.strip("/") if records else None, ".dat")
     out = Candidates()
     out.quarantine += [quarantine_entry(o, "signal file without .hea header") for o in orphans]
-    seen: set[int] = set()
     for rel in rels:
         try:
             ecg_id, patient = record_ids(rel)
             base = safe_record_path(root, rel)
             statements, mapped = reason_statements(comment_fields(header_comments(base.with_name(base.name + ".hea"))))
         except (ValueError, RecordError) as exc:
-            out.quarantine.append(quarantine_entry(rel, getattr(exc, "reason", str(exc))))
+            out.reject(rel, exc)
             continue
-        if ecg_id in seen:
-            out.quarantine.append(quarantine_entry(rel, f"duplicate ecg_id {ecg_id}"))
+        if out.is_duplicate(ecg_id, rel):
             continue
-        seen.add(ecg_id)
         if not mapped:
             out.unmapped.update(s.code for s in statements)
         out.records.append((rel, meta_row(ecg_id, patient, statements, min_likelihood, rel)))
