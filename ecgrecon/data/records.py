@@ -50,7 +50,7 @@ def read_record_predictions(path, fold: str) -> tuple[np.ndarray, dict[str, np.n
         raise ArtifactError(f"{path}: not a readable predictions file ({exc})") from exc
     with f:
         if fold not in f:
-            raise ArtifactError(f"{path}: fold '{fold}' not found (have {sorted(f)}); add it to decoder.folds")
+            raise ArtifactError(f"{path}: fold '{fold}' not found (have {sorted(f)}); add it to evaluation.folds")
         targets = [str(t) for t in f.attrs.get("targets", [])]
         if not targets:
             raise ArtifactError(f"{path}: missing attribute 'targets'")

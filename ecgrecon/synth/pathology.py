@@ -136,96 +136,133 @@ def _blend(a, target, s):
     return a + s * (np.asarray(target) - a)
 
 
+def _mi(comp, code, e, s, d, d0, m, tm, ph):
+    u = e["dir"]
+    for name in QRS_NAMES:
+        a = _vec(comp, name)
+        _set(comp, name, a - s * e["r_loss"] * max(float(a @ u), 0.0) * u)
+    comp[f"mi_q_{code}"] = [QRS_ONSET, 0.2 * d, 0.08 * d, *(-s * e["q"] * m * u), 0.0, 0.0]
+    for name in T_NAMES:
+        a = _vec(comp, name)
+        _set(comp, name, a - s * e["t_inv"] * float(a @ u) * u - s * 0.15 * tm * u)
+    _set(comp, "st", _vec(comp, "st") + s * e["st"] * u)
+
+
+def _sttc(comp, code, e, s, d, d0, m, tm, ph):
+    u = e["dir"]
+    _set(comp, "st", _vec(comp, "st") - s * e["depth"] * u)
+    if code == "LNGQT":
+        for name in T_NAMES:
+            comp[name][2] *= 1.25
+            _set(comp, name, 0.85 * _vec(comp, name))
+    elif code == "DIG":
+        comp["st"][2] *= 1.5
+        for name in T_NAMES:
+            _set(comp, name, (1 - 0.6 * s) * _vec(comp, name))
+    else:
+        for name in T_NAMES:
+            a = _vec(comp, name)
+            extra = 0.1 * tm * u if code.startswith("ISC") else 0.0
+            _set(comp, name, a + s * (e["t_factor"] - 1) * float(a @ u) * u - s * extra)
+
+
+def _lbbb(comp, code, e, s, d, d0, m, tm, ph):
+    _set(comp, "q_septal", _blend(_vec(comp, "q_septal"), 0.3 * m * LBBB_DIR, s))
+    comp["r_main"][1:3] = [0.35 * d, 0.13 * d]
+    _set(comp, "r_main", _blend(_vec(comp, "r_main"), 1.05 * m * LBBB_DIR, s))
+    comp["r_post"][1:3] = [0.5 * d, 0.12 * d]
+    _set(comp, "r_post", _blend(_vec(comp, "r_post"), 0.3 * m * LBBB_DIR, s))
+    comp["lbbb_late"] = [QRS_ONSET, 0.68 * d, 0.12 * d, *(s * 0.95 * m * LBBB_DIR), 0.0, 0.0]
+    _set(comp, "s_term", (1 - 0.8 * s) * _vec(comp, "s_term"))
+    for name, frac in zip(T_NAMES, (0.65, 0.55)):
+        _set(comp, name, _blend(_vec(comp, name), -frac * 0.5 * LBBB_DIR, s))
+    _set(comp, "st", _vec(comp, "st") - s * 0.12 * LBBB_DIR)
+
+
+def _rbbb(comp, code, e, s, d, d0, m, tm, ph):
+    for name in QRS_NAMES:
+        comp[name][1] *= d0 / d
+        comp[name][2] *= d0 / d
+    comp[f"r_prime_{code}"] = [QRS_ONSET, d - 0.03, 0.014 + 0.15 * (d - d0), *(s * e["amp"] * m * RBBB_DIR), 0.0, 0.0]
+    for name in T_NAMES:
+        _set(comp, name, _vec(comp, name) - s * 0.3 * tm * RBBB_DIR)
+
+
+def _ivcd(comp, code, e, s, d, d0, m, tm, ph):
+    comp["ivcd_notch"] = [QRS_ONSET, 0.5 * d, 0.05 * d, *(-s * e["notch"] * _vec(comp, "r_main")), 0.0, 0.0]
+
+
+def _fascicular(comp, code, e, s, d, d0, m, tm, ph):
+    a = _vec(comp, "r_main")
+    main_dir = unit([0.75, -e["tilt"], 0.35]) if code == "LAFB" else unit([-0.25, 1.0, 0.3])
+    init_dir = unit([-0.3, 0.8, -0.4]) if code == "LAFB" else unit([0.5, -0.7, -0.3])
+    _set(comp, "r_main", _blend(a, np.linalg.norm(a) * main_dir, s))
+    _set(comp, "q_septal", _blend(_vec(comp, "q_septal"), 0.25 * m * init_dir, s))
+
+
+def _wpw(comp, code, e, s, d, d0, m, tm, ph):
+    comp["delta"] = [QRS_ONSET, -0.005, 0.028, *(s * e["amp"] * m * e["dir"]), 0.0, 0.0]
+    for name in T_NAMES:
+        _set(comp, name, _vec(comp, name) - s * 0.3 * tm * e["dir"])
+
+
+def _lvh(comp, code, e, s, d, d0, m, tm, ph):
+    _set(comp, "r_main", _vec(comp, "r_main") + s * e["gain"] * m * unit([0.9, -0.1, 0.1]))
+    _set(comp, "r_post", _vec(comp, "r_post") + s * e["gain"] * m * unit([0.3, -0.05, 1.0]))
+    if e["strain"]:
+        u = unit(_vec(comp, "r_main"))
+        _set(comp, "st", _vec(comp, "st") - s * e["depth"] * u)
+        for name in T_NAMES:
+            a = _vec(comp, name)
+            _set(comp, name, a - s * 1.6 * float(a @ u) * u)
+
+
+def _rvh(comp, code, e, s, d, d0, m, tm, ph):
+    comp["rvh"] = [QRS_ONSET, 0.6 * d, 0.12 * d, *(s * e["amp"] * m * RVH_DIR), 0.0, 0.0]
+    _set(comp, "r_main", (1 - 0.3 * s) * _vec(comp, "r_main"))
+    _set(comp, "r_post", (1 - 0.4 * s) * _vec(comp, "r_post"))
+    for name in T_NAMES:
+        _set(comp, name, _vec(comp, name) - s * 0.25 * tm * RVH_DIR)
+
+
+def _left_atrial(comp, code, e, s, d, d0, m, tm, ph):
+    comp["p_la"][1] = 0.7 * ph["p_dur"]
+    _set(comp, "p_la", _vec(comp, "p_la") + s * np.array([0.02, 0.0, e["z"]]))
+
+
+def _right_atrial(comp, code, e, s, d, d0, m, tm, ph):
+    _set(comp, "p_ra", (1 + s * e["factor"]) * _vec(comp, "p_ra"))
+
+
+def _septal(comp, code, e, s, d, d0, m, tm, ph):
+    _set(comp, "q_septal", (1 + s * e["factor"]) * _vec(comp, "q_septal"))
+
+
+MORPHOLOGY_BY_CODE = {
+    "CLBBB": _lbbb,
+    "CRBBB": _rbbb,
+    "IRBBB": _rbbb,
+    "IVCD": _ivcd,
+    "LAFB": _fascicular,
+    "LPFB": _fascicular,
+    "WPW": _wpw,
+    "LVH": _lvh,
+    "RVH": _rvh,
+    "LAO/LAE": _left_atrial,
+    "RAO/RAE": _right_atrial,
+    "SEHYP": _septal,
+}
+"""The wavelet change of each code outside MI and STTC (those act by superclass); codes not listed change none."""
+MORPHOLOGY_BY_SUPERCLASS = {"MI": _mi, "STTC": _sttc}
+
+
 def apply_morphology(comp: dict, ph: dict, effects: dict[str, dict]) -> dict:
-    """Wavelets changed by the codes (returns a new dict; ``ph`` after :func:`apply_timing`)."""
+    """Wavelets changed by the codes (returns a new dict; ``ph`` after :func:`apply_timing`), one step per code in
+    the order of ``effects``: MI and STTC codes by superclass, the others by code (:data:`MORPHOLOGY_BY_CODE`)."""
     comp = {k: list(v) for k, v in comp.items()}
     d, d0, m, tm = ph["qrs"], ph["qrs0"], ph["qrs_mag"], ph["t_mag"]
     for code, e in effects.items():
-        s = e["sev"]
-        sup = SUPERCLASS_OF[code]
-        if sup == "MI":
-            u = e["dir"]
-            for name in QRS_NAMES:
-                a = _vec(comp, name)
-                _set(comp, name, a - s * e["r_loss"] * max(float(a @ u), 0.0) * u)
-            comp[f"mi_q_{code}"] = [QRS_ONSET, 0.2 * d, 0.08 * d, *(-s * e["q"] * m * u), 0.0, 0.0]
-            for name in T_NAMES:
-                a = _vec(comp, name)
-                _set(comp, name, a - s * e["t_inv"] * float(a @ u) * u - s * 0.15 * tm * u)
-            _set(comp, "st", _vec(comp, "st") + s * e["st"] * u)
-        elif sup == "STTC":
-            u = e["dir"]
-            _set(comp, "st", _vec(comp, "st") - s * e["depth"] * u)
-            if code == "LNGQT":
-                for name in T_NAMES:
-                    comp[name][2] *= 1.25
-                    _set(comp, name, 0.85 * _vec(comp, name))
-            elif code == "DIG":
-                comp["st"][2] *= 1.5
-                for name in T_NAMES:
-                    _set(comp, name, (1 - 0.6 * s) * _vec(comp, name))
-            else:
-                for name in T_NAMES:
-                    a = _vec(comp, name)
-                    extra = 0.1 * tm * u if code.startswith("ISC") else 0.0
-                    _set(comp, name, a + s * (e["t_factor"] - 1) * float(a @ u) * u - s * extra)
-        elif code == "CLBBB":
-            _set(comp, "q_septal", _blend(_vec(comp, "q_septal"), 0.3 * m * LBBB_DIR, s))
-            comp["r_main"][1:3] = [0.35 * d, 0.13 * d]
-            _set(comp, "r_main", _blend(_vec(comp, "r_main"), 1.05 * m * LBBB_DIR, s))
-            comp["r_post"][1:3] = [0.5 * d, 0.12 * d]
-            _set(comp, "r_post", _blend(_vec(comp, "r_post"), 0.3 * m * LBBB_DIR, s))
-            comp["lbbb_late"] = [QRS_ONSET, 0.68 * d, 0.12 * d, *(s * 0.95 * m * LBBB_DIR), 0.0, 0.0]
-            _set(comp, "s_term", (1 - 0.8 * s) * _vec(comp, "s_term"))
-            for name, frac in zip(T_NAMES, (0.65, 0.55)):
-                _set(comp, name, _blend(_vec(comp, name), -frac * 0.5 * LBBB_DIR, s))
-            _set(comp, "st", _vec(comp, "st") - s * 0.12 * LBBB_DIR)
-        elif code in ("CRBBB", "IRBBB"):
-            for name in QRS_NAMES:
-                comp[name][1] *= d0 / d
-                comp[name][2] *= d0 / d
-            comp[f"r_prime_{code}"] = [
-                QRS_ONSET,
-                d - 0.03,
-                0.014 + 0.15 * (d - d0),
-                *(s * e["amp"] * m * RBBB_DIR),
-                0.0,
-                0.0,
-            ]
-            for name in T_NAMES:
-                _set(comp, name, _vec(comp, name) - s * 0.3 * tm * RBBB_DIR)
-        elif code == "IVCD":
-            comp["ivcd_notch"] = [QRS_ONSET, 0.5 * d, 0.05 * d, *(-s * e["notch"] * _vec(comp, "r_main")), 0.0, 0.0]
-        elif code in ("LAFB", "LPFB"):
-            a = _vec(comp, "r_main")
-            main_dir = unit([0.75, -e["tilt"], 0.35]) if code == "LAFB" else unit([-0.25, 1.0, 0.3])
-            init_dir = unit([-0.3, 0.8, -0.4]) if code == "LAFB" else unit([0.5, -0.7, -0.3])
-            _set(comp, "r_main", _blend(a, np.linalg.norm(a) * main_dir, s))
-            _set(comp, "q_septal", _blend(_vec(comp, "q_septal"), 0.25 * m * init_dir, s))
-        elif code == "WPW":
-            comp["delta"] = [QRS_ONSET, -0.005, 0.028, *(s * e["amp"] * m * e["dir"]), 0.0, 0.0]
-            for name in T_NAMES:
-                _set(comp, name, _vec(comp, name) - s * 0.3 * tm * e["dir"])
-        elif code == "LVH":
-            _set(comp, "r_main", _vec(comp, "r_main") + s * e["gain"] * m * unit([0.9, -0.1, 0.1]))
-            _set(comp, "r_post", _vec(comp, "r_post") + s * e["gain"] * m * unit([0.3, -0.05, 1.0]))
-            if e["strain"]:
-                u = unit(_vec(comp, "r_main"))
-                _set(comp, "st", _vec(comp, "st") - s * e["depth"] * u)
-                for name in T_NAMES:
-                    a = _vec(comp, name)
-                    _set(comp, name, a - s * 1.6 * float(a @ u) * u)
-        elif code == "RVH":
-            comp["rvh"] = [QRS_ONSET, 0.6 * d, 0.12 * d, *(s * e["amp"] * m * RVH_DIR), 0.0, 0.0]
-            _set(comp, "r_main", (1 - 0.3 * s) * _vec(comp, "r_main"))
-            _set(comp, "r_post", (1 - 0.4 * s) * _vec(comp, "r_post"))
-            for name in T_NAMES:
-                _set(comp, name, _vec(comp, name) - s * 0.25 * tm * RVH_DIR)
-        elif code == "LAO/LAE":
-            comp["p_la"][1] = 0.7 * ph["p_dur"]
-            _set(comp, "p_la", _vec(comp, "p_la") + s * np.array([0.02, 0.0, e["z"]]))
-        elif code == "RAO/RAE":
-            _set(comp, "p_ra", (1 + s * e["factor"]) * _vec(comp, "p_ra"))
-        elif code == "SEHYP":
-            _set(comp, "q_septal", (1 + s * e["factor"]) * _vec(comp, "q_septal"))
+        change = MORPHOLOGY_BY_SUPERCLASS.get(SUPERCLASS_OF[code]) or MORPHOLOGY_BY_CODE.get(code)
+        if change is not None:
+            change(comp, code, e, e["sev"], d, d0, m, tm, ph)
     return comp
