@@ -204,7 +204,8 @@ def task_params(wildcards):
 
 def export_inputs(wildcards):
     task, m = task_of(wildcards), method_of(wildcards)
-    inputs = {"decoders": decoder_checkpoints(task, m.name, EXPORT_FOLD),
+    decoders = decoder_checkpoints(task, m.name, EXPORT_FOLD)
+    inputs = {"decoders": decoders, "curves": [d.removesuffix(".pt") + "_val.csv" for d in decoders],
               "segment_csv": f"results/{task.name}/tables/segment_metrics.csv",
               "record_csv": f"results/{task.name}/tables/record_metrics.csv"}
     if m.uses_h:

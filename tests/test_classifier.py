@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from defaults import section
 from ecgrecon import LEADS12
 from ecgrecon.data.clean import clean_dataset
 from ecgrecon.data.datasets import ArtifactError, load_folds
@@ -19,7 +20,7 @@ from ecgrecon.synth import write_cohort
 from ptbxl_fixture import CLEAN_CFG, LABELS_CFG
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
-CFG = {"width": 24, "batch_size": 16, "lr": 0.002, "max_epochs": 15, "patience": 6}
+CFG = section("classifier", width=24, batch_size=16, lr=0.002, max_epochs=15, patience=6)
 
 
 def test_auc_matches_pairwise_definition():
@@ -158,7 +159,10 @@ def test_training_is_deterministic_and_checks_input(tmp_path):
     y = (rng.random((24, 5)) < 0.4).astype(np.float32)
     x[y[:, 1] > 0, 3] += 0.5  # a learnable signal for class MI
     kw = dict(
-        cfg={"width": 4, "max_epochs": 2, "patience": 2, "batch_size": 8}, seed=3, device="cpu", log=lambda s: None
+        cfg=section("classifier", width=4, max_epochs=2, patience=2, batch_size=8),
+        seed=3,
+        device="cpu",
+        log=lambda s: None,
     )
     m1, s1 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "a.pt", **kw)
     m2, s2 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "b.pt", **kw)
@@ -175,3 +179,20 @@ def test_training_is_deterministic_and_checks_input(tmp_path):
         classifier.load_records(tmp_path / "missing.h5", [1])
     with pytest.raises(ArtifactError, match="classifier checkpoint not found"):
         classifier.load_classifier(tmp_path / "none.pt")
+
+
+def test_a_partial_classifier_section_is_refused_naming_the_missing_keys(tmp_path):
+    x = np.zeros((4, 12, 100), np.float32)
+    y = np.eye(5, dtype=np.float32)[[0, 1, 2, 3]]
+    with pytest.raises(ValueError, match=r"classifier config lacks \['dropout', 'crop'\]"):
+        classifier.train(
+            x,
+            y,
+            x,
+            y,
+            cfg={k: v for k, v in section("classifier").items() if k not in ("dropout", "crop")},
+            seed=0,
+            state_path=tmp_path / "s.pt",
+            device="cpu",
+            log=lambda s: None,
+        )

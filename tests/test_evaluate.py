@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from defaults import section
 from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
 from ecgrecon.learn import linear
 from ecgrecon.learn.reps import extract_reps
@@ -14,30 +15,40 @@ from ecgrecon.learn.train_encoder import train_encoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS, TARGETS = ["I", "II", "V2"], ["V1", "V3", "V4", "V5", "V6"]
-ENC = {
-    "embed_dim": 32,
-    "proj_dim": 16,
-    "width": 8,
-    "temperature": 0.07,
-    "batch_size": 64,
-    "lr": 0.003,
-    "weight_decay": 1e-4,
-    "max_epochs": 3,
-    "patience": 2,
-    "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
-}
-DEC = {
-    "proj": 16,
-    "hidden": 16,
-    "stride": 4,
-    "out_channels": 8,
-    "batch_size": 32,
-    "lr": 0.004,
-    "weight_decay": 1e-4,
-    "loss_weights": {"mse": 1.0, "mae": 1.0},
-    "max_epochs": 10,
-    "patience": 3,
-}
+ENC = section(
+    "encoder",
+    **{
+        "embed_dim": 32,
+        "proj_dim": 16,
+        "width": 8,
+        "temperature": 0.07,
+        "batch_size": 64,
+        "lr": 0.003,
+        "weight_decay": 1e-4,
+        "max_epochs": 3,
+        "patience": 2,
+        "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
+        "lr_schedule": "constant",
+    },
+)
+DEC = section(
+    "decoder",
+    **{
+        "proj": 16,
+        "hidden": 16,
+        "stride": 4,
+        "out_channels": 8,
+        "batch_size": 32,
+        "lr": 0.004,
+        "weight_decay": 1e-4,
+        "loss_weights": {"mse": 1.0, "mae": 1.0},
+        "max_epochs": 10,
+        "patience": 3,
+        "epoch_fraction": 1.0,
+        "precision": "fp32",
+        "lr_schedule": "constant",
+    },
+)
 OUTPUTS = {
     "predictions": "predictions.h5",
     "segment_csv": "segment_metrics.csv",

@@ -90,3 +90,17 @@ def test_one_band_pass_and_one_r_peak_detector():
     assert butter == {"ecgrecon.signal.filters"}, butter
     assert set(peaks) == {"detect_r_peaks"}, peaks
     assert sorted(peaks["detect_r_peaks"]) == ["ecgrecon.learn.views", "ecgrecon.signal.measures"], peaks
+
+
+def test_config_defaults_live_in_config_yaml_only():
+    """The code reads its settings from the config sections and has no fallback values of its own."""
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_get = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get"
+            on_cfg = is_get and isinstance(node.func.value, ast.Name) and node.func.value.id in ("cfg", "config")
+            if on_cfg and len(node.args) == 2:
+                offenders.append(f"{module_of(path)}:{node.lineno}")
+        if "DEFAULT_CFG" in path.read_text():
+            offenders.append(f"{module_of(path)}: DEFAULT_CFG")
+    assert not offenders, offenders

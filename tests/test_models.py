@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from defaults import section
 from ecgrecon.learn.models import LeadDecoder, build_decoder, build_encoder, count_params
 from ecgrecon.learn.views import augment, detect_r_peaks, morphology_view, shift_segments
 
@@ -24,7 +25,7 @@ def _beats(r_times, n=256, leads=3):
 
 
 def test_encoder_and_head_shapes_and_unit_norm():
-    enc, head = build_encoder(3, {"embed_dim": 128, "proj_dim": 64, "width": 8})
+    enc, head = build_encoder(3, section("encoder", embed_dim=128, proj_dim=64, width=8))
     h = enc(torch.randn(5, 3, 256))
     z = head(h)
     assert h.shape == (5, 128) and z.shape == (5, 64)
@@ -42,7 +43,7 @@ def test_decoder_fusion_equals_conv_over_concatenated_tiled_h():
 
 
 def test_decoder_variants_shapes_and_parameter_counts():
-    cfg = {"proj": 128, "hidden": 128, "stride": 4, "out_channels": 32}
+    cfg = section("decoder", proj=128, hidden=128, stride=4, out_channels=32)
     c, ch = build_decoder("C", 3, 128, cfg), build_decoder("Ch", 3, 128, cfg)
     x, h = torch.randn(4, 3, 256), torch.randn(4, 128)
     assert c(x).shape == (4, 256) and ch(x, h).shape == (4, 256)

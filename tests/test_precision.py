@@ -6,25 +6,30 @@ import pytest
 import torch
 
 import ecgrecon.learn.train_decoder as train_decoder_module
+from defaults import section
 from ecgrecon.learn.device import autocast, bf16_native, resolve_precision
 from ecgrecon.learn.models import LeadDecoder
 from ecgrecon.learn.train_decoder import BF16_TOLERANCE, bf16_error, load_decoder, load_decoder_data, train_decoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
-CFG = {
-    "proj": 32,
-    "hidden": 16,
-    "stride": 4,
-    "out_channels": 8,
-    "batch_size": 32,
-    "lr": 0.003,
-    "weight_decay": 1e-4,
-    "loss_weights": {"mse": 1.0, "mae": 1.0},
-    "max_epochs": 3,
-    "patience": 10,
-    "lr_schedule": "cosine",
-}
+CFG = section(
+    "decoder",
+    **{
+        "proj": 32,
+        "hidden": 16,
+        "stride": 4,
+        "out_channels": 8,
+        "batch_size": 32,
+        "lr": 0.003,
+        "weight_decay": 1e-4,
+        "loss_weights": {"mse": 1.0, "mae": 1.0},
+        "max_epochs": 3,
+        "patience": 10,
+        "lr_schedule": "cosine",
+        "epoch_fraction": 1.0,
+    },
+)
 CPU = torch.device("cpu")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from defaults import section
 from ecgrecon import LEADS12
 from ecgrecon.data.segment import record_windows
 from ecgrecon.evaluation.retention import retention_from_predictions, write_retention
@@ -82,7 +83,7 @@ def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
         "official",
         tmp_path / "clf.pt",
         tmp_path / "clf.json",
-        cfg={"width": 4, "max_epochs": 3, "lr": 0.01, "batch_size": 16},
+        cfg=section("classifier", width=4, max_epochs=3, lr=0.01, batch_size=16),
         seed=0,
         device="cpu",
         log=lambda s: None,

@@ -5,24 +5,30 @@ import pandas as pd
 import pytest
 import torch
 
+from defaults import section
 from ecgrecon.data.datasets import ArtifactError
 from ecgrecon.learn.train_decoder import load_decoder, load_decoder_data, train_decoder
 from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 INPUTS = ["I", "II", "V2"]
-CFG = {
-    "proj": 16,
-    "hidden": 16,
-    "stride": 4,
-    "out_channels": 8,
-    "batch_size": 32,
-    "lr": 0.003,
-    "weight_decay": 1e-4,
-    "loss_weights": {"mse": 1.0, "mae": 1.0},
-    "max_epochs": 5,
-    "patience": 10,
-    "lr_schedule": "cosine",
-}
+CFG = section(
+    "decoder",
+    **{
+        "proj": 16,
+        "hidden": 16,
+        "stride": 4,
+        "out_channels": 8,
+        "batch_size": 32,
+        "lr": 0.003,
+        "weight_decay": 1e-4,
+        "loss_weights": {"mse": 1.0, "mae": 1.0},
+        "max_epochs": 5,
+        "patience": 10,
+        "lr_schedule": "cosine",
+        "epoch_fraction": 1.0,
+        "precision": "fp32",
+    },
+)
 
 
 class Killed(Exception):
@@ -142,19 +148,22 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
     from ecgrecon.learn.train_encoder import train_encoder
 
     seg, folds = cohort
-    cfg = {
-        "embed_dim": 16,
-        "proj_dim": 8,
-        "width": 4,
-        "temperature": 0.1,
-        "batch_size": 40,
-        "lr": 0.003,
-        "weight_decay": 1e-4,
-        "max_epochs": 3,
-        "patience": 5,
-        "lr_schedule": "cosine",
-        "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
-    }
+    cfg = section(
+        "encoder",
+        **{
+            "embed_dim": 16,
+            "proj_dim": 8,
+            "width": 4,
+            "temperature": 0.1,
+            "batch_size": 40,
+            "lr": 0.003,
+            "weight_decay": 1e-4,
+            "max_epochs": 3,
+            "patience": 5,
+            "lr_schedule": "cosine",
+            "augment": {"scale": [0.8, 1.2], "noise_mv": 0.02, "wander_mv": 0.1, "max_shift": 8},
+        },
+    )
 
     def run(out, hook=None):
         return train_encoder(

@@ -4,7 +4,7 @@ import os
 
 from ecgrecon import methods as registry
 from ecgrecon.evaluation.evaluate import EvalSettings, evaluate
-from ecgrecon.io.runlog import script_run
+from ecgrecon.io.runlog import file_list, script_run
 from ecgrecon.learn.device import set_threads
 
 folders = tuple(sorted({os.path.dirname(p) for p in snakemake.output}))  # results/{task}/{tables,figures,predictions}
@@ -12,9 +12,11 @@ with script_run(snakemake, provenance=folders) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p, task = snakemake.params, snakemake.params.task
     registry.load_plugins(p.plugins)
-    artifacts = {
-        (m, fold): snakemake.input[registry.artifact_key(m, fold)] for m in task["methods"] for fold in p.folds
-    }
+    artifacts = {}  # (method, fold) -> a linear map's path, or a decoder method's per-target checkpoints
+    for m in task["methods"]:
+        for fold in p.folds:
+            given = snakemake.input[registry.artifact_key(m, fold)]
+            artifacts[(m, fold)] = file_list(given) if registry.get(m).kind == "decoder" else str(given)
     ev = p.evaluation
     settings = EvalSettings(
         task=task["name"],

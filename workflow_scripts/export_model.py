@@ -1,16 +1,15 @@
 """Rule export_model: one method's encoder + decoders + settings + metrics -> model bundle + JSON card."""
 
 from ecgrecon.deploy.bundle import export_model
-from ecgrecon.io.runlog import script_run
+from ecgrecon.io.runlog import file_list, script_run
 from ecgrecon.learn.device import set_threads
 
 with script_run(snakemake) as log:
     set_threads(snakemake.threads)
     p, inp, method = snakemake.params, snakemake.input, snakemake.wildcards.method
-    decoders = dict(zip(p.targets, inp.decoders))
     paths = {
-        "decoder_paths": decoders,
-        "curve_paths": {lead: d[: -len(".pt")] + "_val.csv" for lead, d in decoders.items()},
+        "decoder_paths": dict(zip(p.targets, file_list(inp.decoders), strict=True)),
+        "curve_paths": dict(zip(p.targets, file_list(inp.curves), strict=True)),
         "segment_csv": inp.segment_csv,
         "record_csv": inp.record_csv,
         "encoder_path": inp.get("encoder"),

@@ -67,3 +67,8 @@ def script_run(snakemake, provenance: tuple[str, ...] = ()) -> Iterator[Callable
         log.close()
         sys.exit(1)
     log.close()
+
+
+def file_list(named_input) -> list[str]:
+    """A named rule input as a list of paths (Snakemake hands a one-file named input over as a plain string)."""
+    return [named_input] if isinstance(named_input, str) else [str(p) for p in named_input]

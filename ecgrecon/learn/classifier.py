@@ -33,18 +33,10 @@ from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
 from ecgrecon.learn.fitloop import fingerprint, fit, resume_path, save_torch, step
 
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-DEFAULT_CFG = {
-    "width": 32,
-    "batch_size": 64,
-    "lr": 0.001,
-    "weight_decay": 0.0001,
-    "max_epochs": 30,
-    "patience": 6,
-    "dropout": 0.2,
-    "crop": 500,
-}
-"""``crop``: training sees random crops of this many samples (0: whole records); scoring always
-uses the whole record (global pooling makes the network length-agnostic)."""
+CFG_KEYS = ("width", "batch_size", "lr", "weight_decay", "max_epochs", "patience", "dropout", "crop")
+"""The ``classifier`` config section (config.yaml holds the defaults). ``crop``: training sees random crops of
+this many samples (0: whole records); scoring always uses the whole record (global pooling makes the network
+length-agnostic)."""
 
 
 class SuperclassCNN(nn.Module):
@@ -199,7 +191,9 @@ def train(
 
     The summary holds the per-class thresholds chosen on validation and the validation scores.
     """
-    cfg = {**DEFAULT_CFG, **(cfg or {})}
+    missing = [k for k in CFG_KEYS if k not in (cfg or {})]
+    if missing:
+        raise ValueError(f"classifier config lacks {missing} (the `classifier` section of config.yaml)")
     _check_records(x_train, y_train, "train")
     _check_records(x_val, y_val, "val")
     if not (y_train.sum(axis=0) > 0).any():

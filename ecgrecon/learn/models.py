@@ -146,7 +146,7 @@ def predict(model, x: np.ndarray, h: np.ndarray | None, device, batch: int | Non
 
 def build_encoder(n_leads: int, cfg: dict) -> tuple[SignalEncoder, ProjectionHead]:
     """Encoder and head from the ``encoder`` config section."""
-    enc = SignalEncoder(n_leads, int(cfg["embed_dim"]), int(cfg.get("width", 32)))
+    enc = SignalEncoder(n_leads, int(cfg["embed_dim"]), int(cfg["width"]))
     return enc, ProjectionHead(int(cfg["embed_dim"]), int(cfg["proj_dim"]))
 
 
@@ -177,10 +177,10 @@ def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Mod
     dec = LeadDecoder(
         n_in,
         h_dim if method.uses_h else 0,
-        proj=int(cfg.get("proj", 128)),
+        proj=int(cfg["proj"]),
         hidden=int(cfg["hidden"]),
-        stride=int(cfg.get("stride", 4)),
-        out_channels=int(cfg.get("out_channels", 32)),
+        stride=int(cfg["stride"]),
+        out_channels=int(cfg["out_channels"]),
     )
     if method.anchor is None:
         return dec

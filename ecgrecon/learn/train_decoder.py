@@ -166,7 +166,7 @@ def _on_device(data: DecoderData, dev) -> _OnDevice:
 
 def _epoch_size(cfg: dict, n: int) -> int:
     """Train segments per epoch: ``epoch_fraction`` of the ``n`` train segments (at least one)."""
-    fraction = float(cfg.get("epoch_fraction", 1.0))
+    fraction = float(cfg["epoch_fraction"])
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"decoder epoch_fraction must be in (0, 1], got {fraction}")
     return max(1, int(round(fraction * n)))
@@ -209,7 +209,7 @@ def _fit_fingerprint(model, data: DecoderData, *, variant, key, seed, dev, preci
         "seed": seed,
         "device": dev.type,
         "precision": precision,
-        "cfg": {k: cfg.get(k) for k in ARCH_KEYS + TRAIN_KEYS},
+        "cfg": {k: cfg[k] for k in ARCH_KEYS + TRAIN_KEYS},
         "threads": torch.get_num_threads(),
         "anchor": None
         if not anchored
@@ -247,7 +247,7 @@ def fit_decoder(
     """
     dev = resolve_device(device)
     seed_everything(seed, dev)
-    requested = cfg.get("precision", "fp32")
+    requested = cfg["precision"]
     precision = resolve_precision(requested, dev)
     if precision == "bf16" and not bf16_native(dev):
         log(f"warning: precision bf16 on a {dev.type} without native bfloat16: it runs, but slower than fp32")
@@ -292,7 +292,7 @@ def fit_decoder(
         fp=fp,
         log=log,
         epoch_hook=epoch_hook,
-        lr_schedule=cfg.get("lr_schedule", "constant"),
+        lr_schedule=cfg["lr_schedule"],
         validate_initial=isinstance(model, AnchoredDecoder),
     )
     model.load_state_dict(result["best"]["model"])

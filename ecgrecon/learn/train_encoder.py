@@ -139,7 +139,7 @@ def fit_encoder(
         "device": dev.type,
         "classes": data["classes"],
         "fs": fs,
-        "cfg": {k: cfg.get(k) for k in TRAIN_KEYS},
+        "cfg": {k: cfg[k] for k in TRAIN_KEYS},
         "threads": torch.get_num_threads(),
     }
     fp = fingerprint(settings, data["x_train"], data["x_val"], data["y_train"], data["y_val"])
@@ -154,7 +154,7 @@ def fit_encoder(
         fp=fp,
         log=log,
         epoch_hook=epoch_hook,
-        lr_schedule=cfg.get("lr_schedule", "constant"),
+        lr_schedule=cfg["lr_schedule"],
     )
     enc.load_state_dict(result["best"]["encoder"])
     head.load_state_dict(result["best"]["head"])
@@ -181,7 +181,7 @@ def train_encoder(
         "fs": data["fs"],
         "embed_dim": int(cfg["embed_dim"]),
         "proj_dim": int(cfg["proj_dim"]),
-        "width": int(cfg.get("width", 32)),
+        "width": int(cfg["width"]),
         "temperature": float(cfg["temperature"]),
         "n_params": count_params(enc),
         "best_epoch": int(result["best_epoch"]),
