@@ -158,9 +158,7 @@ def main(argv=None) -> pd.DataFrame:
                 "train_samples_per_s": rate,
                 "latency_ms_batch1": latency_ms(lambda: infer(0, 1), 1, dev, 200),
                 "latency_ms_batch1024": latency_ms(infer, 1024, dev, 5),
-                "latency_ms_batch1024_chunked": latency_ms(
-                    lambda: [infer(lo, lo + chunk) for lo in range(0, 1024, chunk)], 1024, dev, 5
-                ),
+                "latency_ms_batch1024_chunked": latency_ms(lambda: [infer(lo, lo + chunk) for lo in range(0, 1024, chunk)], 1024, dev, 5),
             }
         )
     rows.append({"model": "gemm_peak", "params": 0, "gflop_per_s": peak_gflops(dev)})

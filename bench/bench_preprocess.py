@@ -100,13 +100,7 @@ def main(argv=None) -> None:
         )
         c2, t2 = cpu_seconds(), time.perf_counter()
         sg = segment_dataset(
-            tmp / "clean.h5",
-            tmp / "qc.json",
-            tmp / "seg.h5",
-            tmp / "report.csv",
-            cfg["segment"]["window"],
-            cfg["segment"]["hop"],
-            log=log,
+            tmp / "clean.h5", tmp / "qc.json", tmp / "seg.h5", tmp / "report.csv", cfg["segment"]["window"], cfg["segment"]["hop"], log=log
         )
         c3, t3 = cpu_seconds(), time.perf_counter()
         rels = pd.read_csv(raw / "ptbxl_database.csv")["filename_lr"].head(args.naive_records).tolist()

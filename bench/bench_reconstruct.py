@@ -67,9 +67,7 @@ def fresh_bundle(variant: str, cfg: dict, path: Path, seed: int) -> Path:
 
 def n_params(bundle: Path) -> int:
     meta = torch.load(bundle, weights_only=True)["meta"]
-    return sum(d["n_params"] for d in meta["decoders"].values()) + (
-        meta["encoder"]["n_params"] if meta["encoder"] else 0
-    )
+    return sum(d["n_params"] for d in meta["decoders"].values()) + (meta["encoder"]["n_params"] if meta["encoder"] else 0)
 
 
 def main(argv=None) -> None:
@@ -88,10 +86,7 @@ def main(argv=None) -> None:
         from ecgrecon.synth import write_cohort
 
         cohort = args.out / "reconstruct_cohort"
-        if (
-            not (cohort / "ptbxl_database.csv").exists()
-            or len(list((cohort / "records100").rglob("*.hea"))) != args.n_records
-        ):
+        if not (cohort / "ptbxl_database.csv").exists() or len(list((cohort / "records100").rglob("*.hea"))) != args.n_records:
             t0 = time.perf_counter()
             write_cohort(cohort, args.n_records, args.seed, threads=2, progress=lambda m: None)
             print(f"synthetic cohort of {args.n_records} records in {time.perf_counter() - t0:.1f} s -> {cohort}")
@@ -158,16 +153,12 @@ def _plot(df: pd.DataFrame, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     labels = [f"{r.variant}\njobs={r.jobs}" for r in df.itertuples()]
-    bars = ax.bar(
-        range(len(df)), df["records_per_s"], color=["tab:blue" if v == "C" else "tab:red" for v in df["variant"]]
-    )
+    bars = ax.bar(range(len(df)), df["records_per_s"], color=["tab:blue" if v == "C" else "tab:red" for v in df["variant"]])
     for b, v in zip(bars, df["records_per_s"]):
         ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{v:.0f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(df)), labels, fontsize=8)
     ax.set_ylabel("records / s")
-    ax.set_title(
-        f"ecgrecon reconstruct: {df['records'].iloc[0]} ten-second records, {os.cpu_count()} cores", fontsize=9
-    )
+    ax.set_title(f"ecgrecon reconstruct: {df['records'].iloc[0]} ten-second records, {os.cpu_count()} cores", fontsize=9)
     fig.tight_layout()
     save_png(fig, path, dpi=110)
 

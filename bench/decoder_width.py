@@ -95,9 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, action="append", help="config file(s) of that run (default config.yaml)")
     ap.add_argument("--widths", default="128:32,64:16,32:16", help="hidden:out_channels candidates")
     ap.add_argument(
-        "--precisions",
-        default=None,
-        help="training precisions, comma list of auto, fp32, bf16 (default: the config's decoder.precision)",
+        "--precisions", default=None, help="training precisions, comma list of auto, fp32, bf16 (default: the config's decoder.precision)"
     )
     ap.add_argument("--seeds", default=None, help="comma list of seeds (default: the config's seed)")
     ap.add_argument("--task", default="paper", help="the task (config `tasks:`) whose decoders to sweep")
@@ -110,9 +108,7 @@ def main(argv=None) -> int:
         _merge(cfg, yaml.safe_load(Path(path).read_text()))
     set_threads(a.threads)
     task = cfg["tasks"][a.task]
-    variants = (
-        a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
-    )
+    variants = a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
     inputs, targets = task["inputs"], task["targets"]
     run = a.run
     reps, gl_map = run / "encoders" / "-".join(inputs) / "reps.h5", run / a.task / "linear/official/GL.json"
@@ -172,11 +168,7 @@ def main(argv=None) -> int:
     n_in, h_dim = len(inputs), int(cfg["encoder"]["embed_dim"])
     summary["latency_ms_batch1024"] = [
         decoder_latency_ms(
-            r.variant,
-            n_in,
-            h_dim,
-            {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)},
-            r.precision,
+            r.variant, n_in, h_dim, {**cfg["decoder"], "hidden": int(r.hidden), "out_channels": int(r.out_channels)}, r.precision
         )
         for r in summary.itertuples()
     ]

@@ -127,14 +127,7 @@ def cross_validate(x: np.ndarray, folds: np.ndarray, context: int, alphas) -> np
             val_rows = folds == (f + 1) % k
             fit_rows = train & ~val_rows
         gl = linear.fit(
-            x[fit_rows][:, ii],
-            x[fit_rows][:, it],
-            x[val_rows][:, ii],
-            x[val_rows][:, it],
-            INPUTS,
-            TARGETS,
-            context=context,
-            alphas=alphas,
+            x[fit_rows][:, ii], x[fit_rows][:, it], x[val_rows][:, ii], x[val_rows][:, it], INPUTS, TARGETS, context=context, alphas=alphas
         )
         pred[test] = gl.predict(x[test][:, ii])
     return pred
@@ -142,9 +135,7 @@ def cross_validate(x: np.ndarray, folds: np.ndarray, context: int, alphas) -> np
 
 def summarise(y: np.ndarray, pred: np.ndarray, meta: pd.DataFrame, method: str) -> list[dict]:
     rows = []
-    groups = [("all", np.ones(len(meta), bool))] + [
-        (d, (meta["dataset"] == d).to_numpy()) for d in meta["dataset"].unique()
-    ]
+    groups = [("all", np.ones(len(meta), bool))] + [(d, (meta["dataset"] == d).to_numpy()) for d in meta["dataset"].unique()]
     for name, sel in groups:
         per = []
         for j, lead in enumerate(TARGETS):
@@ -196,9 +187,7 @@ def main() -> None:
     out.insert(0, "seed", args.seed)
     out.insert(1, "k_folds", args.folds)
     write_csv(args.out, out)
-    show = out[out["lead"] == "Mean"][
-        ["cohort", "dataset", "method", "rmse", "r2", "pearson_seg", "n_windows", "n_subjects"]
-    ]
+    show = out[out["lead"] == "Mean"][["cohort", "dataset", "method", "rmse", "r2", "pearson_seg", "n_windows", "n_subjects"]]
     print(show.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
 

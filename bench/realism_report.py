@@ -132,17 +132,13 @@ def markdown(table: pd.DataFrame, premise: dict, qrs_check: dict, sizes: dict) -
     """The report as markdown: distribution table, premise scores, QRS-method check."""
     measures = [f"ptp_{k}" for k in LEADS12] + [f"rms_{k}" for k in LEADS12] + ["hr", "qrs_ms"]
     lines = [
-        "| measure | "
-        + " | ".join(f"{d} median [p5, p95]" for d in DATASETS)
-        + " | 5-95 % overlap PTB-XL | 5-95 % overlap LUDB |",
+        "| measure | " + " | ".join(f"{d} median [p5, p95]" for d in DATASETS) + " | 5-95 % overlap PTB-XL | 5-95 % overlap LUDB |",
         "|---|" + "---|" * (len(DATASETS) + 2),
     ]
     for m in measures:
         t = table[table["measure"] == m].set_index("dataset")
         cells = [f"{t.loc[d, 'median']:.2f} [{t.loc[d, 'p5']:.2f}, {t.loc[d, 'p95']:.2f}]" for d in DATASETS]
-        lines.append(
-            f"| {m} | " + " | ".join(cells) + f" | {_overlap(table, m, 'PTB-XL')} | {_overlap(table, m, 'LUDB')} |"
-        )
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {_overlap(table, m, 'PTB-XL')} | {_overlap(table, m, 'LUDB')} |")
     out = [
         "Records measured: "
         + ", ".join(f"{d} {n}" for d, n in sizes.items())
@@ -216,9 +212,7 @@ def main(argv=None) -> int:
     ludb_sig, ludb_pid, ludb_qrs = load_ludb(args.shared / "ludb")
     data["LUDB"] = (ludb_sig, ludb_pid)
     features = {name: measure(sig) for name, (sig, _) in data.items()}
-    premise = {
-        name: linear_map_scores(bandpass(sig, FS, 0.5, 45.0, 2, axis=1), pid) for name, (sig, pid) in data.items()
-    }
+    premise = {name: linear_map_scores(bandpass(sig, FS, 0.5, 45.0, 2, axis=1), pid) for name, (sig, pid) in data.items()}
     diff = features["LUDB"]["qrs_ms"].to_numpy() - ludb_qrs
     ok = ~np.isnan(diff)
     qrs_check = {

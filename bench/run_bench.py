@@ -45,12 +45,7 @@ import summarise as sm  # noqa: E402
 
 PY = sys.executable
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-DATA_TARGETS = [
-    "results/clean/synthetic.h5",
-    "results/qc/qc_stats.json",
-    "results/segments/segments.h5",
-    "results/folds/folds.json",
-]
+DATA_TARGETS = ["results/clean/synthetic.h5", "results/qc/qc_stats.json", "results/segments/segments.h5", "results/folds/folds.json"]
 PREPROCESS_RULES = ("clean", "qc_stats", "segment")
 
 
@@ -182,10 +177,7 @@ def model_mflop() -> dict[str, float]:
     x, h = torch.randn(1, n_in, int(cfg["segment"]["window"])), torch.randn(1, h_dim)
     nets = {
         "encoder": (build_encoder(n_in, cfg["encoder"])[0], ()),
-        **{
-            f"decoder_{v}": (build_decoder(v, n_in, h_dim, cfg["decoder"]), (h if v == "Ch" else None,))
-            for v in ("C", "Ch")
-        },
+        **{f"decoder_{v}": (build_decoder(v, n_in, h_dim, cfg["decoder"]), (h if v == "Ch" else None,)) for v in ("C", "Ch")},
     }
     dec = nets["decoder_C"][0]
     nets[f"decoder x projection ({dec.proj} channels; paper: 128)"] = (dec.x_proj, ())
@@ -202,28 +194,11 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
     rows = []
 
     def add(bench, item, metric, value, unit, ld):
-        rows.append(
-            {
-                "benchmark": bench,
-                "item": item,
-                "metric": metric,
-                "value": float(value),
-                "unit": unit,
-                "load_avg_1min": ld,
-            }
-        )
+        rows.append({"benchmark": bench, "item": item, "metric": metric, "value": float(value), "unit": unit, "load_avg_1min": ld})
 
     ld = load()
     run_script(
-        [
-            "bench/bench_preprocess.py",
-            "--cohort",
-            str(cohort_run / "results/raw/synthetic"),
-            "--threads",
-            str(cores),
-            "--out",
-            str(out),
-        ]
+        ["bench/bench_preprocess.py", "--cohort", str(cohort_run / "results/raw/synthetic"), "--threads", str(cores), "--out", str(out)]
     )
     for r in pd.read_csv(out / "preprocess_speed.csv").itertuples():
         item = f"{r.stage} ({r.items} {r.unit})"
@@ -242,9 +217,7 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
         add("models", "bfloat16 matrix multiply 2048 x 2048", "gflop_per_s_peak", peaks["_bf16"], "GFLOP/s", ld)
     models = models.drop(index=[m for m in models.index if m.startswith("gemm_peak")])
     n_targets = len(yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]["targets"])
-    lat_cols = [
-        c for c in ("latency_ms_batch1", "latency_ms_batch1024", "latency_ms_batch1024_chunked") if c in models.columns
-    ]
+    lat_cols = [c for c in ("latency_ms_batch1", "latency_ms_batch1024", "latency_ms_batch1024_chunked") if c in models.columns]
     for model, r in models.iterrows():
         add("models", model, "train_samples_per_s", r["train_samples_per_s"], "samples/s", ld)
         for col in lat_cols:
@@ -266,14 +239,7 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
             if f"decoder_C{suffix}" not in models.index:
                 continue
             add("inference per lead", f"C{suffix}", col, models.loc[f"decoder_C{suffix}", col], "ms/segment/lead", ld)
-            add(
-                "inference per lead",
-                f"Ch{suffix}",
-                col,
-                models.loc[f"decoder_Ch{suffix}", col] + enc / n_targets,
-                "ms/segment/lead",
-                ld,
-            )
+            add("inference per lead", f"Ch{suffix}", col, models.loc[f"decoder_Ch{suffix}", col] + enc / n_targets, "ms/segment/lead", ld)
     if reconstruct is not None:  # `ecgrecon reconstruct` end to end on a run's cohort (fresh bundles)
         ld = load()
         run_script(
@@ -296,14 +262,7 @@ def micro(out: Path, cohort_run: Path, cores: int, reconstruct: Path | None = No
     add("GL", f"fit ({int(g.n_train_segments)} train segments)", "cpu_s", g.fit_cpu_s, "CPU-s", g.load_avg_1min)
     add("GL", f"fit ({int(g.n_train_segments)} train segments)", "wall_s", g.fit_wall_s, "s", g.load_avg_1min)
     for b in (1, 1024):
-        add(
-            "inference per lead",
-            "GL",
-            f"latency_ms_batch{b}",
-            g[f"latency_ms_per_lead_batch{b}"],
-            "ms/segment/lead",
-            g.load_avg_1min,
-        )
+        add("inference per lead", "GL", f"latency_ms_batch{b}", g[f"latency_ms_per_lead_batch{b}"], "ms/segment/lead", g.load_avg_1min)
     return pd.DataFrame(rows)
 
 
@@ -319,13 +278,7 @@ def profile_preprocess(cohort: Path, out: Path, top: int = 18) -> Path:
     prof = cProfile.Profile()
     prof.enable()
     clean_dataset(
-        cohort,
-        tmp / "c.h5",
-        tmp / "q.csv",
-        {**cfg["clean"], "max_quarantine_fraction": 1.0},
-        cfg["labels"],
-        threads=1,
-        log=lambda m: None,
+        cohort, tmp / "c.h5", tmp / "q.csv", {**cfg["clean"], "max_quarantine_fraction": 1.0}, cfg["labels"], threads=1, log=lambda m: None
     )
     compute_qc_stats(
         tmp / "c.h5",
@@ -338,19 +291,11 @@ def profile_preprocess(cohort: Path, out: Path, top: int = 18) -> Path:
         log=lambda m: None,
     )
     segment_dataset(
-        tmp / "c.h5",
-        tmp / "qc.json",
-        tmp / "s.h5",
-        tmp / "r.csv",
-        cfg["segment"]["window"],
-        cfg["segment"]["hop"],
-        log=lambda m: None,
+        tmp / "c.h5", tmp / "qc.json", tmp / "s.h5", tmp / "r.csv", cfg["segment"]["window"], cfg["segment"]["hop"], log=lambda m: None
     )
     prof.disable()
     shutil.rmtree(tmp)
-    return write_profile(
-        prof, f"cProfile of clean (threads=1) + qc_stats + segment on {cohort}", out / "profile_preprocess.txt", top
-    )
+    return write_profile(prof, f"cProfile of clean (threads=1) + qc_stats + segment on {cohort}", out / "profile_preprocess.txt", top)
 
 
 def profile_training(run_dir: Path, out: Path, top: int = 18) -> Path:
@@ -449,20 +394,13 @@ def targets(stages: pd.DataFrame, table: pd.DataFrame, micro_df: pd.DataFrame | 
             for suffix, prec in (("", "fp32"), ("_bf16", "bf16")):
                 key = ("inference per lead", v + suffix, "latency_ms_batch1024_chunked")
                 if key in m.index:
-                    rows.append(
-                        (
-                            f"batched inference (1,024 in pipeline chunks, {prec}) ms/segment/lead, {v}",
-                            m[key],
-                            "<= 0.035",
-                        )
-                    )
+                    rows.append((f"batched inference (1,024 in pipeline chunks, {prec}) ms/segment/lead, {v}", m[key], "<= 0.035"))
         for suffix, prec in (("", "float32"), ("_bf16", "bfloat16")):
             key = ("latency floor at peak GEMM rate", "decoder_C" + suffix, "latency_ms")
             if key in m.index or not suffix:
                 rows.append(
                     (
-                        f"decoder C at the measured {prec} peak GEMM rate (floor for this architecture), "
-                        "ms/segment/lead",
+                        f"decoder C at the measured {prec} peak GEMM rate (floor for this architecture), ms/segment/lead",
                         m.get(key, np.nan),
                         "<= 0.035",
                     )
@@ -470,9 +408,7 @@ def targets(stages: pd.DataFrame, table: pd.DataFrame, micro_df: pd.DataFrame | 
     what = "whole DAG" if full else "data stages only (learning rules not run)"
     for rule, how in ((sm.DAG, "wall time"), (sm.DAG_CPU, "CPU s / cores")):
         if rule in hi.index:
-            rows.append(
-                (f"{what} at 21,800 records, hours ({how}, upper estimate)", hi.loc[rule, "s_high"] / 3600, "<= 3")
-            )
+            rows.append((f"{what} at 21,800 records, hours ({how}, upper estimate)", hi.loc[rule, "s_high"] / 3600, "<= 3"))
     dags = table["rule"].isin([sm.DAG, sm.DAG_CPU])
     real = table[~dags & (table[[c for c in table if c.startswith("s@")]].max(axis=1) >= 1.0)]
     for col, how in (("s_exponent", "wall s"), ("cpu_exponent", "CPU s")):
@@ -572,11 +508,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="reuse existing run folders (no fresh run)")
     ap.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
     ap.add_argument(
-        "--merge",
-        type=Path,
-        nargs="*",
-        default=[],
-        help="output folders of other runs: their rules' rows at other sizes join the fits",
+        "--merge", type=Path, nargs="*", default=[], help="output folders of other runs: their rules' rows at other sizes join the fits"
     )
     ap.add_argument("--profile", action="store_true", help="also cProfile clean + QC + segment")
     ap.add_argument(
@@ -594,9 +526,7 @@ def main(argv=None) -> int:
         print(f"note: {args.snakefile} does not include the learning rules; 'all' runs the data stages only")
         full = False
     print(f"DAG runs ({args.stages}) at {args.sizes} records, load {load()}", flush=True)
-    runs = pd.DataFrame(
-        [run_dag(n, out / "runs" / str(n), args.stages, args.cores, args.snakefile, args.keep) for n in args.sizes]
-    )
+    runs = pd.DataFrame([run_dag(n, out / "runs" / str(n), args.stages, args.cores, args.snakefile, args.keep) for n in args.sizes])
     jobs = sm.collect({n: out / "runs" / str(n) for n in args.sizes}, sm.project_patterns())
     jobs.to_csv(out / "summary.csv", index=False)
     for other in args.merge:  # per-rule rows of other runs at sizes not run here (never their DAG rows)
@@ -612,10 +542,7 @@ def main(argv=None) -> int:
     if micro_now:
         print(f"micro-benchmarks, load {load()}", flush=True)
         micro_df = micro(
-            out,
-            out / "runs" / str(max(args.sizes)),
-            args.cores,
-            out / "runs" / str(min(args.sizes)) if args.reconstruct else None,
+            out, out / "runs" / str(max(args.sizes)), args.cores, out / "runs" / str(min(args.sizes)) if args.reconstruct else None
         )
         micro_df.to_csv(out / "micro.csv", index=False)
     elif (out / "micro.csv").exists():

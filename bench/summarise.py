@@ -68,9 +68,7 @@ def read_benchmark(path: Path) -> dict:
     """Mean over the rows (repeats) of one benchmark TSV: s, max_rss_mb, cpu_time ("-"/"NA": NaN)."""
     df = pd.read_csv(path, sep="\t", na_values=["-", "NA", ""])
     cols = {"s": "s", "max_rss": "max_rss_mb", "cpu_time": "cpu_time"}
-    return {
-        new: float(pd.to_numeric(df[old], errors="coerce").mean()) if old in df else np.nan for old, new in cols.items()
-    }
+    return {new: float(pd.to_numeric(df[old], errors="coerce").mean()) if old in df else np.nan for old, new in cols.items()}
 
 
 def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
@@ -84,10 +82,7 @@ def collect(run_dirs: dict[int, Path], patterns) -> pd.DataFrame:
 
 
 def per_stage(
-    jobs: pd.DataFrame,
-    dag_wall: dict[int, float] | None = None,
-    cores: int = 2,
-    dag_cpu: dict[int, float] | None = None,
+    jobs: pd.DataFrame, dag_wall: dict[int, float] | None = None, cores: int = 2, dag_cpu: dict[int, float] | None = None
 ) -> pd.DataFrame:
     """Per (size, rule): jobs, summed s and cpu_time, largest max_rss_mb; plus, for the sizes of
     ``dag_wall`` (whole runs), a DAG row with the run's wall time and one with its CPU seconds / cores.
@@ -95,23 +90,13 @@ def per_stage(
     ``dag_cpu``: the exact CPU seconds of each whole run (rusage of the Snakemake process tree); sizes
     without it fall back on the jobs' summed ``cpu_time``, which Snakemake polls and so undercounts."""
     g = jobs.groupby(["size", "rule"], sort=True)
-    out = g.agg(
-        jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"), max_rss_mb=("max_rss_mb", "max")
-    ).reset_index()
+    out = g.agg(jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum"), max_rss_mb=("max_rss_mb", "max")).reset_index()
     if dag_wall:
         peak = jobs.groupby("size")["max_rss_mb"].max()
-        cpu = {
-            **jobs.groupby("size")["cpu_time"].sum().to_dict(),
-            **{n: c for n, c in (dag_cpu or {}).items() if np.isfinite(c)},
-        }
+        cpu = {**jobs.groupby("size")["cpu_time"].sum().to_dict(), **{n: c for n, c in (dag_cpu or {}).items() if np.isfinite(c)}}
         extra = []
         for n, w in sorted(dag_wall.items()):
-            row = {
-                "size": n,
-                "jobs": int((jobs["size"] == n).sum()),
-                "cpu_time": cpu.get(n, np.nan),
-                "max_rss_mb": peak.get(n, np.nan),
-            }
+            row = {"size": n, "jobs": int((jobs["size"] == n).sum()), "cpu_time": cpu.get(n, np.nan), "max_rss_mb": peak.get(n, np.nan)}
             extra += [{**row, "rule": DAG, "s": w}, {**row, "rule": DAG_CPU, "s": cpu.get(n, np.nan) / cores}]
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
     return out
@@ -193,8 +178,7 @@ def _fmt(v, nd=2) -> str:
 def md_table(df: pd.DataFrame, nd=2) -> str:
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
     return head + "".join(
-        "| " + " | ".join(_fmt(v, nd) if not isinstance(v, str) else v for v in r) + " |\n"
-        for r in df.itertuples(index=False)
+        "| " + " | ".join(_fmt(v, nd) if not isinstance(v, str) else v for v in r) + " |\n" for r in df.itertuples(index=False)
     )
 
 
@@ -206,10 +190,7 @@ def plot_scaling(stages: pd.DataFrame, table: pd.DataFrame, path: Path, target: 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for col, key, ax, unit in (
-        ("s", "s", axes[0], "wall seconds (jobs summed)"),
-        ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)"),
-    ):
+    for col, key, ax, unit in (("s", "s", axes[0], "wall seconds (jobs summed)"), ("max_rss_mb", "rss", axes[1], "peak RSS of a job (MB)")):
         for i, r in table.iterrows():
             d = stages[stages["rule"] == r["rule"]].sort_values("size")
             style = dict(color=plt.cm.tab20(i % 20), lw=1.3)

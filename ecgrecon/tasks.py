@@ -93,8 +93,7 @@ def parse_task(name: str, spec: dict) -> Task:
             raise TaskError(f"{key}.methods: unknown method {m!r} (registered: {', '.join(registry.REGISTRY)})")
         if not registry.get(m).supports(corruption):
             raise TaskError(
-                f"{key}.methods: {m} does not support corruption {corruption!r} "
-                f"(supports: {', '.join(registry.get(m).corruptions)})"
+                f"{key}.methods: {m} does not support corruption {corruption!r} (supports: {', '.join(registry.get(m).corruptions)})"
             )
     return Task(name, tuple(inputs), tuple(targets), tuple(derived), corruption, tuple(methods))
 
@@ -124,9 +123,6 @@ def with_derived(pred: np.ndarray, raw_in: np.ndarray, task: Task) -> np.ndarray
     I and II, each taken from the inputs (measured) or the predictions (reconstructed)."""
     if not task.derived:
         return pred
-    have = {
-        **{lead: raw_in[:, j] for j, lead in enumerate(task.inputs)},
-        **{lead: pred[:, j] for j, lead in enumerate(task.targets)},
-    }
+    have = {**{lead: raw_in[:, j] for j, lead in enumerate(task.inputs)}, **{lead: pred[:, j] for j, lead in enumerate(task.targets)}}
     extra = [derive(lead, have["I"], have["II"]).astype(pred.dtype) for lead in task.derived]
     return np.concatenate([pred, np.stack(extra, axis=1)], axis=1)

@@ -83,10 +83,7 @@ def write_cohort(out_dir, n_records: int = 80, seed: int = 0, hop: int = HOP) ->
             classes = sorted(set(classes) | {CLASSES[int(rng.integers(1, len(CLASSES)))]})
         subs = sorted({SUBCLASS[c][int(rng.integers(len(SUBCLASS[c])))] for c in classes})
         field = np.hstack(
-            [
-                BASE_FIELD * rng.uniform(0.85, 1.15, (12, 1)) + rng.normal(0, 0.08, (12, 3)),
-                CHEST_LOCAL[:, None] * rng.uniform(0.5, 1.5),
-            ]
+            [BASE_FIELD * rng.uniform(0.85, 1.15, (12, 1)) + rng.normal(0, 0.08, (12, 3)), CHEST_LOCAL[:, None] * rng.uniform(0.5, 1.5)]
         )
         sig = field @ _beat_sources(classes, t, rng)
         sig += rng.normal(0, 0.01, sig.shape) + 0.05 * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6))
@@ -107,9 +104,7 @@ def write_cohort(out_dir, n_records: int = 80, seed: int = 0, hop: int = HOP) ->
         prev_end = 0
         for s in rec_starts:
             win_x.append(sig[:, s : s + WINDOW])
-            win_rows.append(
-                {"win_id": len(win_rows), **common, "start": s, "n_keep_from": prev_end - s if prev_end > s else 0}
-            )
+            win_rows.append({"win_id": len(win_rows), **common, "start": s, "n_keep_from": prev_end - s if prev_end > s else 0})
             prev_end = s + WINDOW
     seg_path, folds_path = out_dir / "segments.h5", out_dir / "folds.json"
     with h5py.File(seg_path, "w") as f:
@@ -120,13 +115,7 @@ def write_cohort(out_dir, n_records: int = 80, seed: int = 0, hop: int = HOP) ->
         f.attrs.update({"fs": FS, "window": WINDOW, "hop": hop, "leads": list(LEADS12)})
     ids = np.array([1000 + i for i in range(n_records)])
     fold_of = np.array([1 + i % 10 for i in range(n_records)])
-    folds = {
-        "official": {
-            "train": ids[fold_of <= 8].tolist(),
-            "val": ids[fold_of == 9].tolist(),
-            "test": ids[fold_of == 10].tolist(),
-        }
-    }
+    folds = {"official": {"train": ids[fold_of <= 8].tolist(), "val": ids[fold_of == 9].tolist(), "test": ids[fold_of == 10].tolist()}}
     pool = ids[fold_of <= 9]
     for k in range(3):
         folds[f"cv{k}"] = {

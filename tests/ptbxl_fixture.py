@@ -103,20 +103,13 @@ def write_tables(root: Path, rows: list[dict]) -> None:
             w.writerow([code, code.lower(), diag, "", rhythm, cls, sub])
 
 
-def make_cohort(
-    root: Path, n: int, seed: int = 0, fs: float = 100, rate_dir: str = "records100", fmt: str = "16"
-) -> list[dict]:
+def make_cohort(root: Path, n: int, seed: int = 0, fs: float = 100, rate_dir: str = "records100", fmt: str = "16") -> list[dict]:
     """A clean PTB-XL-shaped folder with ``n`` records; returns the metadata rows."""
     rows = []
     for i in range(n):
         ecg_id = i + 1
         rel = rel_name(ecg_id, rate_dir, "lr" if rate_dir == "records100" else "hr")
-        write_record(
-            root / rel,
-            synth_signal(int(10 * fs), fs, seed * 100003 + i, mains_hz=50.0 if fs >= 200 else None),
-            fs,
-            fmt=fmt,
-        )
+        write_record(root / rel, synth_signal(int(10 * fs), fs, seed * 100003 + i, mains_hz=50.0 if fs >= 200 else None), fs, fmt=fmt)
         rows.append(
             {
                 "ecg_id": ecg_id,

@@ -40,30 +40,17 @@ def snakemake(
     ``args`` (targets, flags) come first: options that take several values (--configfile,
     --rerun-triggers) would otherwise swallow the targets.
     """
-    cmd = [
-        SNAKEMAKE,
-        *args,
-        "--snakefile",
-        str(snakefile or ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-    ]
+    cmd = [SNAKEMAKE, *args, "--snakefile", str(snakefile or ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     cmd += ["--quiet", "rules"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
-        )
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc
 
 
-def scheduled_rules(
-    workdir: Path, configfile: Path | None = None, *extra: str, snakefile: Path | None = None
-) -> dict[str, int]:
+def scheduled_rules(workdir: Path, configfile: Path | None = None, *extra: str, snakefile: Path | None = None) -> dict[str, int]:
     """Dry-run and return {rule: job count} of what would run."""
     proc = snakemake(
         workdir,

@@ -34,14 +34,7 @@ SPLIT = {"train_folds": [1, 2, 3, 4, 5, 6, 7, 8], "val_folds": [9], "test_folds"
 def _clean(raw, out: Path, kind: str, **kw):
     logs: list[str] = []
     summary = clean_dataset(
-        raw,
-        out / "clean.h5",
-        out / "q.csv",
-        {**CLEAN_CFG, "max_quarantine_fraction": 1.0},
-        LABELS_CFG,
-        kind=kind,
-        log=logs.append,
-        **kw,
+        raw, out / "clean.h5", out / "q.csv", {**CLEAN_CFG, "max_quarantine_fraction": 1.0}, LABELS_CFG, kind=kind, log=logs.append, **kw
     )
     with h5py.File(out / "clean.h5", "r") as h5:
         sig, meta, fs = h5["signals"][...], read_table(h5["meta"]).set_index("ecg_id", drop=False), h5.attrs["fs"]
@@ -251,13 +244,8 @@ def test_ptbdb_fixture_15_signals_to_12_leads(tmp_path):
     assert [_js(meta, e, "superclass") for e in meta.index] == [["MI"], ["MI"], ["NORM"], ["CD"]]
     assert _js(meta, 10010, "labels") == ["IMI"] and _js(meta, 10010, "subclass") == ["IMI"]
     assert quarantine["patient004/s0030_re"][0] == "clean.read"
-    assert (
-        "expected 12 standard leads besides ['VX', 'VY', 'VZ'], header has 11" in quarantine["patient004/s0030_re"][1]
-    )
-    assert quarantine["patientX/s0040_re"] == (
-        "clean.metadata",
-        "cannot take a patient id from folder 'patientX' (expected patientNNN)",
-    )
+    assert "expected 12 standard leads besides ['VX', 'VY', 'VZ'], header has 11" in quarantine["patient004/s0030_re"][1]
+    assert quarantine["patientX/s0040_re"] == ("clean.metadata", "cannot take a patient id from folder 'patientX' (expected patientNNN)")
     assert quarantine["patient005/s0050_re"] == ("clean.metadata", "no '# Reason for admission:' comment in the header")
     assert quarantine["patient006/s0060_re"] == ("clean.signal", "too short: 8 s < 10 s")
     for row, source in ((0, s10), (3, s20)):  # first 10 s of the 12 standard leads, quantised like the file

@@ -51,10 +51,7 @@ def test_patterns_and_rule_matching():
         ("segment", "benchmarks/segment.tsv"),
     ]
     assert sm.match_rule("benchmarks/clean_synthetic.tsv", pats) == ("clean", "dataset=synthetic")
-    assert sm.match_rule("benchmarks/train_decoder/Ch_official_V5.tsv", pats) == (
-        "train_decoder",
-        "variant=Ch,fold=official,lead=V5",
-    )
+    assert sm.match_rule("benchmarks/train_decoder/Ch_official_V5.tsv", pats) == ("train_decoder", "variant=Ch,fold=official,lead=V5")
     assert sm.match_rule("benchmarks/segment.tsv", pats) == ("segment", "")
     assert sm.match_rule("benchmarks/other/thing.tsv", pats) == ("other/thing", "")
 
@@ -165,9 +162,7 @@ def test_targets_table_latency_floor_and_verdicts():
     assert tg["batched inference (1,024 in pipeline chunks, fp32) ms/segment/lead, C"] == "NO"
     assert tg["batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, C"] == "yes"
     assert "batched inference (1,024 in pipeline chunks, bf16) ms/segment/lead, Ch" not in tg  # not measured
-    assert (
-        tg["decoder C at the measured bfloat16 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "yes"
-    )
+    assert tg["decoder C at the measured bfloat16 peak GEMM rate (floor for this architecture), ms/segment/lead"] == "yes"
     assert tg["whole DAG at 21,800 records, hours (wall time, upper estimate)"] == "NO"  # 4 h
     assert tg["largest exponent of wall s (train_decoder; stages >= 1 s)"] == "NO"
     assert tg["peak RSS at 21,800, MB (train_decoder, upper estimate)"] == "NO"

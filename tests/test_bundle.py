@@ -72,14 +72,7 @@ def run_pipeline(work: Path) -> dict:
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     r, q = work / "results", (lambda m: None)
     raw = r / "raw" / "synthetic"
-    write_cohort(
-        raw,
-        cfg["synth"]["n_records"],
-        cfg["seed"],
-        write_hr=True,
-        bad_per_thousand=cfg["synth"]["bad_per_thousand"],
-        progress=q,
-    )
+    write_cohort(raw, cfg["synth"]["n_records"], cfg["seed"], write_hr=True, bad_per_thousand=cfg["synth"]["bad_per_thousand"], progress=q)
     clean_dataset(raw, r / "clean/synthetic.h5", r / "qc/quarantine_synthetic.csv", cfg["clean"], cfg["labels"], log=q)
     seg_cfg = cfg["segment"]
     compute_qc_stats(
@@ -93,15 +86,7 @@ def run_pipeline(work: Path) -> dict:
         log=q,
     )
     seg, folds = r / "segments/segments.h5", r / "folds/folds.json"
-    segment_dataset(
-        r / "clean/synthetic.h5",
-        r / "qc/qc_stats.json",
-        seg,
-        r / "qc/qc_report.csv",
-        seg_cfg["window"],
-        seg_cfg["hop"],
-        log=q,
-    )
+    segment_dataset(r / "clean/synthetic.h5", r / "qc/qc_stats.json", seg, r / "qc/qc_report.csv", seg_cfg["window"], seg_cfg["hop"], log=q)
     make_folds_file(r / "clean/synthetic.h5", folds, cfg["split"], cfg["seed"], log=q)
     inputs, targets = cfg["tasks"]["paper"]["inputs"], cfg["tasks"]["paper"]["targets"]
     enc, t = r / "encoders" / "-".join(inputs), r / "paper"
@@ -120,9 +105,9 @@ def run_pipeline(work: Path) -> dict:
     extract_reps(seg, folds, enc / "encoder.pt", enc / "reps.h5", tile=cfg["encoder"]["tile_reps"], log=q)
     dec_cfg = cfg["decoder"]
     gl_path = t / "linear/official/GL.json"
-    fit_from_segments(
-        seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"], log=q
-    ).save(gl_path)
+    fit_from_segments(seg, folds, "official", inputs, targets, context=cfg["gl"]["context"], alphas=cfg["gl"]["alphas"], log=q).save(
+        gl_path
+    )
     artifacts = {("GL", "official"): gl_path}
     for variant in VARIANTS:
         artifacts[(variant, "official")] = []
@@ -190,13 +175,7 @@ def run_pipeline(work: Path) -> dict:
             log=q,
             **paths,
         )
-    return {
-        "work": work,
-        "cfg": cfg,
-        "results": r,
-        "raw": raw,
-        "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS},
-    }
+    return {"work": work, "cfg": cfg, "results": r, "raw": raw, "bundles": {v: work / f"bundles/ecgrecon-{v}.pt" for v in VARIANTS}}
 
 
 @pytest.fixture(scope="session")
@@ -253,8 +232,7 @@ def test_rule_export_model_writes_the_bundle_card_log_and_benchmark_like_the_cli
         card = json.loads((model / f"ecgrecon-{variant}.json").read_text())
         assert card["bundle_sha256"] == _sha(model / f"ecgrecon-{variant}.pt")
         assert (
-            card["settings_sha256"]
-            == json.loads(Path(trained_run["bundles"][variant]).with_suffix(".json").read_text())["settings_sha256"]
+            card["settings_sha256"] == json.loads(Path(trained_run["bundles"][variant]).with_suffix(".json").read_text())["settings_sha256"]
         )
         assert (work / f"logs/export_model/paper/{variant}.log").stat().st_size > 0
         assert (work / f"benchmarks/export_model/paper/{variant}.tsv").exists()
@@ -273,9 +251,7 @@ def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
     rec = pd.read_csv(r / "paper/tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
     for lead in meta["targets"] + ["Mean"]:
         assert meta["metrics"]["test"]["segment"][lead]["rmse"] == seg.loc[("official", "Ch", lead), "rmse"]
-        assert (
-            meta["metrics"]["test"]["record"][lead]["pearson_mean"] == rec.loc[("official", "Ch", lead), "pearson_mean"]
-        )
+        assert meta["metrics"]["test"]["record"][lead]["pearson_mean"] == rec.loc[("official", "Ch", lead), "pearson_mean"]
     for lead in meta["targets"]:
         ck = torch.load(r / f"paper/decoders/Ch/official/{lead}.pt", weights_only=True)
         val = meta["metrics"]["validation"][lead]

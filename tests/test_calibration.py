@@ -37,9 +37,7 @@ def cohort(tmp_path_factory):
     make_folds_file(d / "clean.h5", d / "folds.json", SPLIT, seed=1, **QUIET)
     gl = linear.fit_from_segments(d / "segments.h5", d / "folds.json", "official", INPUTS, TARGETS, **QUIET)
     gl.save(d / "gl.json")
-    summary = calibration.run_pcm(
-        d / "clean.h5", d / "segments.h5", d / "folds.json", d / "gl.json", d / "pcm.h5", d / "pcm.json", **QUIET
-    )
+    summary = calibration.run_pcm(d / "clean.h5", d / "segments.h5", d / "folds.json", d / "gl.json", d / "pcm.h5", d / "pcm.json", **QUIET)
     return d, gl, summary
 
 
@@ -136,10 +134,7 @@ def test_pcm_beats_gl_on_synthetic_cohort(cohort):
     test_rows = np.flatnonzero(np.isin(rmeta["ecg_id"].to_numpy(), ids))
     y = read_leads(d / "segments.h5", TARGETS, test_rows[rows], group="records")
     ecg = rmeta["ecg_id"].to_numpy()[test_rows[rows]]
-    better = [
-        ((pcm[ecg == e] - y[ecg == e]) ** 2).mean() < ((glp[ecg == e] - y[ecg == e]) ** 2).mean()
-        for e in np.unique(ecg)
-    ]
+    better = [((pcm[ecg == e] - y[ecg == e]) ** 2).mean() < ((glp[ecg == e] - y[ecg == e]) ** 2).mean() for e in np.unique(ecg)]
     assert np.mean(better) >= 0.75
     assert set(plan["ecg_id"]) == set(np.unique(ecg))
 
@@ -197,13 +192,7 @@ def test_bad_inputs_are_named(tmp_path, cohort):
     d, gl, _ = cohort
     with pytest.raises(ArtifactError, match=str(tmp_path / "missing.h5")):
         calibration.run_pcm(
-            tmp_path / "missing.h5",
-            d / "segments.h5",
-            d / "folds.json",
-            d / "gl.json",
-            tmp_path / "o.h5",
-            tmp_path / "o.json",
-            **QUIET,
+            tmp_path / "missing.h5", d / "segments.h5", d / "folds.json", d / "gl.json", tmp_path / "o.h5", tmp_path / "o.json", **QUIET
         )
     with h5py.File(tmp_path / "bad.h5", "w") as f:
         f.create_dataset("signals", data=np.zeros((2, 1000, 12), np.float32))

@@ -67,22 +67,10 @@ def trained(tmp_path_factory):
         meta = read_table(f["meta"])
     fold = meta["strat_fold"].to_numpy()
     ecg = meta["ecg_id"].to_numpy()
-    split = {
-        "train": ecg[fold <= 5].tolist(),
-        "val": ecg[(fold == 6) | (fold == 7)].tolist(),
-        "test": ecg[fold >= 8].tolist(),
-    }
+    split = {"train": ecg[fold <= 5].tolist(), "val": ecg[(fold == 6) | (fold == 7)].tolist(), "test": ecg[fold >= 8].tolist()}
     (d / "folds.json").write_text(json.dumps({"seed": 0, "folds": {"custom": split}}))
     summary = classifier.train_from_clean(
-        d / "clean.h5",
-        d / "folds.json",
-        "custom",
-        d / "clf.pt",
-        d / "clf.json",
-        cfg=CFG,
-        seed=0,
-        device="cpu",
-        log=lambda s: None,
+        d / "clean.h5", d / "folds.json", "custom", d / "clf.pt", d / "clf.json", cfg=CFG, seed=0, device="cpu", log=lambda s: None
     )
     yield d, summary
     torch.set_num_threads(threads)
@@ -110,11 +98,7 @@ def test_retention_of_reconstructions(trained):
     x, y, _ = classifier.load_records(d / "clean.h5", ids["test"])
     ii, it = [LEADS12.index(k) for k in INPUTS], [LEADS12.index(k) for k in TARGETS]
     gl = linear.fit(x_tr[:, ii], x_tr[:, it], x_va[:, ii], x_va[:, it], INPUTS, TARGETS)
-    records = {
-        "original": x,
-        "copy": replace_leads(x, x[:, it], TARGETS),
-        "GL": replace_leads(x, gl.predict(x[:, ii]), TARGETS),
-    }
+    records = {"original": x, "copy": replace_leads(x, x[:, it], TARGETS), "GL": replace_leads(x, gl.predict(x[:, ii]), TARGETS)}
     table = classifier.retention_table(model, thr, y, records).set_index("method")
     assert (table.loc[["original", "copy"], ["f1_retention", "auc_retention"]] == 1.0).all().all()
     gl_scores = classifier.scores_summary(y, classifier.predict_proba(model, records["GL"]), thr)
@@ -142,9 +126,9 @@ def test_retention_arithmetic_with_a_known_classifier():
     v1 = x[:, LEADS12.index("V1")].mean(axis=-1)
     y = np.stack([v1 > 0, v1 > np.median(v1)], axis=1).astype(np.float32)
     blank = replace_leads(x, np.zeros((40, 1, 100), np.float32), ["V1"])
-    table = classifier.retention_table(
-        _V1Mean(), np.array([0.5, 0.5]), y, {"original": x, "blank": blank}, classes=("A", "B")
-    ).set_index("method")
+    table = classifier.retention_table(_V1Mean(), np.array([0.5, 0.5]), y, {"original": x, "blank": blank}, classes=("A", "B")).set_index(
+        "method"
+    )
     assert table.loc["original", "macro_auc"] == 1.0
     assert table.loc["blank", "macro_auc"] == 0.5 and table.loc["blank", "auc_retention"] == 0.5
     # blank: every score is sigmoid(0) = 0.5 >= 0.5, all records predicted positive
@@ -158,12 +142,7 @@ def test_training_is_deterministic_and_checks_input(tmp_path):
     x = rng.normal(0, 0.2, (24, 12, 200)).astype(np.float32)
     y = (rng.random((24, 5)) < 0.4).astype(np.float32)
     x[y[:, 1] > 0, 3] += 0.5  # a learnable signal for class MI
-    kw = dict(
-        cfg=section("classifier", width=4, max_epochs=2, patience=2, batch_size=8),
-        seed=3,
-        device="cpu",
-        log=lambda s: None,
-    )
+    kw = dict(cfg=section("classifier", width=4, max_epochs=2, patience=2, batch_size=8), seed=3, device="cpu", log=lambda s: None)
     m1, s1 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "a.pt", **kw)
     m2, s2 = classifier.train(x[:16], y[:16], x[16:], y[16:], state_path=tmp_path / "b.pt", **kw)
     for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):

@@ -17,16 +17,7 @@ from ecgrecon.data import clean
 from ecgrecon.data.clean import QuarantineLimitError, clean_dataset, process_batch
 from ecgrecon.io.h5io import read_table
 from ecgrecon.signal.filters import clean_batch
-from ptbxl_fixture import (
-    CLEAN_CFG,
-    LABELS_CFG,
-    SHARED_PTBXL,
-    make_cohort,
-    rel_name,
-    synth_signal,
-    write_record,
-    write_tables,
-)
+from ptbxl_fixture import CLEAN_CFG, LABELS_CFG, SHARED_PTBXL, make_cohort, rel_name, synth_signal, write_record, write_tables
 
 
 def _cfg(**kw) -> dict:
@@ -36,13 +27,7 @@ def _cfg(**kw) -> dict:
 def _run(raw, out, cfg=None, **kw):
     logs: list[str] = []
     summary = clean_dataset(
-        raw,
-        out / "clean.h5",
-        out / "quarantine.csv",
-        cfg or _cfg(max_quarantine_fraction=1.0),
-        LABELS_CFG,
-        log=logs.append,
-        **kw,
+        raw, out / "clean.h5", out / "quarantine.csv", cfg or _cfg(max_quarantine_fraction=1.0), LABELS_CFG, log=logs.append, **kw
     )
     return summary, logs
 
@@ -190,10 +175,7 @@ def test_bad_inputs_are_quarantined_with_reasons(messy, tmp_path):
 def test_labels_from_scp_statements(messy, tmp_path):
     _run(messy, tmp_path)
     _, meta, _ = _load(tmp_path)
-    got = {
-        int(r.ecg_id): (json.loads(r.labels), json.loads(r.superclass), json.loads(r.subclass))
-        for r in meta.itertuples()
-    }
+    got = {int(r.ecg_id): (json.loads(r.labels), json.loads(r.superclass), json.loads(r.subclass)) for r in meta.itertuples()}
     assert got[1] == (["NORM"], ["NORM"], ["NORM"])
     assert got[2] == (["IMI"], ["MI"], ["IMI"])  # LVH at 50 is no label
     assert got[3] == (["AFIB", "ASMI", "CRBBB"], ["CD", "MI"], ["AMI", "CRBBB"])  # AFIB: no class

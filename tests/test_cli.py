@@ -59,15 +59,7 @@ def test_help_of_the_installed_console_script_is_useful():
     top = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert top.returncode == 0 and "export" in top.stdout and "reconstruct" in top.stdout and "examples:" in top.stdout
     rec = subprocess.run([exe, "reconstruct", "--help"], capture_output=True, text=True)
-    for needle in (
-        "--model BUNDLE",
-        "--input RECORD",
-        "--plot",
-        "--output DIR",
-        "case-insensitive",
-        "-rec",
-        "exit codes",
-    ):
+    for needle in ("--model BUNDLE", "--input RECORD", "--plot", "--output DIR", "case-insensitive", "-rec", "exit codes"):
         assert needle in rec.stdout, needle
     ex = subprocess.run([exe, "export", "--help"], capture_output=True, text=True)
     assert ex.returncode == 0 and "weights_only" in ex.stdout and "--variant {C,Ch,ChA}" in ex.stdout
@@ -95,9 +87,7 @@ def test_cli_export_writes_the_same_bundle_as_the_pipeline_export(trained_run, t
 
 
 @pytest.mark.parametrize("variant", ["C", "Ch"])
-def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation(
-    trained_run, variant, tmp_path, capsys
-):
+def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation(trained_run, variant, tmp_path, capsys):
     r, raw = trained_run["results"], trained_run["raw"]
     with h5py.File(r / "segments/segments.h5") as f:
         rmeta = read_table(f["records/meta"])
@@ -106,14 +96,7 @@ def test_round_trip_on_test_records_matches_the_pipeline_record_level_evaluation
     listing = raw / f"test_records_{variant}.txt"
     listing.write_text("\n".join(db.loc[test_ids, "filename_lr"]) + "\n")
     code, stdout, _ = run_cli(
-        capsys,
-        "reconstruct",
-        "--model",
-        trained_run["bundles"][variant],
-        "--input",
-        listing,
-        "--output",
-        tmp_path / "out",
+        capsys, "reconstruct", "--model", trained_run["bundles"][variant], "--input", listing, "--output", tmp_path / "out"
     )
     assert code == 0 and f"reconstructed {len(test_ids)} of {len(test_ids)} records" in stdout
     with h5py.File(r / "clean/synthetic.h5") as f:
@@ -144,9 +127,7 @@ def test_500_hz_and_100_hz_records_of_the_same_signal_give_matching_outputs(trai
         outs = {}
         for hr in (False, True):
             src = trained_run["raw"] / f"records{500 if hr else 100}/00000/{ecg:05d}_{'hr' if hr else 'lr'}"
-            code, stdout, _ = run_cli(
-                capsys, "reconstruct", "--model", trained_run["bundles"]["Ch"], "--input", src, "--output", tmp_path
-            )
+            code, stdout, _ = run_cli(capsys, "reconstruct", "--model", trained_run["bundles"]["Ch"], "--input", src, "--output", tmp_path)
             assert code == 0 and "V1 r " in stdout
             outs[hr] = wfdb.rdrecord(str(tmp_path / f"{src.name}_recon"))
         assert (outs[True].fs, outs[True].sig_len, outs[False].fs, outs[False].sig_len) == (500, 5000, 100, 1000)
@@ -166,15 +147,8 @@ def test_any_rate_and_length_lead_names_in_any_case_extra_leads_and_two_dat_file
     sig, _ = synthetic_record(trained_run, 38, hr=True)
     x = ss.resample_poly(sig, 1, 2, axis=0)[: int(7.3 * 250)]  # 250 Hz, 7.3 s: the last window is end-aligned
     col = {lead: LEADS12.index(lead) for lead in LEADS12}
-    write_record(
-        tmp_path / "in" / "odd",
-        x[:, [col[c] for c in ("V2", "AVR", "II", "V5", "I")]],
-        ["v2", "aVR", "ii", "V5", "i"],
-        250,
-    )
-    write_record(
-        tmp_path / "in" / "plain", x[:, [col[c] for c in ("I", "II", "V2", "V5")]], ["I", "II", "V2", "V5"], 250
-    )
+    write_record(tmp_path / "in" / "odd", x[:, [col[c] for c in ("V2", "AVR", "II", "V5", "I")]], ["v2", "aVR", "ii", "V5", "i"], 250)
+    write_record(tmp_path / "in" / "plain", x[:, [col[c] for c in ("I", "II", "V2", "V5")]], ["I", "II", "V2", "V5"], 250)
     hea = (tmp_path / "in" / "odd.hea").read_text().splitlines()  # the odd record split over two .dat files
     dat = np.fromfile(tmp_path / "in" / "odd.dat", dtype="<i2").reshape(-1, 5)
     dat[:, :2].tofile(tmp_path / "in" / "split_a.dat")
@@ -231,18 +205,13 @@ def _bad_inputs(run, d: Path) -> dict:
     )
     nan = sig[:, idx].copy()
     nan[:, 2] = np.nan
-    cases["nan_only_lead"] = (
-        write_record(d / "nanlead", nan, ["I", "II", "V2", "V1"], fs),
-        "input lead V2 holds only NaN samples",
-    )
+    cases["nan_only_lead"] = (write_record(d / "nanlead", nan, ["I", "II", "V2", "V1"], fs), "input lead V2 holds only NaN samples")
     (d / "garbled.hea").write_text("this is not a WFDB header\n")
     cases["unreadable_header"] = (d / "garbled", "malformed record line")
     return cases
 
 
-@pytest.mark.parametrize(
-    "case", ["missing_lead", "too_short", "nan_only_lead", "unreadable_header", "incompatible_bundle"]
-)
+@pytest.mark.parametrize("case", ["missing_lead", "too_short", "nan_only_lead", "unreadable_header", "incompatible_bundle"])
 def test_bad_input_gives_one_line_naming_the_file_exit_2_and_writes_nothing(trained_run, tmp_path, capsys, case):
     model = trained_run["bundles"]["Ch"]
     if case == "incompatible_bundle":
@@ -306,14 +275,7 @@ def test_folder_with_a_bad_record_writes_the_good_ones_reports_the_bad_one_and_e
     first = {p.name: p.read_bytes() for p in (out / "good").iterdir()}
     for _ in range(2):  # an output folder inside the input folder is never read back as input
         code, stdout, _ = run_cli(
-            capsys,
-            "reconstruct",
-            "--model",
-            trained_run["bundles"]["C"],
-            "--input",
-            folder / "good",
-            "--output",
-            folder / "good" / "again",
+            capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", folder / "good", "--output", folder / "good" / "again"
         )
         assert code == 0 and "reconstructed 3 of 3 records" in stdout
     again = sorted((folder / "good" / "again").iterdir())
@@ -323,21 +285,9 @@ def test_folder_with_a_bad_record_writes_the_good_ones_reports_the_bad_one_and_e
 def test_real_physionet_records_of_three_databases(trained_run, shared_data, tmp_path, capsys):
     """PTB-XL (100 Hz), LUDB (500 Hz, lower-case lead names, per-lead gains and baselines) and
     CinC 2021 (.mat signal file with a byte offset): read, reconstructed, written back."""
-    records = [
-        shared_data / "ptb-xl/records100/00000/00001_lr",
-        shared_data / "ludb/data/1",
-        shared_data / "cinc2021/training/A0689",
-    ]
+    records = [shared_data / "ptb-xl/records100/00000/00001_lr", shared_data / "ludb/data/1", shared_data / "cinc2021/training/A0689"]
     code, stdout, err = run_cli(
-        capsys,
-        "reconstruct",
-        "--model",
-        trained_run["bundles"]["C"],
-        "--input",
-        *records,
-        "--output",
-        tmp_path,
-        "--quiet",
+        capsys, "reconstruct", "--model", trained_run["bundles"]["C"], "--input", *records, "--output", tmp_path, "--quiet"
     )
     assert code == 0 and stdout == "" and err == ""
     for src in records:

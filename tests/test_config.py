@@ -13,13 +13,7 @@ def test_default_and_shipped_configs_validate():
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     jsonschema.validate(base, SCHEMA)
     for extra in sorted((ROOT / "config").glob("*.yaml")):
-        merged = {
-            **base,
-            **{
-                k: ({**base[k], **v} if isinstance(v, dict) else v)
-                for k, v in yaml.safe_load(extra.read_text()).items()
-            },
-        }
+        merged = {**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in yaml.safe_load(extra.read_text()).items()}}
         jsonschema.validate(merged, SCHEMA)
 
 
@@ -54,10 +48,7 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
     [
         ({"tasks": {"paper": {"methods": ["GL", "Cx"]}}}, "config: tasks.paper.methods: unknown method 'Cx'"),
         ({"run_tasks": ["paper", "lead_ii"]}, "config: run_tasks: unknown task 'lead_ii'"),
-        (
-            {"tasks": {"paper": {"corruption": "noise"}}},
-            "config: tasks.paper.methods: GL does not support corruption 'noise'",
-        ),
+        ({"tasks": {"paper": {"corruption": "noise"}}}, "config: tasks.paper.methods: GL does not support corruption 'noise'"),
         (
             {"tasks": {"paper": {"targets": ["V1", "V2"]}}},
             "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead cannot be a target)",

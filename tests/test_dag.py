@@ -8,11 +8,7 @@ import pytest
 
 from snakemake_helpers import copy_workflow, scheduled_rules, snakemake, write_config
 
-TINY = {
-    "synth": {"n_records": 120},
-    "qc": {"n_sample_windows": 3000},
-    "split": {"cv_k": 3},
-}
+TINY = {"synth": {"n_records": 120}, "qc": {"n_sample_windows": 3000}, "split": {"cv_k": 3}}
 DATA_RULES = {"synthesize", "clean", "qc_stats", "segment", "folds"}
 
 

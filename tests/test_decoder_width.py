@@ -83,9 +83,7 @@ def test_sweep_reproduces_the_dag_decoders_at_the_dag_width(tiny_learning_run, t
         assert r.best_val_rmse_mv == pytest.approx(dag_best, rel=1e-3), r.variant
     summary = pd.read_csv(tmp_path / "decoder_width.csv")
     assert (summary[summary["hidden"] == 8]["val_rmse_vs_first"] == 1.0).all()
-    assert (
-        summary["params"][summary["hidden"] == 4].to_numpy() < summary["params"][summary["hidden"] == 8].to_numpy()
-    ).all()
+    assert (summary["params"][summary["hidden"] == 4].to_numpy() < summary["params"][summary["hidden"] == 8].to_numpy()).all()
     assert (summary["latency_ms_batch1024"] > 0).all()
     assert "Test fold not read" in (tmp_path / "decoder_width.md").read_text()
     assert (tmp_path / "decoder_width.png").stat().st_size > 5000

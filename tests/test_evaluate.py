@@ -86,9 +86,7 @@ def run_chain(seg, folds, out, seed=11, targets=TARGETS, enc=ENC, dec=DEC):
         log=lambda m: None,
     )
     extract_reps(seg, folds, out / "encoder.pt", out / "reps.h5", log=lambda m: None)
-    gl = linear.fit_from_segments(
-        seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS, log=lambda m: None
-    )
+    gl = linear.fit_from_segments(seg, folds, "official", INPUTS, targets, context=2, alphas=GL_ALPHAS, log=lambda m: None)
     gl.save(out / "gl.json")
     artifacts = {("GL", "official"): out / "gl.json"}
     for variant in VARIANTS:
@@ -156,10 +154,7 @@ def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
     md = chain["segment_md"].read_text()
     for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
         assert needle in md
-    assert (
-        md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0
-        and "beat GL on mean RMSE" in md
-    )
+    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0 and "beat GL on mean RMSE" in md
     rec = pd.read_csv(chain["record_csv"])
     with h5py.File(cohort[0]) as f:
         n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
@@ -209,9 +204,7 @@ def test_cv_summary_mean_and_sd_across_cv_folds(tmp_path):
     from ecgrecon.evaluation.evaluate import cv_summary
     from ecgrecon.evaluation.plots import affinity_heatmap, class_radar
 
-    table = pd.DataFrame(
-        {"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1", "rmse": [9.0, 1.0, 2.0, 3.0]}
-    )
+    table = pd.DataFrame({"fold": ["official", "cv0", "cv1", "cv2"], "variant": "Ch", "lead": "V1", "rmse": [9.0, 1.0, 2.0, 3.0]})
     out = cv_summary(table, ["rmse"]).set_index("fold")
     assert out.loc["cv_mean", "rmse"] == 2.0 and out.loc["cv_sd", "rmse"] == 1.0
     assert cv_summary(table.iloc[:2], ["rmse"]).empty  # one CV fold: no summary
@@ -237,9 +230,7 @@ def test_reps_aligned_with_train_only_statistics_and_tiling(chain, cohort, tmp_p
     with h5py.File(tmp_path / "tiled.h5") as f:
         tiled = f["h"][...]
     rows = np.flatnonzero(meta["ecg_id"].to_numpy() == meta["ecg_id"].iloc[0])
-    np.testing.assert_allclose(
-        tiled[rows], np.broadcast_to(h[rows].mean(axis=0), (len(rows), 32)), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(tiled[rows], np.broadcast_to(h[rows].mean(axis=0), (len(rows), 32)), rtol=1e-5, atol=1e-6)
 
 
 def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
@@ -272,9 +263,7 @@ def test_gl_metrics_equal_a_direct_linear_prediction_of_the_test_segments(chain,
     for j, lead in enumerate(TARGETS):
         assert table.loc[("GL", lead), "rmse"] == pytest.approx(rmse[j], rel=1e-6), lead
         sse = ((direct[:, j] - truth[:, j]) ** 2).sum()
-        assert table.loc[("GL", lead), "r2"] == pytest.approx(
-            1 - sse / ((truth[:, j] - truth[:, j].mean()) ** 2).sum(), rel=1e-6, abs=1e-9
-        )
+        assert table.loc[("GL", lead), "r2"] == pytest.approx(1 - sse / ((truth[:, j] - truth[:, j].mean()) ** 2).sum(), rel=1e-6, abs=1e-9)
     assert table.loc[("GL", "Mean"), "rmse"] == pytest.approx(rmse.mean(), rel=1e-6)
     assert table.loc[("GL", "Mean"), "rmse"] < 0.7 * table.loc[("train_mean", "Mean"), "rmse"]  # a real fit
     with h5py.File(chain["predictions"]) as f:
@@ -348,19 +337,11 @@ def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_re
     from ecgrecon.data.datasets import load_folds, read_segment_meta, split_rows
 
     seg, folds = cohort
-    gl = linear.fit_from_segments(
-        seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS, log=lambda m: None
-    )
+    gl = linear.fit_from_segments(seg, folds, "official", ["I"], ["II", "V4"], context=2, alphas=GL_ALPHAS, log=lambda m: None)
     gl.save(tmp_path / "gl.json")
     outputs = {k: tmp_path / v for k, v in OUTPUTS.items()}
     settings = EvalSettings(
-        inputs=["I"],
-        targets=["II", "V4"],
-        derived=["III", "AVR"],
-        methods=["GL"],
-        folds=["official"],
-        task="lead_i",
-        device="cpu",
+        inputs=["I"], targets=["II", "V4"], derived=["III", "AVR"], methods=["GL"], folds=["official"], task="lead_i", device="cpu"
     )
     evaluate(seg, folds, None, {("GL", "official"): tmp_path / "gl.json"}, outputs, settings, log=lambda m: None)
     table = pd.read_csv(outputs["segment_csv"]).set_index(["variant", "lead"])

@@ -56,9 +56,7 @@ def test_no_module_imports_a_higher_layer_or_a_private_helper():
                 continue
             target = mod
             for n in names:  # `from ecgrecon.learn import models` imports the module ecgrecon.learn.models
-                if (PKG.joinpath(*mod.split(".")[1:], f"{n}.py")).exists() or (
-                    PKG.joinpath(*mod.split(".")[1:], n)
-                ).is_dir():
+                if (PKG.joinpath(*mod.split(".")[1:], f"{n}.py")).exists() or (PKG.joinpath(*mod.split(".")[1:], n)).is_dir():
                     target = f"{mod}.{n}"
                 if n.startswith("_") and not n.startswith("__") and target.rsplit(".", 1)[0] != me.rsplit(".", 1)[0]:
                     bad.append(f"{me}: imports the private {mod}.{n}")
@@ -69,9 +67,7 @@ def test_no_module_imports_a_higher_layer_or_a_private_helper():
 
 def test_every_module_sits_in_a_concern_package():
     top = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
-    assert top == ["tasks"], (
-        top
-    )  # everything else lives in io/, signal/, data/, learn/, methods/, evaluation/, deploy/, synth/
+    assert top == ["tasks"], top  # everything else lives in io/, signal/, data/, learn/, methods/, evaluation/, deploy/, synth/
     for sub in ("io", "signal", "data", "learn", "methods", "evaluation", "deploy", "synth"):
         assert (PKG / sub / "__init__.py").exists(), sub
 

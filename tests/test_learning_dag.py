@@ -28,10 +28,7 @@ def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
         assert (work / "results/paper/tables" / name).stat().st_size > 0
     seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv")
     assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
-    with (
-        h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f,
-        h5py.File(work / "results/segments/segments.h5") as s,
-    ):
+    with h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
         assert f["h"].shape == (s["x"].shape[0], 16) and f["records/h"].shape[0] == s["records/x"].shape[0]
         assert set(f["norm"]) == {"official", "cv0", "cv1", "cv2"}
     ckpt = torch.load(work / "results/paper/decoders/Ch/official/V4.pt", weights_only=True)
@@ -153,12 +150,7 @@ def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_l
     work = _copy_run(tiny_learning_run, tmp_path / "work")
     (tmp_path / "ridge5.py").write_text(PLUGIN)
     methods = ["GL", "GL5", "C", "Ch", "ChA"]
-    cfg = _cfg(
-        work,
-        "plugin.yaml",
-        method_plugins=[str(tmp_path / "ridge5.py")],
-        tasks={"paper": {**PAPER, "methods": methods}},
-    )
+    cfg = _cfg(work, "plugin.yaml", method_plugins=[str(tmp_path / "ridge5.py")], tasks={"paper": {**PAPER, "methods": methods}})
     assert scheduled_rules(work, cfg, *LEARNING) == {"fit_linear": 1, "evaluate": 1}  # nothing else reruns
     snakemake(work, *LEARNING, configfile=cfg)
     seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv").set_index(["variant", "lead"])

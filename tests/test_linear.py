@@ -72,9 +72,7 @@ def test_alpha_is_chosen_on_validation_and_matches_closed_form():
     gl = linear.fit(x_tr, y_tr, x_va, y_va, INPUTS, TARGETS, context=k, alphas=alphas)
     assert (gl.alpha > 0).all()  # with so few samples, shrinkage must help on validation
     # independent check: brute-force validation RMSE of each alpha from an explicit ridge solve
-    xd = np.concatenate(
-        [np.stack([x_tr[n, c, k + d : 40 - k + d] for c in range(3) for d in range(-k, k + 1)], 1) for n in range(2)]
-    )
+    xd = np.concatenate([np.stack([x_tr[n, c, k + d : 40 - k + d] for c in range(3) for d in range(-k, k + 1)], 1) for n in range(2)])
     yd = np.concatenate([y_tr[n, :, k : 40 - k].T for n in range(2)])
     mx, my = xd.mean(0), yd.mean(0)
     for i, a in enumerate(alphas):

@@ -51,16 +51,11 @@ def test_lower_when_positives_cluster_and_gradients_finite():
     tau = 0.07
     labels = torch.tensor([[1, 0]] * 4 + [[0, 1]] * 4, dtype=torch.bool)
     ids = torch.arange(8)
-    clustered = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4) + 0.01 * torch.randn(
-        8, 2, generator=torch.Generator().manual_seed(0)
-    )
+    clustered = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4) + 0.01 * torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
     clustered = torch.nn.functional.normalize(clustered, dim=1)
     swapped = clustered.flip(0)  # class A now sits where class B was: mixed neighbourhoods
     mixed = torch.nn.functional.normalize(
-        torch.stack(
-            [clustered[0], swapped[1], clustered[2], swapped[3], clustered[4], swapped[5], clustered[6], swapped[7]]
-        ),
-        dim=1,
+        torch.stack([clustered[0], swapped[1], clustered[2], swapped[3], clustered[4], swapped[5], clustered[6], swapped[7]]), dim=1
     )
     assert supcon_loss(clustered, labels, ids, tau) < supcon_loss(mixed, labels, ids, tau)
     z = mixed.clone().requires_grad_(True)

@@ -5,14 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ecgrecon.signal.metrics import (
-    affinity_matrix,
-    knn_neighbours,
-    lead_metrics,
-    mean_ci,
-    reassemble,
-    record_lead_metrics,
-)
+from ecgrecon.signal.metrics import affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, record_lead_metrics
 
 
 def test_lead_metrics_on_known_cases():

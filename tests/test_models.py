@@ -89,7 +89,5 @@ def test_augment_is_seeded_and_bounded():
     diff = (no_shift - x).abs()
     assert diff.max() < 0.2 * x.abs().max() + 0.1 + 6 * 0.02
     assert (no_shift - x).std() > 0.01
-    only_noise = augment(
-        x, FS, {"scale": [1, 1], "noise_mv": 0.05, "wander_mv": 0, "max_shift": 0}, torch.Generator().manual_seed(0)
-    )
+    only_noise = augment(x, FS, {"scale": [1, 1], "noise_mv": 0.05, "wander_mv": 0, "max_shift": 0}, torch.Generator().manual_seed(0))
     assert math.isclose((only_noise - x).std().item(), 0.05, rel_tol=0.05)

@@ -98,11 +98,7 @@ def test_detector_on_dipole_beats_with_known_positions():
             if a >= 0 and b <= 10 * fine:
                 known.append((a + np.argmax(mag[a:b])) / fine)
         t = np.arange(1000) / FS
-        x = (
-            resample(x12.T, fine, FS)
-            + rng.normal(0, 0.015, (12, 1000))
-            + 0.3 * np.sin(2 * np.pi * 0.2 * t + seed)[None]
-        )
+        x = resample(x12.T, fine, FS) + rng.normal(0, 0.015, (12, 1000)) + 0.3 * np.sin(2 * np.pi * 0.2 * t + seed)[None]
         found = morphology.detect_r_peaks(x, FS) / FS
         err, extra = _match(found, np.array(known), 0.03, margin=0.15)  # edge QRS: not in known
         errors.append(err)

@@ -125,10 +125,7 @@ def test_cross_dataset_evaluation_uses_the_main_models_without_training(tiny_lea
         assert set(s["meta/ecg_id"][...]) <= set(c["meta/ecg_id"][...]) and s["x"].shape[0] > 0
     assert json.loads((cross / "folds.json").read_text())["folds"]["official"]["train"] == []
     assert len(json.loads((cross / "folds.json").read_text())["folds"]["official"]["test"]) == n_rec
-    with (
-        h5py.File(cross / "encoders/I-II-V2/reps.h5") as r,
-        h5py.File(work / "results/encoders/I-II-V2/reps.h5") as main,
-    ):
+    with h5py.File(cross / "encoders/I-II-V2/reps.h5") as r, h5py.File(work / "results/encoders/I-II-V2/reps.h5") as main:
         np.testing.assert_array_equal(r["norm/official/mean"][...], main["norm/official/mean"][...])  # main stats
     main_qc = json.loads((work / "results/qc/qc_stats.json").read_text())
     assert main_qc  # the cross segments were cut with these bounds (rule input), not new ones

@@ -147,10 +147,7 @@ def test_a_failed_bf16_check_falls_back_for_auto_and_stops_explicit_bf16(cohort,
     monkeypatch.setattr(train_decoder_module, "bf16_error", lambda model, x, h: 0.25)  # as for a broken kernel
     logs = []
     assert _train(cohort, tmp_path / "auto", "auto", logs=logs)["precision"] == "fp32"
-    assert any(
-        "warning: bf16 outputs of this decoder differ from float32 by 25.0%" in m and "training in fp32" in m
-        for m in logs
-    )
+    assert any("warning: bf16 outputs of this decoder differ from float32 by 25.0%" in m and "training in fp32" in m for m in logs)
     with pytest.raises(RuntimeError, match="precision bf16: bf16 outputs .* set decoder.precision to fp32 or auto"):
         _train(cohort, tmp_path / "bf16", "bf16")
     assert not (tmp_path / "bf16" / "V4.pt").exists()

@@ -141,16 +141,9 @@ def real_chain(tmp_path_factory):
     """clean -> qc_stats -> segment on the real PTB-XL subset."""
     d = tmp_path_factory.mktemp("chain")
     cs = clean_dataset(
-        SHARED_PTBXL,
-        d / "clean.h5",
-        d / "q.csv",
-        {**CLEAN_CFG, "max_quarantine_fraction": 0.5},
-        LABELS_CFG,
-        log=lambda m: None,
+        SHARED_PTBXL, d / "clean.h5", d / "q.csv", {**CLEAN_CFG, "max_quarantine_fraction": 0.5}, LABELS_CFG, log=lambda m: None
     )
-    qs = compute_qc_stats(
-        d / "clean.h5", d / "qc.json", d / "qc.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None
-    )
+    qs = compute_qc_stats(d / "clean.h5", d / "qc.json", d / "qc.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None)
     ss = segment_dataset(d / "clean.h5", d / "qc.json", d / "seg.h5", d / "report.csv", W, HOP, log=lambda m: None)
     return d, cs, qs, ss
 
@@ -185,11 +178,7 @@ def test_qc_stats_contract_and_seed(real_chain, tmp_path):
     for key in ("ptp", "rms"):
         lo, hi = np.array(stats[key]["lo"]), np.array(stats[key]["hi"])
         assert lo.shape == hi.shape == (12,) and (0 < lo).all() and (lo < hi).all()
-    again = compute_qc_stats(
-        d / "clean.h5", tmp_path / "a.json", tmp_path / "a.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None
-    )
-    other = compute_qc_stats(
-        d / "clean.h5", tmp_path / "b.json", tmp_path / "b.png", [0.1, 99.9], W, 4000, seed=7, log=lambda m: None
-    )
+    again = compute_qc_stats(d / "clean.h5", tmp_path / "a.json", tmp_path / "a.png", [0.1, 99.9], W, 4000, seed=42, log=lambda m: None)
+    other = compute_qc_stats(d / "clean.h5", tmp_path / "b.json", tmp_path / "b.png", [0.1, 99.9], W, 4000, seed=7, log=lambda m: None)
     assert again == stats
     assert other["ptp"] != stats["ptp"]

@@ -37,9 +37,7 @@ def _artifacts(d):
     x = np.zeros((n, T, 12), np.float32)
     tgt = [LEADS12.index(k) for k in TARGETS]
     amp = np.where(norm, 1.0, 0.2)[:, None, None]
-    x[:, :, tgt] = amp * np.sin(2 * np.pi * 1.3 * t + rng.uniform(0, 6.3, (n, 1)))[:, :, None] + rng.normal(
-        0, 0.02, (n, T, len(tgt))
-    )
+    x[:, :, tgt] = amp * np.sin(2 * np.pi * 1.3 * t + rng.uniform(0, 6.3, (n, 1)))[:, :, None] + rng.normal(0, 0.02, (n, T, len(tgt)))
     meta = pd.DataFrame(
         {
             "ecg_id": ecg,
@@ -97,12 +95,7 @@ def test_true_reconstruction_retains_everything_and_zeros_lose_auc(tmp_path):
         f.create_dataset("official/records/zero", data=np.zeros_like(truth))
         f.create_dataset("official/segments/seg_id", data=np.zeros(0, np.int64))
     table, summary = retention_from_predictions(
-        tmp_path / "clf.pt",
-        tmp_path / "predictions.h5",
-        tmp_path / "segments.h5",
-        tmp_path / "clean.h5",
-        device="cpu",
-        log=lambda s: None,
+        tmp_path / "clf.pt", tmp_path / "predictions.h5", tmp_path / "segments.h5", tmp_path / "clean.h5", device="cpu", log=lambda s: None
     )
     t = table.set_index("method")
     assert list(t.index) == ["original", "TRUE", "zero"] and (t["n_records"] == 30).all()

@@ -195,12 +195,7 @@ def test_bad_records_are_bad(small):
     truth = _truth(out).set_index("ecg_id")
     good = [i for i in db.index if i not in {v[0] for v in bad.values()}]
     good_ptp = np.stack(
-        [
-            np.ptp(
-                np.fromfile(out / f"{db.loc[i, 'filename_lr']}.dat", dtype="<i2").reshape(1000, 12).astype(int), axis=0
-            )
-            for i in good
-        ]
+        [np.ptp(np.fromfile(out / f"{db.loc[i, 'filename_lr']}.dat", dtype="<i2").reshape(1000, 12).astype(int), axis=0) for i in good]
     )
     assert good_ptp.max() < 15000 and (good_ptp > 100).all()  # no flat or wild lead among good ones
     for kind, (ecg_id,) in bad.items():

@@ -190,10 +190,7 @@ def test_encoder_resumes_identically_after_a_kill(cohort, tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["encoder.resume.pt"]
     resumed = run(tmp_path / "b")
     assert all(torch.equal(full["encoder"][k], resumed["encoder"][k]) for k in full["encoder"])
-    assert (
-        pd.read_csv(tmp_path / "a" / "log.csv")["val_loss"].tolist()
-        == pd.read_csv(tmp_path / "b" / "log.csv")["val_loss"].tolist()
-    )
+    assert pd.read_csv(tmp_path / "a" / "log.csv")["val_loss"].tolist() == pd.read_csv(tmp_path / "b" / "log.csv")["val_loss"].tolist()
 
 
 def test_unreadable_checkpoints_name_the_file(tmp_path):
@@ -216,10 +213,7 @@ def test_epoch_fraction_trains_on_a_seeded_subset_and_one_means_every_segment(co
     _train(cohort, tmp_path / "one", cfg={**base, "epoch_fraction": 1.0})
     _train(cohort, tmp_path / "quarter", cfg={**base, "epoch_fraction": 0.25})
     _train(cohort, tmp_path / "quarter2", cfg={**base, "epoch_fraction": 0.25})
-    w = {
-        k: torch.load(tmp_path / k / "V1.pt", weights_only=True)["state_dict"]
-        for k in ("all", "one", "quarter", "quarter2")
-    }
+    w = {k: torch.load(tmp_path / k / "V1.pt", weights_only=True)["state_dict"] for k in ("all", "one", "quarter", "quarter2")}
     assert all(torch.equal(w["all"][k], w["one"][k]) for k in w["all"])  # 1.0 = the full pass, bit for bit
     assert all(torch.equal(w["quarter"][k], w["quarter2"][k]) for k in w["all"])  # same seed, same subsets
     assert not all(torch.equal(w["all"][k], w["quarter"][k]) for k in w["all"])

@@ -4,20 +4,8 @@ from pathlib import Path
 
 from snakemake_helpers import write_config
 
-PAPER = {
-    "inputs": ["I", "II", "V2"],
-    "targets": ["V4"],
-    "derived": [],
-    "corruption": "none",
-    "methods": ["GL", "C", "Ch", "ChA"],
-}
-LEAD_I = {
-    "inputs": ["I"],
-    "targets": ["II", "V4"],
-    "derived": ["III"],
-    "corruption": "none",
-    "methods": ["GL", "C", "Ch", "ChA"],
-}
+PAPER = {"inputs": ["I", "II", "V2"], "targets": ["V4"], "derived": [], "corruption": "none", "methods": ["GL", "C", "Ch", "ChA"]}
+LEAD_I = {"inputs": ["I"], "targets": ["II", "V4"], "derived": ["III"], "corruption": "none", "methods": ["GL", "C", "Ch", "ChA"]}
 TINY = {
     "synth": {"n_records": 60},
     "qc": {"n_sample_windows": 3000},

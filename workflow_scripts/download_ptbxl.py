@@ -7,9 +7,5 @@ from ecgrecon.io.runlog import script_run
 
 with script_run(snakemake) as log:
     download_ptbxl(
-        snakemake.params.url,
-        Path(snakemake.output.db).parent,
-        records=snakemake.params.records,
-        threads=snakemake.threads,
-        log=log,
+        snakemake.params.url, Path(snakemake.output.db).parent, records=snakemake.params.records, threads=snakemake.threads, log=log
     )

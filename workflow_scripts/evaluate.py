@@ -32,12 +32,4 @@ with script_run(snakemake, provenance=folders) as log:
         device=p.device,
     )
     outputs = {k: snakemake.output[k] for k in snakemake.output.keys()}
-    evaluate(
-        snakemake.input.segments,
-        snakemake.input.folds,
-        snakemake.input.get("reps"),
-        artifacts,
-        outputs,
-        settings,
-        log=log,
-    )
+    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"), artifacts, outputs, settings, log=log)

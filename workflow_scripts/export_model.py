@@ -15,14 +15,5 @@ with script_run(snakemake) as log:
         "encoder_path": inp.get("encoder"),
         "reps_path": inp.get("reps"),
     }
-    settings = {
-        "inputs": p.inputs,
-        "targets": p.targets,
-        "clean": p.clean,
-        "window": p.window,
-        "hop": p.hop,
-        "tile_reps": p.tile_reps,
-    }
-    export_model(
-        snakemake.output.bundle, snakemake.output.card, variant=method, fold=p.fold, settings=settings, log=log, **paths
-    )
+    settings = {"inputs": p.inputs, "targets": p.targets, "clean": p.clean, "window": p.window, "hop": p.hop, "tile_reps": p.tile_reps}
+    export_model(snakemake.output.bundle, snakemake.output.card, variant=method, fold=p.fold, settings=settings, log=log, **paths)

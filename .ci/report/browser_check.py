@@ -124,9 +124,7 @@ def main(report: Path, expect: dict[str, list[str]], binary: str = "chromium") -
             n = len(browser.events)
             browser.call("Page.navigate", session, url=report.resolve().as_uri())
             deadline = time.time() + 60
-            while time.time() < deadline and not any(
-                e.get("method") == "Page.loadEventFired" for e in browser.events[n:]
-            ):
+            while time.time() < deadline and not any(e.get("method") == "Page.loadEventFired" for e in browser.events[n:]):
                 browser.pump(0.5)
             browser.pump(SETTLE_S)
             return any(e.get("method") == "Page.loadEventFired" for e in browser.events[n:])

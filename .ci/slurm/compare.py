@@ -111,9 +111,7 @@ def timeline(ctld: str, jobid: str) -> str:
         stamps.append(datetime.fromisoformat(m.group(1)) if m else None)
     if None in stamps:
         return "(timestamps missing)"
-    return (
-        f"queued {(stamps[1] - stamps[0]).total_seconds():5.1f} s, ran {(stamps[2] - stamps[1]).total_seconds():5.1f} s"
-    )
+    return f"queued {(stamps[1] - stamps[0]).total_seconds():5.1f} s, ran {(stamps[2] - stamps[1]).total_seconds():5.1f} s"
 
 
 def check_slurm_jobs(slurm: Path, ctld_log: Path) -> int:

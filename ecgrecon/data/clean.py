@@ -126,9 +126,7 @@ def process_batch(root: Path, batch: list[tuple[str, dict]], cfg: dict, read: Re
                 )
     parts.sort(key=lambda p: p[0])
     out.meta = [batch[i][1] for i, _ in parts]
-    out.signals = (
-        np.stack([p[1] for p in parts]).astype(np.float32) if parts else np.zeros((0, n_out, len(LEADS12)), np.float32)
-    )
+    out.signals = np.stack([p[1] for p in parts]).astype(np.float32) if parts else np.zeros((0, n_out, len(LEADS12)), np.float32)
     return out
 
 
@@ -230,9 +228,7 @@ def clean_dataset(
             write_table(
                 h5,
                 "meta",
-                pd.DataFrame(metas, columns=list(META_COLUMNS)).astype(
-                    {"ecg_id": "int64", "patient_id": "int64", "strat_fold": "int64"}
-                ),
+                pd.DataFrame(metas, columns=list(META_COLUMNS)).astype({"ecg_id": "int64", "patient_id": "int64", "strat_fold": "int64"}),
             )
     seconds = time.perf_counter() - t0
     summary.update(
@@ -277,10 +273,4 @@ def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, c
             f"see {quarantine_csv}"
         )
     log(f"clean: quarantined {n_q}/{n_input} ({frac:.1%}, limit {limit:.1%})")
-    return {
-        "n_input": n_input,
-        "n_kept": n_kept,
-        "n_quarantined": n_q,
-        "quarantine_fraction": round(frac, 6),
-        "reasons": dict(reasons),
-    }
+    return {"n_input": n_input, "n_kept": n_kept, "n_quarantined": n_q, "quarantine_fraction": round(frac, 6), "reasons": dict(reasons)}

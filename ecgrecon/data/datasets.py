@@ -207,7 +207,5 @@ def load_h(reps_path, fold: str, ids: np.ndarray, group: str = "") -> np.ndarray
     """Normalised h for the given segment (or window) ids, checking alignment."""
     h, h_ids, mean, std = read_reps(reps_path, fold, group)
     if len(h_ids) == 0 or ids.max(initial=-1) >= len(h_ids) or not np.array_equal(h_ids[ids], ids):
-        raise ArtifactError(
-            f"{reps_path}: {group or 'segment'} ids are not aligned with segments.h5 (rerun extract_reps)"
-        )
+        raise ArtifactError(f"{reps_path}: {group or 'segment'} ids are not aligned with segments.h5 (rerun extract_reps)")
     return normalise_h(h[ids], mean, std)

@@ -47,8 +47,7 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
                     )
             if f["signals"].shape[1:] != ref["signals"].shape[1:]:
                 raise ArtifactError(
-                    f"{sources[name]}: records of shape {f['signals'].shape[1:]} differ from "
-                    f"{ref['signals'].shape[1:]} of '{first}'"
+                    f"{sources[name]}: records of shape {f['signals'].shape[1:]} differ from {ref['signals'].shape[1:]} of '{first}'"
                 )
         parts, counts, offset = [], {}, 0
         for name, meta in metas.items():
@@ -79,9 +78,5 @@ def pool_clean(sources: dict[str, str], out_h5, log=print) -> dict:
     finally:
         for f in files.values():
             f.close()
-    log(
-        f"pool: {len(meta)} records from "
-        + ", ".join(f"{n} {c}" for n, c in counts.items())
-        + f"; {len(new_ids)} patients -> {out_h5}"
-    )
+    log(f"pool: {len(meta)} records from " + ", ".join(f"{n} {c}" for n, c in counts.items()) + f"; {len(new_ids)} patients -> {out_h5}")
     return {"n_records": len(meta), "n_patients": len(new_ids), "per_dataset": counts}

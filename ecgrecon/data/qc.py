@@ -22,9 +22,7 @@ BLOCK_RECORDS = 256  # records read from the cleaned HDF5 at a time
 REASONS = ("ptp_low", "ptp_high", "rms_low", "rms_high")
 
 
-def window_stats(
-    sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def window_stats(sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Peak-to-peak and RMS per lead of windows of ``sig`` (records, samples, leads).
 
     Without ``rows``: every record x every start -> arrays (records, n_starts, leads), from
@@ -72,9 +70,7 @@ def load_bounds(qc_json, window: int) -> dict:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{qc_json}: not a valid QC stats file ({exc!r})") from None
     if stats.get("window") != window:
-        raise ValueError(
-            f"{qc_json}: bounds were computed for window {stats.get('window')}, segmenting uses window {window}"
-        )
+        raise ValueError(f"{qc_json}: bounds were computed for window {stats.get('window')}, segmenting uses window {window}")
     if list(stats.get("leads", [])) != list(LEADS12) or any(a.shape != (len(LEADS12),) for a in arrays):
         raise ValueError(f"{qc_json}: bounds must be given for the leads {list(LEADS12)} in that order")
     return stats
@@ -110,9 +106,7 @@ def sample_window_stats(ds: h5py.Dataset, window: int, n_windows: int, seed: int
     return ptp, rms
 
 
-def compute_qc_stats(
-    clean_h5, out_json, out_png, percentiles, window: int, n_windows: int, seed: int, log=print
-) -> dict:
+def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_windows: int, seed: int, log=print) -> dict:
     """Pass 1: write per-lead percentile bounds (``qc_stats.json``) and their histograms."""
     lo_p, hi_p = (float(p) for p in percentiles)
     if not 0 <= lo_p < hi_p <= 100:
@@ -164,8 +158,7 @@ def plot_histograms(ptp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> N
         ax.set_xlabel(f"window {name} (mV)")
         fig.colorbar(mesh, ax=ax, label="log10(1 + windows)")
     fig.suptitle(
-        f"QC pass 1: {stats['n_windows']} windows of {stats['window']} samples; "
-        f"red: bounds at percentiles {stats['percentiles']}",
+        f"QC pass 1: {stats['n_windows']} windows of {stats['window']} samples; red: bounds at percentiles {stats['percentiles']}",
         fontsize=10,
     )
     save_png(fig, out_png, dpi=80)

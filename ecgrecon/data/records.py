@@ -63,7 +63,5 @@ def read_record_predictions(path, fold: str) -> tuple[np.ndarray, dict[str, np.n
         preds = {name: g[name][()] for name in g if name != "win_id"}
     for name, p in preds.items():
         if p.ndim != 3 or p.shape[:2] != (len(win_id), len(targets)):
-            raise ArtifactError(
-                f"{path}: '{fold}/records/{name}' has shape {p.shape}, expected ({len(win_id)}, {len(targets)}, window)"
-            )
+            raise ArtifactError(f"{path}: '{fold}/records/{name}' has shape {p.shape}, expected ({len(win_id)}, {len(targets)}, window)")
     return win_id, preds, targets

@@ -129,15 +129,9 @@ def segment_dataset(clean_h5, qc_json, out_h5, report_csv, window: int, hop: int
         log(f"segment: {n_rec} records, {len(starts)} windows each (window {window}, hop {hop}); pass A")
         keep, rec_ok, win_fail, rec_fail = _pass_a(ds, starts_all, hop_idx, rec_idx, window, bounds)
         n_seg, n_eval = int(keep.sum()), int(rec_ok.sum())
-        log(
-            f"segment: keeping {n_seg}/{keep.size} windows; {n_eval}/{n_rec} records "
-            f"pass for record-level evaluation; pass B"
-        )
+        log(f"segment: keeping {n_seg}/{keep.size} windows; {n_eval}/{n_rec} records pass for record-level evaluation; pass B")
         if n_seg == 0 or n_eval == 0:
-            log(
-                f"WARNING: segment: no {'windows' if n_seg == 0 else 'record-level windows'} pass "
-                f"the QC bounds of {qc_json}"
-            )
+            log(f"WARNING: segment: no {'windows' if n_seg == 0 else 'record-level windows'} pass the QC bounds of {qc_json}")
         seg_meta, rec_meta = _meta_tables(meta, keep, rec_ok, starts, rec_starts, rec_keep_from)
         with atomic_path(out_h5) as tmp:
             with h5py.File(tmp, "w") as out:
@@ -155,14 +149,10 @@ def segment_dataset(clean_h5, qc_json, out_h5, report_csv, window: int, hop: int
                     rx[i_rec : i_rec + len(rwin)] = rwin
                     i_rec += len(rwin)
                 if i_seg != n_seg or i_rec != len(rx):
-                    raise RuntimeError(
-                        f"segment accounting broken: wrote {i_seg}/{n_seg} segments, {i_rec}/{len(rx)} record windows"
-                    )
+                    raise RuntimeError(f"segment accounting broken: wrote {i_seg}/{n_seg} segments, {i_rec}/{len(rx)} record windows")
                 write_table(out, "meta", seg_meta)
                 write_table(grp, "meta", rec_meta)
-                out.attrs.update(
-                    {"fs": float(src.attrs["fs"]), "window": int(window), "hop": int(hop), "leads": list(LEADS12)}
-                )
+                out.attrs.update({"fs": float(src.attrs["fs"]), "window": int(window), "hop": int(hop), "leads": list(LEADS12)})
     report = _report(keep, rec_ok, win_fail, rec_fail)
     write_csv(report_csv, report)
     seconds = time.perf_counter() - t0

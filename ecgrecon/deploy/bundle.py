@@ -146,10 +146,7 @@ def assemble_bundle(
         "meta": _json_safe(meta),
         "encoder": _cpu_state(encoder) if has_h else None,
         "h_norm": (
-            {
-                "mean": torch.as_tensor(np.asarray(h_mean, np.float32)),
-                "std": torch.as_tensor(np.asarray(h_std, np.float32)),
-            }
+            {"mean": torch.as_tensor(np.asarray(h_mean, np.float32)), "std": torch.as_tensor(np.asarray(h_std, np.float32))}
             if has_h
             else None
         ),
@@ -199,15 +196,12 @@ def read_bundle(path) -> dict:
         b = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a bad bundle
         raise BundleError(
-            p,
-            f"not a readable ecgrecon model bundle ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''})",
+            p, f"not a readable ecgrecon model bundle ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
     _need(
         isinstance(b, dict) and b.get("format") == BUNDLE_FORMAT,
         p,
-        "not an ecgrecon model bundle "
-        f"(no format tag {BUNDLE_FORMAT!r}; decoder checkpoints are not bundles, use `ecgrecon export`)",
+        f"not an ecgrecon model bundle (no format tag {BUNDLE_FORMAT!r}; decoder checkpoints are not bundles, use `ecgrecon export`)",
     )
     v = b.get("format_version")
     _need(
@@ -289,11 +283,7 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
             anchor = GLAnchor(n_in, int(info["arch"]["gl_context"])) if check_variant(meta["variant"]).anchor else None
             dec = build_decoder(meta["variant"], n_in, int(info["h_dim"]), info["arch"], anchor=anchor)
             dec.load_state_dict(b["decoders"][lead])
-            _need(
-                meta["window"] % dec.stride == 0,
-                p,
-                f"window {meta['window']} is not a multiple of the decoder stride {dec.stride}",
-            )
+            _need(meta["window"] % dec.stride == 0, p, f"window {meta['window']} is not a multiple of the decoder stride {dec.stride}")
             decoders[lead] = dec.to(dev).eval()
         encoder = h_mean = h_std = None
         if check_variant(meta["variant"]).uses_h:
@@ -311,9 +301,7 @@ def load_model(path, device: str | torch.device = "cpu") -> ReconModel:
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         if isinstance(exc, BundleError):
             raise
-        raise BundleError(
-            p, f"bundle weights do not fit its architecture ({type(exc).__name__}: {str(exc).splitlines()[0]})"
-        ) from None
+        raise BundleError(p, f"bundle weights do not fit its architecture ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     return ReconModel(p, meta, encoder, decoders, h_mean, h_std, dev)
 
 
@@ -333,9 +321,7 @@ def settings_from_config(cfg: dict, task: str = "paper", path="config") -> dict:
             "tile_reps": bool(cfg["encoder"]["tile_reps"]),
         }
     except (KeyError, TypeError) as exc:
-        raise BundleError(
-            path, f"config lacks {exc} (needed: tasks.{task}, clean, segment, encoder.tile_reps)"
-        ) from None
+        raise BundleError(path, f"config lacks {exc} (needed: tasks.{task}, clean, segment, encoder.tile_reps)") from None
 
 
 def evaluation_metrics(segment_csv, record_csv, variant: str, fold: str, targets: list[str]) -> dict:
@@ -365,11 +351,7 @@ def evaluation_metrics(segment_csv, record_csv, variant: str, fold: str, targets
 
 def validation_metrics(ckpt: dict, curve_csv) -> dict:
     """Best epoch and validation loss / RMSE / MAE of one decoder (checkpoint + its _val.csv)."""
-    out = {
-        "best_epoch": int(ckpt["best_epoch"]),
-        "epochs_run": int(ckpt["epochs_run"]),
-        "val_loss": float(ckpt["best_val_loss"]),
-    }
+    out = {"best_epoch": int(ckpt["best_epoch"]), "epochs_run": int(ckpt["epochs_run"]), "val_loss": float(ckpt["best_val_loss"])}
     try:
         curve = pd.read_csv(curve_csv)
     except FileNotFoundError:
@@ -418,21 +400,11 @@ def build_bundle(
         ck = _load_ckpt(path, "decoder checkpoint")
         got = (ck.get("variant"), ck.get("fold"), ck.get("lead"), ck.get("inputs"))
         if got != (variant, fold, lead, inputs):
-            raise ArtifactError(
-                f"{path}: checkpoint is variant/fold/lead/inputs {got}, expected {(variant, fold, lead, inputs)}"
-            )
+            raise ArtifactError(f"{path}: checkpoint is variant/fold/lead/inputs {got}, expected {(variant, fold, lead, inputs)}")
         if len(ck["train_target_mean"]) != int(settings["window"]):
-            raise ArtifactError(
-                f"{path}: trained on {len(ck['train_target_mean'])}-sample segments, "
-                f"config window is {settings['window']}"
-            )
+            raise ArtifactError(f"{path}: trained on {len(ck['train_target_mean'])}-sample segments, config window is {settings['window']}")
         dec_states[lead] = ck["state_dict"]
-        dec_info[lead] = {
-            "arch": dict(ck["arch"]),
-            "h_dim": int(ck["h_dim"]),
-            "n_params": int(ck["n_params"]),
-            "seed": int(ck["seed"]),
-        }
+        dec_info[lead] = {"arch": dict(ck["arch"]), "h_dim": int(ck["h_dim"]), "n_params": int(ck["n_params"]), "seed": int(ck["seed"])}
         val[lead] = validation_metrics(ck, curve_paths[lead])
     metrics = {"validation": val, "test": evaluation_metrics(segment_csv, record_csv, variant, fold, targets)}
     enc_state = enc_info = mean = std = None
@@ -441,9 +413,7 @@ def build_bundle(
         if [str(x) for x in ek["inputs"]] != inputs:
             raise ArtifactError(f"{encoder_path}: encoder inputs {ek['inputs']} != {inputs}")
         enc_state = ek["encoder"]
-        enc_info = {
-            k: ek[k] for k in ("embed_dim", "width", "n_params", "best_epoch", "best_val_loss", "classes", "level")
-        }
+        enc_info = {k: ek[k] for k in ("embed_dim", "width", "n_params", "best_epoch", "best_val_loss", "classes", "level")}
         enc_info["n_params"] = int(enc_info["n_params"])
         mismatch = [lead for lead in targets if dec_info[lead]["h_dim"] != int(ek["embed_dim"])]
         if mismatch:
@@ -458,8 +428,7 @@ def build_bundle(
             tile = bool(f.attrs.get("tile", False))
         if tile != bool(settings["tile_reps"]):
             raise ArtifactError(
-                f"{reps_path}: made with tile={tile}, config says encoder.tile_reps="
-                f"{settings['tile_reps']} (rerun extract_reps)"
+                f"{reps_path}: made with tile={tile}, config says encoder.tile_reps={settings['tile_reps']} (rerun extract_reps)"
             )
     return assemble_bundle(
         variant=variant,

@@ -70,9 +70,7 @@ def _folder_records(folder: Path, out_dir: Path, skip: Path) -> list[tuple[Path,
     from ecgrecon.deploy.reconstruct import OUTPUT_SUFFIX, output_base, record_base
     from ecgrecon.io.wfdbio import RecordError
 
-    heads = sorted(
-        h for h in folder.rglob("*.hea") if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX)
-    )
+    heads = sorted(h for h in folder.rglob("*.hea") if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX))
     if not heads:
         raise RecordError(folder, "no WFDB header (.hea) in this folder")
     return [(record_base(h), output_base(out_dir, record_base(h.relative_to(folder)))) for h in heads]
@@ -175,9 +173,7 @@ def cmd_export(args) -> int:
     paths = artifact_paths(args.results, args.task, args.variant, args.fold, settings["inputs"], settings["targets"])
     if not registry.get(args.variant).uses_h:
         paths.pop("encoder_path"), paths.pop("reps_path")
-    export_model(
-        out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print, **paths
-    )
+    export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print, **paths)
     return 0
 
 
@@ -186,8 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ecgrecon",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
-        description="Reconstruct missing precordial ECG leads (V1, V3-V6) from I, II, V2 with a model "
-        "trained by the ecg-recon pipeline.",
+        description="Reconstruct missing precordial ECG leads (V1, V3-V6) from I, II, V2 with a model trained by the ecg-recon pipeline.",
     )
     ap.add_argument("--version", action="version", version=f"ecgrecon {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -208,17 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="Ch",
         help="; ".join(f"{m}: {registry.get(m).description}" for m in exportable) + " (default %(default)s)",
     )
-    ex.add_argument(
-        "--task", default="paper", help="the task (config `tasks:`) whose models to export (default %(default)s)"
-    )
-    ex.add_argument(
-        "--config", default="config.yaml", help="the config the results were made with (default %(default)s)"
-    )
+    ex.add_argument("--task", default="paper", help="the task (config `tasks:`) whose models to export (default %(default)s)")
+    ex.add_argument("--config", default="config.yaml", help="the config the results were made with (default %(default)s)")
     ex.add_argument("--results", default="results", help="the pipeline's results folder (default %(default)s)")
     ex.add_argument("--fold", default="official", help="fold whose decoders to export (default %(default)s)")
-    ex.add_argument(
-        "--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)"
-    )
+    ex.add_argument("--output", help="bundle path (default RESULTS/TASK/model/ecgrecon-VARIANT.pt; card: same name .json)")
     ex.set_defaults(func=cmd_export)
 
     rc = sub.add_parser(
@@ -226,8 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reconstruct the target leads of WFDB records with a model bundle",
         description=RECONSTRUCT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on "
-        "stderr; the others are still written)",
+        epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on stderr; the others are still written)",
     )
     rc.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
     rc.add_argument(
@@ -254,9 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="torch threads per process (default %(default)s: fastest for the small batches of one record)",
     )
-    rc.add_argument(
-        "--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)"
-    )
+    rc.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     rc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     rc.set_defaults(func=cmd_reconstruct)
     return ap

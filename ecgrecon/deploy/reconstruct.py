@@ -27,15 +27,7 @@ from ecgrecon.data.datasets import normalise_h, zscore_segments
 from ecgrecon.data.segment import record_windows
 from ecgrecon.deploy.bundle import RECON_SUFFIX, ReconModel
 from ecgrecon.io.atomic import save_png
-from ecgrecon.io.wfdbio import (
-    FORMATS,
-    RecordError,
-    check_checksums,
-    parse_header,
-    read_digital,
-    to_physical,
-    unit_scale,
-)
+from ecgrecon.io.wfdbio import FORMATS, RecordError, check_checksums, parse_header, read_digital, to_physical, unit_scale
 from ecgrecon.learn.models import check_variant, predict
 from ecgrecon.learn.reps import encode, tile_by_record
 from ecgrecon.signal.filters import check_rate, clean_batch, resample, resample_factors
@@ -93,11 +85,7 @@ def read_input(path, model: ReconModel) -> InputRecord:
     have = ", ".join(s.name for s in header.signals) or "no signals"
     missing = [lead for lead in model.inputs if not _find(names, lead)]
     if missing:
-        raise RecordError(
-            hea,
-            f"missing input lead(s) {', '.join(missing)} (record has {have}; "
-            f"the model needs {', '.join(model.inputs)})",
-        )
+        raise RecordError(hea, f"missing input lead(s) {', '.join(missing)} (record has {have}; the model needs {', '.join(model.inputs)})")
     dup = [lead for lead in model.inputs if len(_find(names, lead)) > 1]
     if dup:
         raise RecordError(hea, f"input lead(s) {', '.join(dup)} appear more than once ({have})")
@@ -201,9 +189,7 @@ def reconstruct_record(rec: InputRecord, model: ReconModel) -> Reconstruction:
     pred = predict_windows(model, wins)
     meta = pd.DataFrame({"ecg_id": 0, "start": starts, "n_keep_from": keep})
     recon_m = reassemble(pred, meta)[0]  # (n_targets, n_model)
-    metrics = {
-        lead: record_lead_metrics(y[:, k + j], recon_m[model.targets.index(lead)]) for j, lead in enumerate(leads)
-    }
+    metrics = {lead: record_lead_metrics(y[:, k + j], recon_m[model.targets.index(lead)]) for j, lead in enumerate(leads)}
     back = resample(np.concatenate([y.T, recon_m]).astype(np.float64), fs_m, rec.fs)[:, : rec.n_samples]
     if back.shape[1] != rec.n_samples:
         raise AssertionError(f"{rec.base}: resampled back to {back.shape[1]} samples, expected {rec.n_samples}")
@@ -229,11 +215,7 @@ def comment_lines(rec: InputRecord, res: Reconstruction, model: ReconModel) -> l
     """WFDB header comments: the model, the source, what each signal is, the check vs originals."""
     m, c = model.meta, model.meta["clean"]
     rate = f"{m['fs']:g} Hz" + ("" if rec.fs == m["fs"] else f", resampled to {rec.fs:g} Hz")
-    notch = (
-        f"notch {c['notch_hz']:g} Hz, "
-        if c["notch_hz"] and c["notch_hz"] < rec.fs / 2
-        else "no notch (mains at or above Nyquist), "
-    )
+    notch = f"notch {c['notch_hz']:g} Hz, " if c["notch_hz"] and c["notch_hz"] < rec.fs / 2 else "no notch (mains at or above Nyquist), "
     lo, hi = c["bandpass_hz"]
     lines = [
         f"ecgrecon reconstruct: {model.label()}",
@@ -244,10 +226,7 @@ def comment_lines(rec: InputRecord, res: Reconstruction, model: ReconModel) -> l
         f"{m['window']}-sample windows at {rate}",
     ]
     for lead, d in res.metrics.items():
-        lines.append(
-            f"check vs the record's own {lead} (cleaned, at {m['fs']:g} Hz): r {d['pearson']:.4f}, "
-            f"RMSE {d['rmse']:.4f} mV"
-        )
+        lines.append(f"check vs the record's own {lead} (cleaned, at {m['fs']:g} Hz): r {d['pearson']:.4f}, RMSE {d['rmse']:.4f} mV")
     return lines
 
 
@@ -269,10 +248,7 @@ def wfdb_files(name: str, sig: np.ndarray, names: list[str], fs: float, comments
     sums = adu.astype(np.int64).sum(axis=0)
     checksum = (sums + 32768) % 65536 - 32768
     lines = [f"{name} {len(names)} {fs:.12g} {len(adu)}"]
-    lines += [
-        f"{name}.dat 16 {g:.12g}(0)/mV 16 0 {int(adu[0, k])} {int(checksum[k])} 0 {names[k]}"
-        for k, g in enumerate(gains)
-    ]
+    lines += [f"{name}.dat 16 {g:.12g}(0)/mV 16 0 {int(adu[0, k])} {int(checksum[k])} 0 {names[k]}" for k, g in enumerate(gains)]
     lines += [f"# {c}" for c in comments]
     return "\n".join(lines) + "\n", np.ascontiguousarray(adu).tobytes()
 

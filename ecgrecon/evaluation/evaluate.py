@@ -80,9 +80,7 @@ class EvalSettings:
 
     @property
     def as_task(self) -> Task:
-        return Task(
-            self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none", tuple(self.methods)
-        )
+        return Task(self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none", tuple(self.methods))
 
     @property
     def uses_h(self) -> bool:
@@ -192,9 +190,7 @@ def record_table(fold: str, res: dict, rmeta: pd.DataFrame, s: EvalSettings) -> 
                 for k in RECORD_METRICS:
                     per[lead][k].append(rec[j][k])
             for k in RECORD_METRICS:
-                per["Mean"][k].append(
-                    float(np.nanmean([r[k] for r in rec])) if any(np.isfinite(r[k]) for r in rec) else float("nan")
-                )
+                per["Mean"][k].append(float(np.nanmean([r[k] for r in rec])) if any(np.isfinite(r[k]) for r in rec) else float("nan"))
         for lead, vals in per.items():
             row = {"fold": fold, "variant": variant, "lead": lead, "n_records": len(truth)}
             for k in RECORD_METRICS:
@@ -274,9 +270,7 @@ def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     return _md_table(header, rows)
 
 
-def _select_classes(
-    meta_rows: pd.DataFrame, lists: list[list[str]], s: EvalSettings, level: str
-) -> list[tuple[str, str]]:
+def _select_classes(meta_rows: pd.DataFrame, lists: list[list[str]], s: EvalSettings, level: str) -> list[tuple[str, str]]:
     """(class, tag) to report: every superclass present; the n most and n least frequent subclasses."""
     records: dict[str, set] = {}
     for ecg, labs in zip(meta_rows["ecg_id"], lists):
@@ -284,9 +278,7 @@ def _select_classes(
             records.setdefault(c, set()).add(int(ecg))
     if level == "superclass":
         return [(c, "all") for c in sorted(records)]
-    counts = sorted(
-        ((len(v), c) for c, v in records.items() if len(v) >= s.min_class_records), key=lambda t: (-t[0], t[1])
-    )
+    counts = sorted(((len(v), c) for c, v in records.items() if len(v) >= s.min_class_records), key=lambda t: (-t[0], t[1]))
     most = [(c, "most frequent") for _, c in counts[: s.n_subclasses]]
     least = [(c, "least frequent") for _, c in counts[::-1][: s.n_subclasses] if (c, "most frequent") not in most]
     return most + least[::-1]
@@ -301,9 +293,7 @@ def class_table(fold: str, res: dict, meta: pd.DataFrame, s: EvalSettings, segme
         for cls, tag in _select_classes(m, lists, s, level):
             sel = np.array([cls in labs for labs in lists])
             for variant in methods(res, s):
-                rmse = [
-                    lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.scored))
-                ]
+                rmse = [lead_metrics(res["y"][sel, j], res["pred"][variant][sel, j])["rmse"] for j in range(len(s.scored))]
                 base = {
                     "fold": fold,
                     "variant": variant,
@@ -318,9 +308,7 @@ def class_table(fold: str, res: dict, meta: pd.DataFrame, s: EvalSettings, segme
     return pd.DataFrame(rows)
 
 
-def latent_table(
-    res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings, segments
-) -> tuple[pd.DataFrame, dict]:
+def latent_table(res: dict, meta: pd.DataFrame, reps, fold: str, s: EvalSettings, segments) -> tuple[pd.DataFrame, dict]:
     """Cosine k-NN affinity over test segments (neighbours from other patients) for x and h."""
     m = meta.iloc[res["rows"]].reset_index(drop=True)
     lists = label_lists(m, s.level, segments)
@@ -435,9 +423,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
     seg = pd.concat([seg, cv_summary(seg, list(METRICS))], ignore_index=True)
     rec = pd.concat(rec_tabs, ignore_index=True)
     if len(rec):
-        rec = pd.concat(
-            [rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95"))])], ignore_index=True
-        )
+        rec = pd.concat([rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95"))])], ignore_index=True)
     cls = pd.concat(cls_tabs, ignore_index=True)
     report = "official" if "official" in s.folds else s.folds[0]
     lat, mats = latent_table(results[report], meta, reps, report, s, segments)
@@ -452,10 +438,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
         lead = "V4" if "V4" in s.scored else s.scored[0]
         if len(errors):
             bland_altman_figure(
-                errors,
-                lead,
-                out["fig_bland_altman"],
-                f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)",
+                errors, lead, out["fig_bland_altman"], f"Bland-Altman, {lead}, {report} test records: reconstruction - truth (mV)"
             )
         else:  # no record-level windows in segments.h5: an empty, titled figure
             plots.affinity_heatmap(np.zeros((0, 0)), [], out["fig_bland_altman"], "no test records for Bland-Altman")
@@ -466,10 +449,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
             continue
         a, classes, diag = mats[space]
         plots.affinity_heatmap(
-            a,
-            classes,
-            out[f"fig_affinity_{space}"],
-            f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}",
+            a, classes, out[f"fig_affinity_{space}"], f"k-NN affinity of {space} (k={s.knn_k}), diagonal mean {diag:.2f}"
         )
     radar = cls[(cls["fold"] == report) & (cls["lead"] == "Mean")]
     values = {
@@ -480,9 +460,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
         for v in methods(results[report], s)
     }
     plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.scored)}")
-    plots.qualitative(
-        qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs, out["fig_qualitative"]
-    )
+    plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs, out["fig_qualitative"])
     mean = seg[(seg["fold"] == report) & (seg["lead"] == "Mean")].set_index("variant")
     summary = {v: {k: float(mean.loc[v, k]) for k in ("rmse", "r2", "pearson_seg")} for v in mean.index}
     log(
@@ -525,9 +503,7 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
     if (seg["fold"] == "cv_mean").any():
         parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, ["rmse", "r2", "pearson_seg"]), ""]
     parts += [
-        f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: "
-        + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items())
-        + ".",
+        f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: " + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items()) + ".",
         "",
     ]
     with atomic_path(out["segment_md"]) as tmp:

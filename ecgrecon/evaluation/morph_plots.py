@@ -20,14 +20,7 @@ def bland_altman_stats(truth: np.ndarray, recon: np.ndarray) -> dict:
     diff, mean = r[ok] - t[ok], (r[ok] + t[ok]) / 2
     bias = float(diff.mean()) if len(diff) else np.nan
     sd = float(diff.std(ddof=1)) if len(diff) > 1 else np.nan
-    return {
-        "mean": mean,
-        "diff": diff,
-        "bias": bias,
-        "sd": sd,
-        "loa": (bias - 1.96 * sd, bias + 1.96 * sd),
-        "n": int(ok.sum()),
-    }
+    return {"mean": mean, "diff": diff, "bias": bias, "sd": sd, "loa": (bias - 1.96 * sd, bias + 1.96 * sd), "n": int(ok.sum())}
 
 
 def bland_altman_figure(errors: pd.DataFrame, lead: str, path, title: str = "") -> dict:

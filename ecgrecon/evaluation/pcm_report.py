@@ -55,14 +55,7 @@ def markdown(df: pd.DataFrame, summary: dict) -> str:
         n = int(t["n_windows"].iloc[0])
         gl, pcm = t.loc[("GL", "Mean"), "rmse"], t.loc[("PCM", "Mean"), "rmse"]
         verdict = "beats" if pcm < gl else "does not beat"
-        parts += [
-            f"## {split} ({n} windows)",
-            "",
-            *lines,
-            "",
-            f"PCM {verdict} GL on mean RMSE ({_fmt(pcm)} vs {_fmt(gl)} mV).",
-            "",
-        ]
+        parts += [f"## {split} ({n} windows)", "", *lines, "", f"PCM {verdict} GL on mean RMSE ({_fmt(pcm)} vs {_fmt(gl)} mV).", ""]
     return "\n".join(parts)
 
 

@@ -48,15 +48,7 @@ def affinity_heatmap(matrix: np.ndarray, classes: list[str], path, title: str) -
     for i in range(len(classes)):
         for j in range(len(classes)):
             if np.isfinite(matrix[i, j]):
-                ax.text(
-                    j,
-                    i,
-                    f"{matrix[i, j]:.2f}",
-                    ha="center",
-                    va="center",
-                    color="white" if matrix[i, j] < 0.6 else "black",
-                    fontsize=8,
-                )
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", color="white" if matrix[i, j] < 0.6 else "black", fontsize=8)
     ax.set_xlabel("neighbour class")
     ax.set_ylabel("query class")
     ax.set_title(title)

@@ -55,11 +55,7 @@ def task_section(run: Path, task: str) -> list[str]:
     gl = mean.loc["GL", "rmse"] if "GL" in mean.index else None
     for m in mean.index:
         r = mean.loc[m]
-        record = (
-            "-"
-            if rec is None or m not in rec.index
-            else f"{_f(rec.loc[m, 'rmse_mean'])} ± {_f(rec.loc[m, 'rmse_ci95'])}"
-        )
+        record = "-" if rec is None or m not in rec.index else f"{_f(rec.loc[m, 'rmse_mean'])} ± {_f(rec.loc[m, 'rmse_ci95'])}"
         vs = "-" if gl is None or m == "GL" else f"{100 * (r['rmse'] - gl) / gl:+.1f} %"
         out.append(f"| {display(m)} | {_f(r['rmse'])} | {_f(r['r2'])} | {_f(r['pearson_seg'])} | {record} | {vs} |")
     pcm = tables / "pcm_metrics.csv"
@@ -82,9 +78,7 @@ def task_section(run: Path, task: str) -> list[str]:
             out += [
                 "",
                 "Diagnostic retention (superclass classifier, macro-AUC, retention in brackets): "
-                + ", ".join(
-                    f"{display(r['method'])} {_f(r['macro_auc'])} ({_f(r['auc_retention'])})" for _, r in t.iterrows()
-                )
+                + ", ".join(f"{display(r['method'])} {_f(r['macro_auc'])} ({_f(r['auc_retention'])})" for _, r in t.iterrows())
                 + ".",
             ]
     return out + [""]

@@ -45,19 +45,10 @@ def retention_from_predictions(
     model, thresholds, classes = load_classifier(classifier_pt, dev)
     win_id, preds, targets = read_record_predictions(predictions_h5, fold)
     rmeta, attrs = read_segment_meta(segments_h5, "records")
-    summary = {
-        "fold": fold,
-        "n_records": 0,
-        "n_samples": 0,
-        "fs": float(attrs["fs"]),
-        "record_samples": None,
-        "full_record": None,
-    }
+    summary = {"fold": fold, "n_records": 0, "n_samples": 0, "fs": float(attrs["fs"]), "record_samples": None, "full_record": None}
     if len(win_id) == 0:
         log(f"retention: {predictions_h5} has no record-level windows for fold {fold}; empty table")
-        return pd.DataFrame(
-            columns=["fold", "method", "n_records", "macro_f1", "macro_auc", "f1_retention", "auc_retention"]
-        ), summary
+        return pd.DataFrame(columns=["fold", "method", "n_records", "macro_f1", "macro_auc", "f1_retention", "auc_retention"]), summary
     pos = pd.Series(np.arange(len(rmeta)), index=rmeta["win_id"].to_numpy(np.int64))
     unknown = np.setdiff1d(win_id, pos.index.to_numpy())
     if len(unknown):
@@ -103,8 +94,7 @@ def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
     span = (
         f"the whole record ({n} samples, {n / fs:g} s)"
         if summary["full_record"]
-        else f"the reassembled record span ({n} samples, {n / fs:g} s), not the full "
-        f"{summary['record_samples'] / fs:g}-s record"
+        else f"the reassembled record span ({n} samples, {n / fs:g} s), not the full {summary['record_samples'] / fs:g}-s record"
     )
     parts += [
         f"Retention = reconstructed / original (macro-F1 at the validation thresholds, macro-AUC); the "
@@ -119,15 +109,9 @@ def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
             _fmt(r[k]) for k in ("macro_f1", "macro_auc", "f1_retention", "auc_retention")
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    left_out = sorted(
-        {c for v in table.get("classes_undefined", pd.Series(dtype=str)).fillna("") for c in str(v).split(",") if c}
-    )
+    left_out = sorted({c for v in table.get("classes_undefined", pd.Series(dtype=str)).fillna("") for c in str(v).split(",") if c})
     note = (
-        [
-            f"Left out of the macro means (no positive or no negative test record for F1 / AUC): "
-            f"{', '.join(left_out)}.",
-            "",
-        ]
+        [f"Left out of the macro means (no positive or no negative test record for F1 / AUC): {', '.join(left_out)}.", ""]
         if left_out
         else []
     )

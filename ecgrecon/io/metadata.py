@@ -34,9 +34,7 @@ def filename_column(records_subdir: str) -> str:
     try:
         return _FILENAME_COLUMN[records_subdir]
     except KeyError:
-        raise MetadataError(
-            f"records folder {records_subdir!r} unknown: expected one of {sorted(_FILENAME_COLUMN)}"
-        ) from None
+        raise MetadataError(f"records folder {records_subdir!r} unknown: expected one of {sorted(_FILENAME_COLUMN)}") from None
 
 
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:

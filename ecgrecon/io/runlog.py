@@ -57,9 +57,7 @@ def script_run(snakemake, provenance: tuple[str, ...] = ()) -> Iterator[Callable
 
             config = dict(snakemake.config)
             for folder in provenance:
-                write_provenance(
-                    folder, config, config["seed"], wall, extra={"rule": rule, "threads": snakemake.threads}
-                )
+                write_provenance(folder, config, config["seed"], wall, extra={"rule": rule, "threads": snakemake.threads})
         log(f"done in {wall:.1f} s")
     except Exception as exc:  # noqa: BLE001 - every failure gets one readable line
         log.traceback()

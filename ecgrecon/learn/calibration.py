@@ -82,9 +82,7 @@ def rule_weight(rule: dict, score: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(s), w, 0.0)
 
 
-def calibration_plan(
-    clean_meta: pd.DataFrame, eval_ids, split_ids, n_samples: int, fs: float, cal_s: float = CAL_SECONDS
-) -> pd.DataFrame:
+def calibration_plan(clean_meta: pd.DataFrame, eval_ids, split_ids, n_samples: int, fs: float, cal_s: float = CAL_SECONDS) -> pd.DataFrame:
     """One row per evaluated record: ecg_id, patient_id, cal_ecg_id, cal_start, cal_stop, source.
 
     ``clean_meta``: ecg_id and patient_id of every cleaned record; ``eval_ids``: the records to
@@ -109,14 +107,7 @@ def calibration_plan(
         others = sorted(o for o in by_patient.get(p, []) if o != e)
         src = "other_record" if others else "same_record"
         rows.append(
-            {
-                "ecg_id": e,
-                "patient_id": p,
-                "cal_ecg_id": others[0] if others else e,
-                "cal_start": 0,
-                "cal_stop": n_cal,
-                "source": src,
-            }
+            {"ecg_id": e, "patient_id": p, "cal_ecg_id": others[0] if others else e, "cal_start": 0, "cal_stop": n_cal, "source": src}
         )
     return pd.DataFrame(rows, columns=["ecg_id", "patient_id", "cal_ecg_id", "cal_start", "cal_stop", "source"])
 
@@ -172,10 +163,7 @@ def fit_patient_maps(cal_x: np.ndarray, cal_y: np.ndarray, gl: LinearMap, alpha:
     n, c, m = cal_x.shape
     n_t = len(gl.targets)
     if c != len(gl.inputs) or cal_y.shape != (n, n_t, m):
-        raise ValueError(
-            f"calibration arrays {cal_x.shape}, {cal_y.shape} do not fit the GL map "
-            f"({len(gl.inputs)} inputs, {n_t} targets)"
-        )
+        raise ValueError(f"calibration arrays {cal_x.shape}, {cal_y.shape} do not fit the GL map ({len(gl.inputs)} inputs, {n_t} targets)")
     if not alpha > 0:
         raise ValueError(f"PCM ridge alpha must be > 0, got {alpha}")
     k = gl.context
@@ -189,10 +177,7 @@ def fit_patient_maps(cal_x: np.ndarray, cal_y: np.ndarray, gl: LinearMap, alpha:
     w, b = _fit_rows(feats, y, interior, prior, alpha)
     half = m // 2
     sse = np.zeros((n, n_t))
-    for fit_rows, test_rows in (
-        (np.arange(k, half - k), np.arange(half, m)),
-        (np.arange(half + k, m - k), np.arange(0, half)),
-    ):
+    for fit_rows, test_rows in ((np.arange(k, half - k), np.arange(half, m)), (np.arange(half + k, m - k), np.arange(0, half))):
         wf, bf = _fit_rows(feats, y, fit_rows, prior, alpha)
         pred = np.einsum("nip,npj->nij", feats[:, test_rows], wf) + bf[:, None]
         sse += ((pred - y[:, test_rows]) ** 2).sum(axis=1)
@@ -271,9 +256,7 @@ def split_data(
     plan, cal = plan[ok].reset_index(drop=True), cal[ok]
     keep = eval_mask(plan, w_ecg, win_meta["start"].to_numpy(np.int64), windows.shape[2])
     win_rows = np.flatnonzero(keep)
-    return SplitData(
-        plan, cal[:, ii], cal[:, it], windows[win_rows][:, ii], windows[win_rows][:, it], w_ecg[win_rows], win_rows
-    )
+    return SplitData(plan, cal[:, ii], cal[:, it], windows[win_rows][:, ii], windows[win_rows][:, it], w_ecg[win_rows], win_rows)
 
 
 def _mix_terms(p_pcm: np.ndarray, p_gl: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -349,11 +332,7 @@ def predict_split(data: SplitData, gl: LinearMap, alpha: float, rule: dict) -> d
 
 def counts(data: SplitData) -> dict:
     """Evaluated records, patients and windows, overall and per calibration source."""
-    out = {
-        "records": int(len(data.plan)),
-        "patients": int(data.plan["patient_id"].nunique()),
-        "windows": int(len(data.win_ecg)),
-    }
+    out = {"records": int(len(data.plan)), "patients": int(data.plan["patient_id"].nunique()), "windows": int(len(data.win_ecg))}
     for src in SOURCES:
         sel = data.plan["source"] == src
         ids = data.plan.loc[sel, "ecg_id"].to_numpy()
@@ -418,9 +397,7 @@ def load_split(
         n_cal = int(round(cal_s * fs))
         n_samples = f["signals"].shape[1]
         if n_cal > n_samples:
-            raise ArtifactError(
-                f"{clean_h5}: records of {n_samples} samples are shorter than the {cal_s:g}-s calibration window"
-            )
+            raise ArtifactError(f"{clean_h5}: records of {n_samples} samples are shorter than the {cal_s:g}-s calibration window")
         head = f["signals"][keep, :n_cal, :] if len(keep) else np.zeros((0, n_cal, 12), np.float32)
     if not np.isfinite(head).all():
         raise ArtifactError(f"{clean_h5}: non-finite values in the calibration windows")
@@ -489,11 +466,7 @@ def run_pcm(
                 plan = test.plan.copy()
                 w = rule_weight(choice["rule"], maps.score)
                 for j, lead in enumerate(gl.targets):
-                    plan[f"q_pcm_{lead}"], plan[f"q_gl_{lead}"], plan[f"weight_{lead}"] = (
-                        maps.q_pcm[:, j],
-                        maps.q_gl[:, j],
-                        w[:, j],
-                    )
+                    plan[f"q_pcm_{lead}"], plan[f"q_gl_{lead}"], plan[f"weight_{lead}"] = (maps.q_pcm[:, j], maps.q_gl[:, j], w[:, j])
                 write_table(out, "plan", plan)
     metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     summary["test_metrics"] = metrics.to_dict(orient="records")

@@ -30,7 +30,8 @@ from torch import nn
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
 from ecgrecon.io.atomic import write_json
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
-from ecgrecon.learn.fitloop import fingerprint, fit, resume_path, save_torch, step
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, resume_path, save_torch, step
+from ecgrecon.learn.models import conv_stack
 
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 CFG_KEYS = ("width", "batch_size", "lr", "weight_decay", "max_epochs", "patience", "dropout", "crop")
@@ -45,17 +46,7 @@ class SuperclassCNN(nn.Module):
     def __init__(self, n_leads: int = 12, n_classes: int = len(CLASSES), width: int = 32, dropout: float = 0.2):
         super().__init__()
         chans = [n_leads, width, 2 * width, 2 * width, 4 * width]
-        kernels = [7, 5, 5, 3]
-        layers: list[nn.Module] = []
-        for i, k in enumerate(kernels):
-            layers += [
-                nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False),
-                nn.BatchNorm1d(chans[i + 1]),
-                nn.ReLU(),
-            ]
-            if i < len(kernels) - 1:
-                layers.append(nn.MaxPool1d(2))
-        self.features = nn.Sequential(*layers)
+        self.features = conv_stack(chans, [7, 5, 5, 3])
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(2 * chans[-1], n_classes)
 
@@ -158,9 +149,7 @@ def predict_proba(model: nn.Module, x: np.ndarray, device="cpu", batch: int = 25
     model.eval()
     dev = torch.device(device)
     out = [
-        torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)).to(dev)))
-        .cpu()
-        .numpy()
+        torch.sigmoid(model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)).to(dev))).cpu().numpy()
         for i in range(0, len(x), batch)
     ]
     return np.concatenate(out) if out else np.zeros((0, model.out.out_features), np.float32)
@@ -176,16 +165,7 @@ def _check_records(x: np.ndarray, y: np.ndarray, what: str) -> None:
 
 
 def train(
-    x_train,
-    y_train,
-    x_val,
-    y_val,
-    *,
-    cfg: dict | None = None,
-    seed: int = 0,
-    state_path,
-    device: str = "auto",
-    log=print,
+    x_train, y_train, x_val, y_val, *, cfg: dict | None = None, seed: int = 0, state_path, device: str = "auto", log=print
 ) -> tuple[SuperclassCNN, dict]:
     """Train with early stopping on validation macro-AUC; returns the best model and a summary.
 
@@ -225,26 +205,13 @@ def train(
         prob = predict_proba(model, x_val, dev)
         auc = auc_per_class(y_val, prob)
         macro = float(np.nanmean(auc)) if np.isfinite(auc).any() else 0.5
-        bce = float(
-            F.binary_cross_entropy(
-                torch.from_numpy(prob).clamp(1e-7, 1 - 1e-7), torch.from_numpy(np.asarray(y_val, np.float32))
-            )
-        )
+        bce = float(F.binary_cross_entropy(torch.from_numpy(prob).clamp(1e-7, 1 - 1e-7), torch.from_numpy(np.asarray(y_val, np.float32))))
         return {"val_loss": 1.0 - macro, "val_macro_auc": macro, "val_bce": bce}
 
     settings = {"cfg": cfg, "seed": seed, "device": dev.type, "threads": torch.get_num_threads()}
     fp = fingerprint(settings, x_train, y_train, x_val, y_val)
-    result = fit(
-        {"model": model},
-        opt,
-        train_epoch,
-        validate,
-        max_epochs=int(cfg["max_epochs"]),
-        patience=int(cfg["patience"]),
-        state_path=state_path,
-        fp=fp,
-        log=log,
-    )
+    budget = Budget.of(cfg, lr_schedule="constant")  # the classifier section has no schedule: a constant rate
+    result = fit({"model": model}, opt, train_epoch, validate, budget=budget, state_path=state_path, fp=fp, log=log)
     model.load_state_dict(result["best"]["model"])
     model.eval()
     prob = predict_proba(model, x_val, dev)
@@ -293,16 +260,7 @@ def load_records(clean_h5, ids, classes=CLASSES) -> tuple[np.ndarray, np.ndarray
 
 
 def train_from_clean(
-    clean_h5,
-    folds,
-    fold: str,
-    out_model,
-    out_json,
-    *,
-    cfg: dict | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    log=print,
+    clean_h5, folds, fold: str, out_model, out_json, *, cfg: dict | None = None, seed: int = 0, device: str = "auto", log=print
 ) -> dict:
     """Train on the fold's train records of clean.h5 (early stop, thresholds on val); write model + JSON."""
     ids = load_folds(folds, fold)
@@ -349,12 +307,7 @@ def load_classifier(path, device="cpu") -> tuple[SuperclassCNN, np.ndarray, list
 
 
 def retention_table(
-    model: nn.Module,
-    thresholds: np.ndarray,
-    y: np.ndarray,
-    records: dict[str, np.ndarray],
-    classes=CLASSES,
-    device="cpu",
+    model: nn.Module, thresholds: np.ndarray, y: np.ndarray, records: dict[str, np.ndarray], classes=CLASSES, device="cpu"
 ) -> pd.DataFrame:
     """Macro-F1 / macro-AUC per method and retention relative to ``records['original']``.
 

@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -126,25 +127,11 @@ def _score_untrained(state: dict, modules: dict[str, nn.Module], validate: Calla
     log(f"epoch 0 (untrained): val {val['val_loss']:.5f} *")
 
 
-def _run_epoch(
-    state: dict,
-    epoch: int,
-    modules,
-    optimizer,
-    base_lrs,
-    train_epoch,
-    validate,
-    *,
-    max_epochs: int,
-    patience: int,
-    lr_schedule: str,
-    state_path,
-    log,
-) -> None:
+def _run_epoch(state: dict, epoch: int, modules, optimizer, base_lrs, train_epoch, validate, budget, *, state_path, log) -> None:
     """Train and score one epoch, update the best weights and the patience count, save the resume state."""
     t0 = time.perf_counter()
     for g, lr in zip(optimizer.param_groups, base_lrs):
-        g["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
+        g["lr"] = lr * lr_factor(budget.lr_schedule, epoch, budget.max_epochs)
     for m in modules.values():
         m.train()
     train_loss = float(train_epoch(epoch))
@@ -166,14 +153,29 @@ def _run_epoch(
     }
     state["history"].append(row)
     state["epochs_done"] = epoch + 1
-    state["stopped"] = state["bad_epochs"] >= patience
+    state["stopped"] = state["bad_epochs"] >= budget.patience
     state["current"] = _snapshot(modules)
     state["optimizer"] = optimizer.state_dict()
     save_torch(state_path, state)
     log(
-        f"epoch {epoch + 1}/{max_epochs}: train {train_loss:.5f} val {val['val_loss']:.5f}"
+        f"epoch {epoch + 1}/{budget.max_epochs}: train {train_loss:.5f} val {val['val_loss']:.5f}"
         f"{' *' if improved else ''} ({row['seconds']:.1f} s)"
     )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a fit runs: at most ``max_epochs``, stopping after ``patience`` epochs without a lower validation loss,
+    with the per-epoch learning-rate ``lr_schedule`` (:func:`lr_factor`)."""
+
+    max_epochs: int
+    patience: int
+    lr_schedule: str
+
+    @classmethod
+    def of(cls, cfg: dict, lr_schedule: str | None = None) -> Budget:
+        """From a config section (``max_epochs``, ``patience``, and ``lr_schedule`` unless given)."""
+        return cls(int(cfg["max_epochs"]), int(cfg["patience"]), cfg["lr_schedule"] if lr_schedule is None else lr_schedule)
 
 
 def fit(
@@ -182,13 +184,11 @@ def fit(
     train_epoch: Callable[[int], float],
     validate: Callable[[], dict],
     *,
-    max_epochs: int,
-    patience: int,
+    budget: Budget,
     state_path,
     fp: str,
     log=print,
     epoch_hook: Callable[[int], None] | None = None,
-    lr_schedule: str = "constant",
     validate_initial: bool = False,
 ) -> dict:
     """Train until ``max_epochs`` or ``patience`` epochs without a lower ``val_loss``.
@@ -212,30 +212,12 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["lr"] = lr
-    for epoch in range(state["epochs_done"], max_epochs):
+    for epoch in range(state["epochs_done"], budget.max_epochs):
         if state["stopped"]:
             break
-        _run_epoch(
-            state,
-            epoch,
-            modules,
-            optimizer,
-            base_lrs,
-            train_epoch,
-            validate,
-            max_epochs=max_epochs,
-            patience=patience,
-            lr_schedule=lr_schedule,
-            state_path=state_path,
-            log=log,
-        )
+        _run_epoch(state, epoch, modules, optimizer, base_lrs, train_epoch, validate, budget, state_path=state_path, log=log)
         if epoch_hook is not None:
             epoch_hook(epoch)
     if state["stopped"]:
-        log(f"early stop: no improvement for {patience} epochs; best epoch {state['best_epoch']}")
-    return {
-        "best": state["best"],
-        "best_epoch": state["best_epoch"],
-        "best_val": state["best_val"],
-        "history": state["history"],
-    }
+        log(f"early stop: no improvement for {budget.patience} epochs; best epoch {state['best_epoch']}")
+    return {"best": state["best"], "best_epoch": state["best_epoch"], "best_val": state["best_val"], "history": state["history"]}

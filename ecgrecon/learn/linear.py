@@ -30,14 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgrecon.data.datasets import (
-    ArtifactError,
-    load_folds,
-    read_json_artifact,
-    read_leads,
-    read_segment_meta,
-    split_rows,
-)
+from ecgrecon.data.datasets import ArtifactError, load_folds, read_json_artifact, read_leads, read_segment_meta, split_rows
 from ecgrecon.io.atomic import write_json
 
 DEFAULT_ALPHAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -173,9 +166,7 @@ class LinearMap:
             "alpha": {t: float(a) for t, a in zip(self.targets, self.alpha)},
             "intercept": {t: float(b) for t, b in zip(self.targets, self.intercept)},
             "weights": {t: self.weights[j].tolist() for j, t in enumerate(self.targets)},
-            "val_rmse": None
-            if self.val_rmse is None
-            else {t: self.val_rmse[:, j].tolist() for j, t in enumerate(self.targets)},
+            "val_rmse": None if self.val_rmse is None else {t: self.val_rmse[:, j].tolist() for j, t in enumerate(self.targets)},
             "info": self.info,
         }
 
@@ -277,9 +268,7 @@ def fit_streams(train_batches, val_batches, inputs, targets, context: int = 0, a
     )
 
 
-def fit(
-    x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024
-) -> LinearMap:
+def fit(x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024) -> LinearMap:
     """Fit GL on arrays: x (n, C, T) inputs and y (n, J, T) targets in mV (train and val)."""
     x_train = _check_x(x_train, len(inputs), "train inputs")
     y_train = _check_x(y_train, len(targets), "train targets")
@@ -311,9 +300,7 @@ def fit_from_segments(
         if len(rows[split]) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
     val = _segment_batches(segments, rows["val"], inputs, targets, chunk)
-    gl = fit_streams(
-        _segment_batches(segments, rows["train"], inputs, targets, chunk), val, inputs, targets, context, alphas
-    )
+    gl = fit_streams(_segment_batches(segments, rows["train"], inputs, targets, chunk), val, inputs, targets, context, alphas)
     gl.info.update(fold=fold, n_train_segments=int(len(rows["train"])), n_val_segments=int(len(rows["val"])))
     log(
         f"GL {fold}: {len(rows['train'])} train / {len(rows['val'])} val segments, context {context}; alpha "

@@ -51,9 +51,7 @@ def supcon_loss_reference(z, labels, ids, temperature: float) -> float:
     total, n_anchor = 0.0, 0
     for i in range(m):
         denom = sum(math.exp(dot(z[i], z[a]) / temperature) for a in range(m) if a != i)
-        positives = [
-            p for p in range(m) if p != i and (ids[p] == ids[i] or any(x and y for x, y in zip(labels[i], labels[p])))
-        ]
+        positives = [p for p in range(m) if p != i and (ids[p] == ids[i] or any(x and y for x, y in zip(labels[i], labels[p])))]
         if not positives:
             continue
         acc = sum(math.log(math.exp(dot(z[i], z[p]) / temperature) / denom) for p in positives)

@@ -47,23 +47,24 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def conv_stack(chans: list[int], kernels: list[int]) -> nn.Sequential:
+    """Conv-BN-ReLU blocks (``chans[i] -> chans[i + 1]``, kernel ``kernels[i]``, same padding), max-pooled by 2
+    between blocks: the feature extractor of the encoder and of the diagnostic classifier."""
+    layers: list[nn.Module] = []
+    for i, k in enumerate(kernels):
+        layers += [nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False), nn.BatchNorm1d(chans[i + 1]), nn.ReLU()]
+        if i < len(kernels) - 1:
+            layers.append(nn.MaxPool1d(2))
+    return nn.Sequential(*layers)
+
+
 class SignalEncoder(nn.Module):
     """Conv blocks (conv-BN-ReLU-maxpool) then global average pooling and a linear layer."""
 
     def __init__(self, n_leads: int, embed_dim: int = 128, width: int = 32):
         super().__init__()
         chans = [n_leads, width, 2 * width, 4 * width, 4 * width]
-        kernels = [7, 5, 5, 3]
-        layers: list[nn.Module] = []
-        for i, k in enumerate(kernels):
-            layers += [
-                nn.Conv1d(chans[i], chans[i + 1], k, padding=k // 2, bias=False),
-                nn.BatchNorm1d(chans[i + 1]),
-                nn.ReLU(),
-            ]
-            if i < len(kernels) - 1:
-                layers.append(nn.MaxPool1d(2))
-        self.features = nn.Sequential(*layers)
+        self.features = conv_stack(chans, [7, 5, 5, 3])
         self.out = nn.Linear(chans[-1], embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,9 +100,7 @@ class LeadDecoder(nn.Module):
     equals convolving the concatenated (2*proj x T) tensor at half the cost.
     """
 
-    def __init__(
-        self, n_in: int, h_dim: int = 0, proj: int = 128, hidden: int = 128, stride: int = 4, out_channels: int = 32
-    ):
+    def __init__(self, n_in: int, h_dim: int = 0, proj: int = 128, hidden: int = 128, stride: int = 4, out_channels: int = 32):
         super().__init__()
         self.n_in, self.h_dim, self.proj, self.stride = n_in, h_dim, proj, stride
         self.x_proj = nn.Conv1d(n_in, proj, 7, padding=3)

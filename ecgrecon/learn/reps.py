@@ -37,10 +37,7 @@ def _norms_from(path, fold_ids, dim: int) -> dict:
 @torch.no_grad()
 def encode(encoder, x: np.ndarray, device, batch_size: int = 1024) -> np.ndarray:
     """h (n, D) float32 for input-lead segments x (n, L, T) in mV."""
-    out = [
-        encoder(torch.from_numpy(x[lo : lo + batch_size]).to(device)).cpu().numpy()
-        for lo in range(0, len(x), batch_size)
-    ]
+    out = [encoder(torch.from_numpy(x[lo : lo + batch_size]).to(device)).cpu().numpy() for lo in range(0, len(x), batch_size)]
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, encoder.out.out_features), np.float32)
 
 
@@ -54,16 +51,7 @@ def tile_by_record(h: np.ndarray, ecg_ids: np.ndarray) -> np.ndarray:
 
 
 def extract_reps(
-    segments,
-    folds,
-    encoder_path,
-    out_h5,
-    *,
-    tile: bool = False,
-    device="auto",
-    chunk: int = 8192,
-    log=print,
-    norm_from=None,
+    segments, folds, encoder_path, out_h5, *, tile: bool = False, device="auto", chunk: int = 8192, log=print, norm_from=None
 ) -> dict:
     """Write reps.h5 (see module docstring); returns a summary."""
     dev = resolve_device(device)
@@ -115,14 +103,7 @@ def extract_reps(
             f.create_dataset(f"norm/{fold}/mean", data=mean.astype(np.float32))
             f.create_dataset(f"norm/{fold}/std", data=std.astype(np.float32))
             f[f"norm/{fold}"].attrs["n_train"] = n
-        f.attrs.update(
-            {
-                "embed_dim": h.shape[1],
-                "tile": bool(tile),
-                "inputs": list(inputs),
-                "encoder_best_epoch": ckpt["best_epoch"],
-            }
-        )
+        f.attrs.update({"embed_dim": h.shape[1], "tile": bool(tile), "inputs": list(inputs), "encoder_best_epoch": ckpt["best_epoch"]})
     log(
         f"reps: h {h.shape} for segments, {None if rec is None else rec.shape} for record windows; "
         f"norm stats for folds {fold_ids}; tile={tile}"

@@ -24,42 +24,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecgrecon.data.datasets import (
-    ArtifactError,
-    load_folds,
-    load_h,
-    read_leads,
-    read_segment_meta,
-    split_rows,
-    zscore_segments,
-)
+from ecgrecon.data.datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
 from ecgrecon.io.atomic import write_csv
-from ecgrecon.learn.device import (
-    autocast,
-    bf16_native,
-    derive_seed,
-    inference_batch,
-    resolve_device,
-    resolve_precision,
-    seed_everything,
-)
-from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch, step
+from ecgrecon.learn.device import autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision, seed_everything
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
 from ecgrecon.learn.linear import GLAnchor
 from ecgrecon.learn.linear import load as load_gl
 from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
-TRAIN_KEYS = (
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "loss_weights",
-    "max_epochs",
-    "patience",
-    "lr_schedule",
-    "epoch_fraction",
-    "precision",
-)
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule", "epoch_fraction", "precision")
 
 
 @dataclass
@@ -159,9 +133,7 @@ def _on_device(data: DecoderData, dev) -> _OnDevice:
     def put(a):
         return None if a is None else torch.from_numpy(a).to(dev)
 
-    return _OnDevice(
-        put(data.x_train), put(data.h_train), put(data.y_train), put(data.x_val), put(data.h_val), put(data.y_val)
-    )
+    return _OnDevice(put(data.x_train), put(data.h_train), put(data.y_train), put(data.x_val), put(data.h_val), put(data.y_val))
 
 
 def _epoch_size(cfg: dict, n: int) -> int:
@@ -172,31 +144,41 @@ def _epoch_size(cfg: dict, n: int) -> int:
     return max(1, int(round(fraction * n)))
 
 
-def _train_epoch(
-    epoch: int, *, model, opt, t: _OnDevice, n_epoch: int, bs: int, precision: str, w: dict, seed: int, key: tuple, dev
-) -> float:
+@dataclass
+class _Step:
+    """What every batch of one fit uses: the model, its optimiser, the autocast precision, the loss weights, the device."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    precision: str
+    w: dict
+    dev: torch.device
+
+
+def _train_epoch(epoch: int, *, s: _Step, t: _OnDevice, n_epoch: int, bs: int, seed: int, key: tuple) -> float:
     """One epoch on a fresh seeded subset of ``n_epoch`` train segments; returns the mean batch loss."""
     g = torch.Generator().manual_seed(derive_seed(seed, "decoder-batches", *key, epoch))
-    perm = torch.randperm(len(t.xt), generator=g)[:n_epoch].to(dev)
+    perm = torch.randperm(len(t.xt), generator=g)[:n_epoch].to(s.dev)
     total = 0.0
     for lo in range(0, n_epoch, bs):
         idx = perm[lo : lo + bs]
-        with autocast(precision, dev):
-            pred = model(t.xt[idx], None if t.ht is None else t.ht[idx])
-        total += step(opt, _batch_loss(pred.float(), t.yt[idx], w)) * len(idx)
+        with autocast(s.precision, s.dev):
+            pred = s.model(t.xt[idx], None if t.ht is None else t.ht[idx])
+        total += step(s.opt, _batch_loss(pred.float(), t.yt[idx], s.w)) * len(idx)
     return total / n_epoch
 
 
-def _validate(*, model, t: _OnDevice, vb: int, precision: str, w: dict, dev) -> dict:
+def _validate(*, s: _Step, t: _OnDevice, vb: int) -> dict:
     """Validation loss, RMSE and MAE (mV) over every validation segment, in chunks of ``vb``."""
     se = ae = 0.0
     for lo in range(0, len(t.xv), vb):
-        with autocast(precision, dev):
-            pred = model(t.xv[lo : lo + vb], None if t.hv is None else t.hv[lo : lo + vb])
+        with autocast(s.precision, s.dev):
+            pred = s.model(t.xv[lo : lo + vb], None if t.hv is None else t.hv[lo : lo + vb])
         err = (pred.float() - t.yv[lo : lo + vb]).double()
         se += float((err**2).sum())
         ae += float(err.abs().sum())
     m = t.yv.numel()
+    w = s.w
     return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
 
 
@@ -211,17 +193,10 @@ def _fit_fingerprint(model, data: DecoderData, *, variant, key, seed, dev, preci
         "precision": precision,
         "cfg": {k: cfg[k] for k in ARCH_KEYS + TRAIN_KEYS},
         "threads": torch.get_num_threads(),
-        "anchor": None
-        if not anchored
-        else [float(v) for v in model.anchor.weight.flatten().tolist()] + [float(model.anchor.bias)],
+        "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()] + [float(model.anchor.bias)],
     }
     return fingerprint(
-        settings,
-        data.x_train,
-        data.y_train,
-        data.x_val,
-        data.y_val,
-        *(a for a in (data.h_train, data.h_val) if a is not None),
+        settings, data.x_train, data.y_train, data.x_val, data.y_val, *(a for a in (data.h_train, data.h_val) if a is not None)
     )
 
 
@@ -261,39 +236,24 @@ def fit_decoder(
     vb = inference_batch(dev)
     if precision == "bf16":
         precision = _checked_bf16(
-            model,
-            [(t.xt[:bs], None if t.ht is None else t.ht[:bs]), (t.xv[:vb], None if t.hv is None else t.hv[:vb])],
-            requested,
-            log,
+            model, [(t.xt[:bs], None if t.ht is None else t.ht[:bs]), (t.xv[:vb], None if t.hv is None else t.hv[:vb])], requested, log
         )
-    train_epoch = partial(
-        _train_epoch,
-        model=model,
-        opt=opt,
-        t=t,
-        n_epoch=_epoch_size(cfg, len(t.xt)),
-        bs=bs,
-        precision=precision,
-        w=w,
-        seed=seed,
-        key=key,
-        dev=dev,
-    )
-    validate = partial(_validate, model=model, t=t, vb=vb, precision=precision, w=w, dev=dev)
+    s = _Step(model, opt, precision, w, dev)
+    train_epoch = partial(_train_epoch, s=s, t=t, n_epoch=_epoch_size(cfg, len(t.xt)), bs=bs, seed=seed, key=key)
+    validate = partial(_validate, s=s, t=t, vb=vb)
     fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
+    anchored = isinstance(model, AnchoredDecoder)  # scored before training: epoch 0 is the anchor alone
     result = fit(
         {"model": model},
         opt,
         train_epoch,
         validate,
-        max_epochs=int(cfg["max_epochs"]),
-        patience=int(cfg["patience"]),
+        budget=Budget.of(cfg),
         state_path=state_path,
         fp=fp,
         log=log,
         epoch_hook=epoch_hook,
-        lr_schedule=cfg["lr_schedule"],
-        validate_initial=isinstance(model, AnchoredDecoder),
+        validate_initial=anchored,
     )
     model.load_state_dict(result["best"]["model"])
     model.eval()
@@ -304,12 +264,7 @@ def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
     """The constructor settings of a decoder (stored in its checkpoint)."""
     if isinstance(model, AnchoredDecoder):
         return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
-    return {
-        "proj": model.proj,
-        "hidden": model.fuse.out_channels,
-        "stride": model.stride,
-        "out_channels": model.up.out_channels,
-    }
+    return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride, "out_channels": model.up.out_channels}
 
 
 def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
@@ -389,12 +344,7 @@ def train_decoder(
         f"{variant}/{fold}/{lead}: {n_params} parameters, best epoch {result['best_epoch']} "
         f"(val loss {result['best_val']:.5f}) of {len(result['history'])}"
     )
-    return {
-        "n_params": n_params,
-        "best_epoch": result["best_epoch"],
-        "best_val": result["best_val"],
-        "precision": result["precision"],
-    }
+    return {"n_params": n_params, "best_epoch": result["best_epoch"], "best_val": result["best_val"], "precision": result["precision"]}
 
 
 def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dict]:

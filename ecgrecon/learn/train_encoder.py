@@ -13,18 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecgrecon.data.datasets import (
-    ArtifactError,
-    class_vocab,
-    label_lists,
-    load_folds,
-    read_leads,
-    read_segment_meta,
-    split_rows,
-)
+from ecgrecon.data.datasets import ArtifactError, class_vocab, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.io.atomic import write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
-from ecgrecon.learn.fitloop import fingerprint, fit, load_checkpoint, resume_path, save_torch
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch
 from ecgrecon.learn.losses import supcon_loss
 from ecgrecon.learn.models import SignalEncoder, build_encoder, count_params
 from ecgrecon.learn.sampler import ClassBalancedBatchSampler, multi_hot
@@ -64,14 +56,7 @@ def load_encoder_data(segments, folds, *, inputs, level: str) -> dict:
 
 
 def fit_encoder(
-    data: dict,
-    *,
-    cfg: dict,
-    seed: int,
-    device: str = "auto",
-    state_path,
-    log=print,
-    epoch_hook: Callable[[int], None] | None = None,
+    data: dict, *, cfg: dict, seed: int, device: str = "auto", state_path, log=print, epoch_hook: Callable[[int], None] | None = None
 ):
     """Train encoder + projection head; returns (encoder, head, fit result) with best weights."""
     dev = resolve_device(device)
@@ -95,10 +80,7 @@ def fit_encoder(
     xt, mt, yt, n_lab = prepared("train")
     xv, mv, yv, n_lab_v = prepared("val")
     bs = min(int(cfg["batch_size"]), n_lab)
-    log(
-        f"encoder: {len(xt)} train ({n_lab} labelled), {len(xv)} val ({n_lab_v} labelled) segments; "
-        f"classes {data['classes']}; batch {bs}"
-    )
+    log(f"encoder: {len(xt)} train ({n_lab} labelled), {len(xv)} val ({n_lab_v} labelled) segments; classes {data['classes']}; batch {bs}")
     sampler = ClassBalancedBatchSampler(data["y_train"], bs, derive_seed(seed, "encoder-sampler"))
     # Validation: fixed batches and fixed augmentations, identical at every epoch.
     vs = ClassBalancedBatchSampler(
@@ -143,19 +125,8 @@ def fit_encoder(
         "threads": torch.get_num_threads(),
     }
     fp = fingerprint(settings, data["x_train"], data["x_val"], data["y_train"], data["y_val"])
-    result = fit(
-        {"encoder": enc, "head": head},
-        opt,
-        train_epoch,
-        validate,
-        max_epochs=int(cfg["max_epochs"]),
-        patience=int(cfg["patience"]),
-        state_path=state_path,
-        fp=fp,
-        log=log,
-        epoch_hook=epoch_hook,
-        lr_schedule=cfg["lr_schedule"],
-    )
+    modules = {"encoder": enc, "head": head}
+    result = fit(modules, opt, train_epoch, validate, budget=Budget.of(cfg), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook)
     enc.load_state_dict(result["best"]["encoder"])
     head.load_state_dict(result["best"]["head"])
     return enc.eval(), head.eval(), result
@@ -169,9 +140,7 @@ def train_encoder(
 
     data = load_encoder_data(segments, folds, inputs=inputs, level=level)
     state = resume_path(out_model)
-    enc, head, result = fit_encoder(
-        data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook
-    )
+    enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook)
     ckpt = {
         "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
         "head": {k: v.detach().cpu() for k, v in head.state_dict().items()},
@@ -201,8 +170,6 @@ def train_encoder(
 def load_encoder(path, device="cpu") -> tuple[SignalEncoder, dict]:
     """Rebuild the encoder from encoder.pt (``torch.load(weights_only=True)``)."""
     ckpt = load_checkpoint(path, "encoder")
-    enc, _ = build_encoder(
-        len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"], "width": ckpt["width"]}
-    )
+    enc, _ = build_encoder(len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"], "width": ckpt["width"]})
     enc.load_state_dict(ckpt["encoder"])
     return enc.to(device).eval(), ckpt

@@ -7,16 +7,6 @@ from __future__ import annotations
 
 from ecgrecon.methods.registry import Method, register
 
-PCM = register(
-    Method(
-        name="PCM",
-        display="PCM",
-        family="per-patient calibrated",
-        kind="calibrated",
-        calibration=True,
-        anchor="GL",
-        legend="PCM (per-patient ridge)",
-        color="tab:orange",
-        description="per-patient ridge from a 2-s 12-lead calibration, quality-weighted fallback to GL",
-    )
-)
+_PCM_TEXT = "per-patient ridge from a 2-s 12-lead calibration, quality-weighted fallback to GL"
+_PCM_STYLE = {"legend": "PCM (per-patient ridge)", "color": "tab:orange"}
+PCM = register(Method("PCM", "PCM", "per-patient calibrated", "calibrated", _PCM_TEXT, calibration=True, anchor="GL", **_PCM_STYLE))

@@ -9,46 +9,17 @@ import numpy as np
 
 from ecgrecon.methods.registry import Method, Prediction, register
 
-C = register(
-    Method(
-        name="C",
-        display="C",
-        family="discriminative deep",
-        kind="decoder",
-        legend="C (signal)",
-        color="tab:blue",
-        exportable=True,
-        description="per-lead 1-D CNN decoder of the z-scored input leads",
-    )
-)
-CH = register(
-    Method(
-        name="Ch",
-        display="C-h",
-        family="discriminative deep",
-        kind="decoder",
-        legend="C-h (signal + h)",
-        color="tab:red",
-        uses_h=True,
-        exportable=True,
-        description="C plus the supervised-contrastive encoder representation h of the input leads",
-    )
-)
-CHA = register(
-    Method(
-        name="ChA",
-        display="ChA",
-        family="anchored deep",
-        kind="decoder",
-        legend="ChA (GL + C-h residual)",
-        color="tab:purple",
-        uses_h=True,
-        raw_inputs=True,
-        anchor="GL",
-        exportable=True,
-        description="GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)",
-    )
-)
+
+def _decoder(name: str, display: str, family: str, text: str, legend: str, color: str, **reads) -> Method:
+    """Register an exportable per-lead decoder method (kind ``decoder``); ``reads``: uses_h, raw_inputs, anchor."""
+    return register(Method(name, display, family, "decoder", text, legend=legend, color=color, exportable=True, **reads))
+
+
+_CHA_TEXT = "GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)"
+_CH_TEXT = "C plus the supervised-contrastive encoder representation h of the input leads"
+C = _decoder("C", "C", "discriminative deep", "per-lead 1-D CNN decoder of the z-scored input leads", "C (signal)", "tab:blue")
+CH = _decoder("Ch", "C-h", "discriminative deep", _CH_TEXT, "C-h (signal + h)", "tab:red", uses_h=True)
+CHA = _decoder("ChA", "ChA", "anchored deep", _CHA_TEXT, "ChA (GL + C-h residual)", "tab:purple", uses_h=True, raw_inputs=True, anchor="GL")
 
 
 def predict(method: Method, artifacts, data) -> Prediction:
@@ -63,9 +34,7 @@ def predict(method: Method, artifacts, data) -> Prediction:
     if len(artifacts) != len(data.targets):
         raise ArtifactError(f"{method.name}: {len(artifacts)} checkpoints for {len(data.targets)} target leads")
     pred = np.zeros((len(data.raw_in), len(data.targets), data.raw_in.shape[-1]), np.float32)
-    rpred = (
-        None if data.r_raw is None else np.zeros((len(data.r_raw), len(data.targets), data.r_raw.shape[-1]), np.float32)
-    )
+    rpred = None if data.r_raw is None else np.zeros((len(data.r_raw), len(data.targets), data.r_raw.shape[-1]), np.float32)
     x, rx = (data.raw_in, data.r_raw) if method.raw_inputs else (data.x, data.rx)
     h, rh = (data.h, data.rh) if method.uses_h else (None, None)
     train_mean, n_params = {}, 0
@@ -73,8 +42,7 @@ def predict(method: Method, artifacts, data) -> Prediction:
         model, ckpt = load_decoder(path, data.device)
         if ckpt["inputs"] != list(data.inputs) or ckpt["lead"] != lead:
             raise ArtifactError(
-                f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, "
-                f"expected {list(data.inputs)} -> {lead}"
+                f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, expected {list(data.inputs)} -> {lead}"
             )
         pred[:, j] = run_model(model, x, h, data.device)
         if rpred is not None:

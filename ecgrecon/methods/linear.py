@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from ecgrecon.methods.registry import Method, Prediction, register
 
-GL = register(
-    Method(
-        name="GL",
-        display="GL",
-        family="population linear",
-        kind="linear",
-        legend="GL (linear)",
-        color="tab:green",
-        description="population ridge map from the input leads (mV, +-gl.context samples), alpha chosen on fold 9",
-    )
-)
+_GL_TEXT = "population ridge map from the input leads (mV, +-gl.context samples), alpha chosen on fold 9"
+GL = register(Method("GL", "GL", "population linear", "linear", _GL_TEXT, legend="GL (linear)", color="tab:green"))
 
 
 def predict(method: Method, artifact, data) -> Prediction:
@@ -26,13 +17,10 @@ def predict(method: Method, artifact, data) -> Prediction:
     gl = load(artifact)
     if gl.inputs != list(data.inputs) or gl.targets != list(data.targets):
         raise ArtifactError(
-            f"{artifact}: {method.name} map is for {gl.inputs} -> {gl.targets}, expected "
-            f"{list(data.inputs)} -> {list(data.targets)}"
+            f"{artifact}: {method.name} map is for {gl.inputs} -> {gl.targets}, expected {list(data.inputs)} -> {list(data.targets)}"
         )
     if gl.info.get("fold", data.fold) != data.fold:
-        raise ArtifactError(
-            f"{artifact}: {method.name} map was fitted on fold '{gl.info['fold']}', expected '{data.fold}'"
-        )
+        raise ArtifactError(f"{artifact}: {method.name} map was fitted on fold '{gl.info['fold']}', expected '{data.fold}'")
     return Prediction(
         segments=gl.predict(data.raw_in),
         records=None if data.r_raw is None else gl.predict(data.r_raw),

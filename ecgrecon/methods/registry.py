@@ -152,10 +152,7 @@ def load_plugins(paths) -> list[str]:
 
 def markdown_table() -> str:
     """The registry as a markdown table (README's methods table; a test keeps the two equal)."""
-    rows = [
-        "| method | table name | family | fitted by | reads h | exported | what it is |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rows = ["| method | table name | family | fitted by | reads h | exported | what it is |", "|---|---|---|---|---|---|---|"]
     rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "calibrated": "`calibrate_pcm`"}
     for m in REGISTRY.values():
         rows.append(

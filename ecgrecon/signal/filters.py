@@ -35,9 +35,7 @@ def notch(x: np.ndarray, fs: float, f0: float | None) -> tuple[np.ndarray, str |
     if f0 is None:
         return x, "notch switched off (clean.notch_hz: null)"
     if f0 >= fs / 2:
-        return x, (
-            f"notch {f0:g} Hz skipped: at or above the Nyquist frequency ({fs / 2:g} Hz) of the {fs:g} Hz source"
-        )
+        return x, (f"notch {f0:g} Hz skipped: at or above the Nyquist frequency ({fs / 2:g} Hz) of the {fs:g} Hz source")
     return ss.sosfiltfilt(_notch_sos(float(fs), float(f0)), x, axis=-1), None
 
 

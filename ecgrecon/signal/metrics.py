@@ -88,9 +88,7 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
     return float(v.mean()), float(half), len(v)
 
 
-def knn_neighbours(
-    features: np.ndarray, groups: np.ndarray, k: int, chunk: int = 2048
-) -> tuple[np.ndarray, np.ndarray]:
+def knn_neighbours(features: np.ndarray, groups: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Cosine k nearest neighbours of every row among rows of *other* groups (patients).
 
     Returns (index (n, k), valid (n, k) bool); fewer than k candidates leave invalid slots.

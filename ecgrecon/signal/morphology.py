@@ -66,15 +66,7 @@ def measure_ecg(x12: np.ndarray, fs: float) -> dict:
         raise ValueError(f"12-lead ECG: expected 12 leads, got {x.shape[0]}")
     peaks = detect_r_peaks(x, fs)
     nan = np.full(12, np.nan)
-    out = {
-        "r_amp": nan,
-        "st60": nan.copy(),
-        "t_amp": nan.copy(),
-        "n_beats": 0,
-        "qrs_onset_s": np.nan,
-        "j_s": np.nan,
-        "peaks": peaks,
-    }
+    out = {"r_amp": nan, "st60": nan.copy(), "t_amp": nan.copy(), "n_beats": 0, "qrs_onset_s": np.nan, "j_s": np.nan, "peaks": peaks}
     beat = median_beat(x.T, peaks, fs)
     if beat is None:
         return out
@@ -125,11 +117,7 @@ def lead_errors(truth: dict, recon: dict, leads) -> pd.DataFrame:
     for q in QUANTITIES:
         for lead, i in zip(leads, idx):
             t, r = truth[q][:, i], recon[q][:, i]
-            parts.append(
-                pd.DataFrame(
-                    {"record": np.arange(n), "lead": lead, "quantity": q, "truth": t, "recon": r, "error": r - t}
-                )
-            )
+            parts.append(pd.DataFrame({"record": np.arange(n), "lead": lead, "quantity": q, "truth": t, "recon": r, "error": r - t}))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -30,10 +30,7 @@ OWN_NAMES = {"records100", "records500", "RECORDS", "ptbxl_database.csv", "scp_s
 
 
 def _patient_models(seed: int, patients: pd.DataFrame) -> dict:
-    return {
-        int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes)
-        for p in patients.itertuples()
-    }
+    return {int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes) for p in patients.itertuples()}
 
 
 def _simulate_chunk(task: tuple) -> list[dict]:
@@ -86,9 +83,7 @@ def _prepare_out_dir(out: Path) -> None:
     if out.exists():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_NAMES and not p.name.startswith("."))
         if foreign:
-            raise FileExistsError(
-                f"{out}: refusing to write a synthetic cohort into a folder holding other files: {foreign[:5]}"
-            )
+            raise FileExistsError(f"{out}: refusing to write a synthetic cohort into a folder holding other files: {foreign[:5]}")
         for sub in ("records100", "records500"):
             if (out / sub).is_dir():
                 shutil.rmtree(out / sub)
@@ -138,9 +133,7 @@ def write_cohort(
                 for chunk in pool.map(_simulate_chunk, tasks):
                     collect(chunk)
         except BrokenProcessPool as exc:
-            raise RuntimeError(
-                f"{out}: a synthesis worker process died ({exc}); rerun with threads=1 to see the error"
-            ) from exc
+            raise RuntimeError(f"{out}: a synthesis worker process died ({exc}); rerun with threads=1 to see the error") from exc
     else:
         for task in tasks:
             collect(_simulate_chunk(task))
@@ -156,9 +149,7 @@ def write_cohort(
     return summary(db, records, patients, seed, out)
 
 
-def simulate_cohort(
-    n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0, want_hr: bool = False
-) -> dict:
+def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0, want_hr: bool = False) -> dict:
     """The records ``write_cohort(n_records, seed, ...)`` writes, in memory, before quantisation.
 
     Returns ``{"records": plan table, "lr", "clean_lr": (n, 1000, 12) mV, "hr", "clean_hr":

@@ -71,9 +71,7 @@ def morphology(ph: dict) -> dict[str, list]:
     return comp
 
 
-def beat_onsets(
-    rng: np.random.Generator, hr: float, afib: bool, ph: dict, start: float, stop: float, rr_cv: float = 0.2
-) -> np.ndarray:
+def beat_onsets(rng: np.random.Generator, hr: float, afib: bool, ph: dict, start: float, stop: float, rr_cv: float = 0.2) -> np.ndarray:
     """QRS onset times (s) covering [start, stop]: sinus HRV or irregular AF intervals."""
     rr0 = 60.0 / hr
     n = int(np.ceil((stop - start) / (rr0 * 0.6))) + 3
@@ -93,15 +91,7 @@ def beat_onsets(
 
 
 def render(
-    comp: dict,
-    onsets: np.ndarray,
-    pr: float,
-    qtc: float,
-    p_present: bool,
-    amp_jitter: np.ndarray,
-    fs: float,
-    t0: float,
-    n: int,
+    comp: dict, onsets: np.ndarray, pr: float, qtc: float, p_present: bool, amp_jitter: np.ndarray, fs: float, t0: float, n: int
 ) -> np.ndarray:
     """Source signals (n, 5) = X, Y, Z, local A, local B on the grid t0 + k/fs.
 

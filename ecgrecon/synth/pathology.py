@@ -76,9 +76,7 @@ def draw_effects(rng: np.random.Generator, codes: dict[str, float]) -> dict[str,
                 qt_add=u(0.05, 0.1),
             )
         elif code in ("CLBBB", "CRBBB", "IRBBB", "IVCD"):
-            lo, hi = {"CLBBB": (0.135, 0.175), "CRBBB": (0.125, 0.155), "IRBBB": (0.1, 0.118), "IVCD": (0.125, 0.16)}[
-                code
-            ]
+            lo, hi = {"CLBBB": (0.135, 0.175), "CRBBB": (0.125, 0.155), "IRBBB": (0.1, 0.118), "IVCD": (0.125, 0.16)}[code]
             e.update(target=u(lo, hi), amp=u(0.5, 0.85) if code == "CRBBB" else u(0.35, 0.55), notch=u(0.1, 0.25))
         elif code in ("LAFB", "LPFB"):
             e.update(tilt=u(0.5, 0.8), d_add=u(0.012, 0.022))

@@ -47,9 +47,7 @@ class PatientModel:
     effects: dict
 
 
-def patient_model(
-    seed: int, patient_index: int, age: float, sex: int, bmi: float, codes: dict[str, float]
-) -> PatientModel:
+def patient_model(seed: int, patient_index: int, age: float, sex: int, bmi: float, codes: dict[str, float]) -> PatientModel:
     """Draw a patient's anatomy, physiology and pathology effects (order of draws is fixed)."""
     rng = patient_rng(seed, patient_index)
     lvh = codes.get("LVH", 0.0) >= 80
@@ -81,13 +79,7 @@ def _qrs_axis_deg(comp: dict, field12: np.ndarray) -> float:
 
 
 def simulate_record(
-    seed: int,
-    model: PatientModel,
-    ecg_id: int,
-    afib: bool,
-    bad_kind: str = "",
-    want_hr: bool = False,
-    want_clean: bool = False,
+    seed: int, model: PatientModel, ecg_id: int, afib: bool, bad_kind: str = "", want_hr: bool = False, want_clean: bool = False
 ) -> RecordSim:
     """Simulate one 10-s record of a patient (see module docstring for the seeding)."""
     rng = record_rng(seed, ecg_id)

@@ -101,8 +101,7 @@ def database_table(patients: pd.DataFrame, records: pd.DataFrame, results: dict,
                 "site": r.site,
                 "device": "ecgrecon-synth",
                 "recording_date": r.recording_date,
-                "report": "synthetic: "
-                + ", ".join(cat.STATEMENTS[c][0] for c in codes if codes[c] >= 50 or c == _rhythm_code(truth)),
+                "report": "synthetic: " + ", ".join(cat.STATEMENTS[c][0] for c in codes if codes[c] >= 50 or c == _rhythm_code(truth)),
                 "scp_codes": str(codes),
                 "heart_axis": _heart_axis(truth["axis_deg"]),
                 "infarction_stadium1": "Stadium II"
@@ -127,9 +126,7 @@ def database_table(patients: pd.DataFrame, records: pd.DataFrame, results: dict,
     return pd.DataFrame(rows, columns=list(DATABASE_COLUMNS))
 
 
-def write_ground_truth(
-    path: Path, seed: int, db: pd.DataFrame, records: pd.DataFrame, patients: pd.DataFrame, results: dict
-) -> None:
+def write_ground_truth(path: Path, seed: int, db: pd.DataFrame, records: pd.DataFrame, patients: pd.DataFrame, results: dict) -> None:
     """``ground_truth.h5``: table ``records`` (labels, severities, intervals, noise levels, bad
     kind, anatomy parameters) and arrays ``lead_field`` (n, 12, 3), ``local_field`` (n, 12, 2)."""
     ids = db["ecg_id"].to_numpy()

@@ -135,6 +135,14 @@ def quarantine_entry(record: str, reason: str) -> dict:
     return {"record": record, "stage": METADATA_STAGE, "reason": reason}
 
 
+def start_candidates(root: Path, records: str | None, data_ext: str) -> tuple[list[str], Candidates]:
+    """(record paths to read, Candidates holding the quarantine rows of signal files without a header)."""
+    rels, orphans = list_records(root, records.strip("/") if records else None, data_ext)
+    out = Candidates()
+    out.quarantine += [quarantine_entry(o, "signal file without .hea header") for o in orphans]
+    return rels, out
+
+
 def list_records(root: Path, subdir: str | None, data_ext: str) -> tuple[list[str], list[str]]:
     """(record paths, orphan signal files) below ``root`` (paths relative, no extension).
 

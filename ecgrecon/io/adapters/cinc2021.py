@@ -23,25 +23,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import scipy.io
 
-from ecgrecon.io.adapters.base import (
-    Adapter,
-    Candidates,
-    Statement,
-    header_comments,
-    list_records,
-    meta_row,
-    quarantine_entry,
-)
+from ecgrecon.io.adapters.base import Adapter, Candidates, Statement, header_comments, meta_row, start_candidates
 from ecgrecon.io.adapters.snomed_ct import SNOMED
-from ecgrecon.io.wfdbio import (
-    Record,
-    RecordError,
-    check_checksums,
-    lead_order,
-    parse_header,
-    safe_record_path,
-    to_physical,
-)
+from ecgrecon.io.wfdbio import Record, RecordError, check_checksums, lead_order, parse_header, safe_record_path, to_physical
 
 SOURCES = {"A": 1, "Q": 2, "I": 3, "S": 4, "HR": 5, "E": 6, "JS": 7}
 """Name prefix -> source code: CPSC 2018, CPSC extra, St Petersburg INCART, PTB, PTB-XL,
@@ -75,9 +59,7 @@ def dx_codes(comments: list[str]) -> list[str]:
 
 def candidates(root: Path, records: str | None, min_likelihood: float) -> Candidates:
     """Every header with a valid name and Dx line, in ``ecg_id`` order; orphan ``.mat`` files quarantined."""
-    rels, orphans = list_records(root, records.strip("/") if records else None, ".mat")
-    out = Candidates()
-    out.quarantine += [quarantine_entry(o, "signal file without .hea header") for o in orphans]
+    rels, out = start_candidates(root, records, ".mat")
     for rel in rels:
         try:
             ecg_id = record_ecg_id(PurePosixPath(rel).name)

@@ -21,16 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrecon.io.adapters import walls
-from ecgrecon.io.adapters.base import (
-    NORM,
-    Adapter,
-    Candidates,
-    Statement,
-    header_comments,
-    list_records,
-    meta_row,
-    quarantine_entry,
-)
+from ecgrecon.io.adapters.base import NORM, Adapter, Candidates, Statement, header_comments, list_records, meta_row, quarantine_entry
 from ecgrecon.io.metadata import MetadataError
 from ecgrecon.io.wfdbio import Record, RecordError, read_record, safe_record_path
 

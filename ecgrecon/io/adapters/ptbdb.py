@@ -15,16 +15,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from ecgrecon.io.adapters import walls
-from ecgrecon.io.adapters.base import (
-    NORM,
-    Adapter,
-    Candidates,
-    Statement,
-    header_comments,
-    list_records,
-    meta_row,
-    quarantine_entry,
-)
+from ecgrecon.io.adapters.base import NORM, Adapter, Candidates, Statement, header_comments, meta_row, start_candidates
 from ecgrecon.io.wfdbio import Record, RecordError, read_record, safe_record_path
 
 FRANK_LEADS = ("VX", "VY", "VZ")
@@ -94,9 +85,7 @@ def record_ids(rel: str) -> tuple[int, int]:
 
 def candidates(root: Path, records: str | None, min_likelihood: float) -> Candidates:
     """Every record (``RECORDS`` or ``*.hea``) with its admission reason, in ``ecg_id`` order."""
-    rels, orphans = list_records(root, records.strip("/") if records else None, ".dat")
-    out = Candidates()
-    out.quarantine += [quarantine_entry(o, "signal file without .hea header") for o in orphans]
+    rels, out = start_candidates(root, records, ".dat")
     for rel in rels:
         try:
             ecg_id, patient = record_ids(rel)
