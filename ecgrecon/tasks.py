@@ -56,9 +56,15 @@ def input_set(inputs) -> str:
     return "-".join(inputs)
 
 
+RESERVED = ("raw", "clean", "pooled", "qc", "segments", "folds", "encoders", "classifier", "cross", "bench", "realism")
+"""Folders of results/ that are not a task's: a task of that name would write into them."""
+
+
 def parse_task(name: str, spec: dict) -> Task:
     """Check one ``tasks.<name>`` entry against the leads and the method registry; raise :class:`TaskError`."""
     key = f"tasks.{name}"
+    if name in RESERVED:
+        raise TaskError(f"{key}: {name!r} names a shared folder of results/ ({', '.join(RESERVED)}); rename the task")
     inputs, targets = list(spec.get("inputs") or []), list(spec.get("targets") or [])
     derived = list(spec.get("derived") or [])
     methods = list(spec.get("methods") or [])

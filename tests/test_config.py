@@ -59,6 +59,10 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
             "config: tasks.lead_i.derived: III needs ['II'] among the inputs or targets",
         ),
         ({"method_plugins": ["no/such/plugin.py"]}, "method_plugins:"),
+        (
+            {"tasks": {"encoders": {"inputs": ["I"], "targets": ["V1"], "derived": [], "corruption": "none", "methods": ["GL"]}}},
+            "config: tasks.encoders: 'encoders' names a shared folder of results/",
+        ),
     ],
 )
 def test_bad_task_or_method_is_refused_at_start_in_one_line(tmp_path, override, line):
