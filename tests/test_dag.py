@@ -88,3 +88,13 @@ def test_editing_a_workflow_script_reruns_its_rule_and_downstream(tiny_run):
     finally:
         script.write_text(original)
     assert set(jobs) == {"qc_stats", "segment"}, jobs
+
+
+def test_cohort_size_change_regenerates_everything_and_split_change_only_the_folds(tiny_run):
+    work, _, sf = tiny_run
+    cfg = _changed(work, "n.yaml", synth={"n_records": 121})
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == DATA_RULES
+    base = set(scheduled_rules(work, work / "tiny.yaml", *_data_targets(), snakefile=sf))  # earlier tests may leave QC stale
+    cfg = _changed(work, "cv.yaml", split={"cv_k": 4})
+    jobs = set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf))
+    assert jobs - base == {"folds"} and not {"synthesize", "clean"} & jobs, (jobs, base)

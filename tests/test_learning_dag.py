@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from snakemake_helpers import scheduled_rules, snakemake
-from tiny_learning import LEARNING, PAPER  # tiny_learning_run: the session fixture in conftest.py
+from tiny_learning import LEAD_I as LEAD_I_SPEC  # tiny_learning_run: the session fixture in conftest.py
+from tiny_learning import LEARNING, PAPER
 from tiny_learning import tiny_config as _cfg
 
 
@@ -180,3 +181,18 @@ def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path
     gl_a, gl_b = paper.loc[("GL", "V4"), "rmse"], lead_i.loc[("GL", "V4"), "rmse"]  # V4: the lead both reconstruct
     assert f"GL {gl_a:.3f} -> {gl_b:.3f} mV" in text and "**`lead_i` vs `paper`**" in text
     assert "do not edit by hand" in text
+
+
+def test_a_task_setting_reruns_that_task_only_and_exports_follow_only_what_they_record(two_task_run):
+    work, _ = two_task_run
+    both = work / "both.yaml"
+    bundles = ("results/paper/model/ecgrecon-C.pt", "results/lead_i/model/ecgrecon-Ch.pt")
+    snakemake(work, *bundles, configfile=both)
+    assert scheduled_rules(work, both, *LEARNING, LEAD_I, *bundles) == {}
+    changed = _cfg(work, "lead_i_v5.yaml", run_tasks=["paper", "lead_i"], tasks={"lead_i": {**LEAD_I_SPEC, "targets": ["II", "V5"]}})
+    jobs = scheduled_rules(work, changed, *LEARNING, LEAD_I, *bundles)
+    # lead_i: its GL map (new targets), the V5 decoders and the GL-anchored ChA of II, evaluate, its export
+    assert jobs == {"fit_linear": 1, "train_decoder": 4, "evaluate": 1, "export_model": 1}, jobs
+    # the C, Ch decoders of II and everything of paper (including its bundle) stay
+    clf = _cfg(work, "clf_lr.yaml", run_tasks=["paper", "lead_i"], classifier={"lr": 0.01})
+    assert scheduled_rules(work, clf, *LEARNING, LEAD_I, *bundles) == {}  # bundles record no classifier setting
