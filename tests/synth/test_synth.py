@@ -20,7 +20,7 @@ from ecgrecon.synth import simulate_cohort, write_cohort
 from ecgrecon.synth.premise import linear_map_scores
 from ecgrecon.synth.wfdb_writer import write_record
 
-REAL_COLUMNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-xl"
+REAL_COLUMNS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ptb-xl"
 LIMB = {lead: LEADS12.index(lead) for lead in ("I", "II", "III", "AVR", "AVL", "AVF")}
 
 

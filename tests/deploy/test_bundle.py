@@ -43,7 +43,7 @@ from ecgrecon.learn.train_decoder import train_decoder
 from ecgrecon.learn.train_encoder import train_encoder
 from ecgrecon.synth import write_cohort
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = {
     "synth": {"n_records": 100, "write_hr": True, "bad_per_thousand": 0},

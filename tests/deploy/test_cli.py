@@ -13,13 +13,13 @@ import pytest
 import scipy.signal as ss
 import torch
 import wfdb
+from test_bundle import _sha, trained_run  # noqa: F401 (shared session fixture)
 
 from ecgrecon import LEADS12
 from ecgrecon.deploy.cli import main
 from ecgrecon.io.h5io import read_table
 from ecgrecon.signal.filters import clean_batch
 from ecgrecon.signal.metrics import record_lead_metrics
-from test_bundle import _sha, trained_run  # noqa: F401 (shared session fixture)
 
 TARGETS = ["V1", "V3", "V4", "V5", "V6"]
 RECON = [f"{t}-rec" for t in TARGETS]

@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "ecgrecon"
 # Lower layers never import higher ones. The method registry (ecgrecon.methods.registry) and the task
 # declarations are plain data at the bottom; the methods' predictors sit above the fitting code they wire.
@@ -100,3 +100,10 @@ def test_config_defaults_live_in_config_yaml_only():
         if "DEFAULT_CFG" in path.read_text():
             offenders.append(f"{module_of(path)}: DEFAULT_CFG")
     assert not offenders, offenders
+
+
+def test_tests_mirror_the_package():
+    concerns = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    packages = {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()}
+    assert concerns == packages | {"workflow"}, (concerns, packages)  # workflow/: the DAG, config, envs, README
+    assert not list((ROOT / "tests").glob("test_*.py"))  # every test file sits in its concern's folder
