@@ -237,22 +237,28 @@ def _table_methods(table: pd.DataFrame, s: EvalSettings) -> list[str]:
 
 
 def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
-    """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) for GL, C, C-h and delta %."""
+    """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) per method, and the Δ % of each method
+    over the one it is compared with in the registry (``compare_to``: C-h over C)."""
     t = seg[seg["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == fold], s)
     leads = list(s.scored) + ["Mean"]
-    both = "C" in s.methods and "Ch" in s.methods
+    pairs = _delta_pairs(names)
+    deltas = ["Δ %"] if len(pairs) == 1 else [f"Δ % {NAME(b)} vs {NAME(a)}" for a, b in pairs]
     header, rows = ["lead"], []
     for name in ("RMSE (mV)", "R²", "Pearson r"):
-        header += [f"{name} {NAME(v)}" for v in names] + (["Δ %"] if both else [])
+        header += [f"{name} {NAME(v)}" for v in names] + deltas
     for lead in leads:
         row = [f"**{lead}**" if lead == "Mean" else lead]
         for metric in ("rmse", "r2", "pearson_seg"):
             row += [_fmt(t.loc[(v, lead), metric]) for v in names]
-            if both:
-                row.append(_delta(t.loc[("C", lead), metric], t.loc[("Ch", lead), metric]))
+            row += [_delta(t.loc[(a, lead), metric], t.loc[(b, lead), metric]) for a, b in pairs]
         rows.append(row)
     return _md_table(header, rows)
+
+
+def _delta_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """(compared-with, method) for every reported method whose registry ``compare_to`` is reported too."""
+    return [(registry.get(m).compare_to, m) for m in names if registry.get(m).compare_to in names]
 
 
 def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
@@ -345,7 +351,7 @@ def qualitative_examples(res: dict, meta: pd.DataFrame, s: EvalSettings, fs: flo
     """Per superclass the test segment with the median mean-lead RMSE; a beat (1.2 s) around its R peak."""
     m = meta.iloc[res["rows"]].reset_index(drop=True)
     lists = label_lists(m, "superclass", segments)
-    ref = "Ch" if "Ch" in s.methods else s.methods[-1]
+    ref = min(methods(res, s), key=lambda m: float(((res["pred"][m] - res["y"]) ** 2).mean()))  # the best method
     err = np.sqrt(((res["pred"][ref] - res["y"]) ** 2).mean(axis=(1, 2)))
     t = res["y"].shape[-1]
     half = min(t // 2, int(round(0.6 * fs)))
@@ -476,9 +482,12 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
     params = ", ".join(f"{NAME(v)} {n:,}" for v, n in n_params.items())
     headline = (
         "Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
-        "(mean of per-segment r). GL = population linear baseline (ridge map from the input leads in mV, "
-        "ecgrecon.learn.linear). Δ % = 100 (C-h - C) / |C| (negative RMSE Δ = C-h better). "
-        f"Inputs {', '.join(s.inputs)}; parameters: {params}."
+        f"(mean of per-segment r). {NAME(registry.baseline())} = {registry.get(registry.baseline()).description}. "
+        + "".join(
+            f"Δ % = 100 ({NAME(b)} - {NAME(a)}) / |{NAME(a)}| (negative RMSE Δ = {NAME(b)} better). "
+            for a, b in _delta_pairs(list(s.methods))
+        )
+        + f"Inputs {', '.join(s.inputs)}; parameters: {params}."
         + (
             f" {', '.join(s.derived)}: derived from I and II after reconstruction (Einthoven, Goldberger), "
             "scored against the recorded leads."
@@ -527,15 +536,16 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
 
 
 def _gl_note(mean_rows: pd.DataFrame, s: EvalSettings) -> str:
-    """One sentence per decoder variant: does it beat GL on the mean-over-leads RMSE?"""
-    if "GL" not in mean_rows.index:
-        return "GL not evaluated."
-    gl = mean_rows.loc["GL", "rmse"]
+    """One sentence per method: does it beat the baseline (GL) on the mean-over-leads RMSE?"""
+    base = registry.baseline()
+    if base not in mean_rows.index:
+        return f"{NAME(base)} not evaluated."
+    gl = mean_rows.loc[base, "rmse"]
     said = []
-    for v in reversed([m for m in s.methods if m != "GL"]):
+    for v in reversed([m for m in s.methods if m != base]):
         r = mean_rows.loc[v, "rmse"]
         verdict = "beats" if r < gl else "does not beat"
-        said.append(f"{NAME(v)} {verdict} GL on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, {_delta(gl, r)} %)")
+        said.append(f"{NAME(v)} {verdict} {NAME(base)} on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, {_delta(gl, r)} %)")
     return "; ".join(said) + "."
 
 

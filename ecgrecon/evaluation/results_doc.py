@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrecon.io.atomic import atomic_path
-from ecgrecon.methods import display
+from ecgrecon.methods import baseline, display
 
 FOLD = "official"
 
@@ -49,14 +49,15 @@ def task_section(run: Path, task: str) -> list[str]:
         "",
         f"Test split of fold {FOLD}: {n_seg} segments" + (f", {n_rec} records." if n_rec else "."),
         "",
-        "| method | segment RMSE (mV) | R² | Pearson r | record RMSE (mV, ± 95 % CI) | vs GL (segment RMSE) |",
+        f"| method | segment RMSE (mV) | R² | Pearson r | record RMSE (mV, ± 95 % CI) | vs {display(baseline())} (segment RMSE) |",
         "|---|---|---|---|---|---|",
     ]
-    gl = mean.loc["GL", "rmse"] if "GL" in mean.index else None
+    base = baseline()
+    gl = mean.loc[base, "rmse"] if base in mean.index else None
     for m in mean.index:
         r = mean.loc[m]
         record = "-" if rec is None or m not in rec.index else f"{_f(rec.loc[m, 'rmse_mean'])} ± {_f(rec.loc[m, 'rmse_ci95'])}"
-        vs = "-" if gl is None or m == "GL" else f"{100 * (r['rmse'] - gl) / gl:+.1f} %"
+        vs = "-" if gl is None or m == base else f"{100 * (r['rmse'] - gl) / gl:+.1f} %"
         out.append(f"| {display(m)} | {_f(r['rmse'])} | {_f(r['r2'])} | {_f(r['pearson_seg'])} | {record} | {vs} |")
     pcm = tables / "pcm_metrics.csv"
     if pcm.exists():

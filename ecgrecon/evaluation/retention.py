@@ -20,7 +20,7 @@ from ecgrecon.data.records import read_record_predictions, reassembled_records
 from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.learn.classifier import load_classifier, load_labels, retention_table
 from ecgrecon.learn.device import resolve_device
-from ecgrecon.methods import display
+from ecgrecon.methods import baseline, display
 
 
 def _labels(clean_h5, ids: np.ndarray, classes) -> tuple[np.ndarray, int]:
@@ -58,7 +58,7 @@ def retention_from_predictions(
     rows = rows[order]
     m = rmeta.iloc[rows].reset_index(drop=True)
     truth_windows = read_leads(segments_h5, list(LEADS12), rows, group="records")
-    methods = sorted(preds, key=lambda k: k != "GL")  # GL (the baseline) first, then the file's order
+    methods = sorted(preds, key=lambda k: k != baseline())  # the baseline (GL) first, then the file's order
     ids, truth12, recon = reassembled_records(truth_windows, m, {k: preds[k][order] for k in methods}, targets)
     y, record_samples = _labels(clean_h5, ids, classes)
     log(

@@ -18,7 +18,7 @@ def _decoder(name: str, display: str, family: str, text: str, legend: str, color
 _CHA_TEXT = "GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)"
 _CH_TEXT = "C plus the supervised-contrastive encoder representation h of the input leads"
 C = _decoder("C", "C", "discriminative deep", "per-lead 1-D CNN decoder of the z-scored input leads", "C (signal)", "tab:blue")
-CH = _decoder("Ch", "C-h", "discriminative deep", _CH_TEXT, "C-h (signal + h)", "tab:red", uses_h=True)
+CH = _decoder("Ch", "C-h", "discriminative deep", _CH_TEXT, "C-h (signal + h)", "tab:red", uses_h=True, compare_to="C")
 CHA = _decoder("ChA", "ChA", "anchored deep", _CHA_TEXT, "ChA (GL + C-h residual)", "tab:purple", uses_h=True, raw_inputs=True, anchor="GL")
 
 

@@ -52,6 +52,8 @@ class Method:
     legend: str = ""  # figure legend (default: display)
     color: str = "tab:gray"
     settings: dict = field(default_factory=dict)  # linear: overrides of the `gl` config section
+    baseline: bool = False  # the reference every table compares the others with (one method: GL)
+    compare_to: str | None = None  # Table I's Δ % column: this method relative to that one (C-h vs C)
 
     def supports(self, corruption: str) -> bool:
         return corruption in self.corruptions
@@ -96,6 +98,10 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.name!r}: unknown kind {method.kind!r} (one of {', '.join(KINDS)})")
     if method.name in REGISTRY and REGISTRY[method.name] != method:
         raise ValueError(f"method {method.name!r} is declared twice")
+    if method.baseline and baseline() not in (None, method.name):
+        raise ValueError(f"method {method.name!r}: {baseline()!r} is already the baseline")
+    if method.compare_to is not None and method.compare_to not in REGISTRY:
+        raise ValueError(f"method {method.name!r}: compare_to {method.compare_to!r} is not a registered method")
     if method.anchor is not None and method.anchor not in REGISTRY:
         raise ValueError(f"method {method.name!r}: anchor {method.anchor!r} is not a registered method")
     unknown = set(method.corruptions) - set(CORRUPTIONS)
@@ -110,6 +116,11 @@ def get(name: str) -> Method:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown method {name!r} (registered: {', '.join(REGISTRY)})") from None
+
+
+def baseline() -> str | None:
+    """The registered baseline method (the one the tables and notes compare every method with)."""
+    return next((m.name for m in REGISTRY.values() if m.baseline), None)
 
 
 def names(kind: str | None = None) -> list[str]:

@@ -55,3 +55,15 @@ def test_every_method_supports_only_uncorrupted_input_today():
     for name in registry.names():
         with pytest.raises(TaskError, match=f"{name} does not support corruption 'time_mask'"):
             parse_task("t", {"inputs": ["I"], "targets": ["II"], "corruption": "time_mask", "methods": [name]})
+
+
+def test_one_baseline_and_the_delta_pairs_come_from_the_registry():
+    from ecgrecon.evaluation.evaluate import _delta_pairs
+
+    assert registry.baseline() == "GL"
+    with pytest.raises(ValueError, match="'GL' is already the baseline"):
+        registry.register(Method("GL2", "GL2", "population linear", "linear", "x", baseline=True))
+    with pytest.raises(ValueError, match="compare_to 'nothing' is not a registered method"):
+        registry.register(Method("X3", "X3", "discriminative deep", "decoder", "x", compare_to="nothing"))
+    assert _delta_pairs(["GL", "C", "Ch", "ChA"]) == [("C", "Ch")]  # Table I's Δ %: C-h over C
+    assert _delta_pairs(["GL", "Ch"]) == []  # no Δ column without the method it is compared with
