@@ -27,6 +27,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ecgrecon import methods as registry  # noqa: E402
 from ecgrecon.io.atomic import write_csv, write_json  # noqa: E402
 from ecgrecon.learn.device import autocast, bf16_native, inference_batch, resolve_device, set_threads  # noqa: E402
 from ecgrecon.learn.losses import supcon_loss  # noqa: E402
@@ -126,12 +127,12 @@ def main(argv=None) -> pd.DataFrame:
     bs = int(dec_cfg["batch_size"])
     precisions = ["fp32"] + (["bf16"] if bf16_native(dev) else [])
     chunk = inference_batch(dev)
-    for variant, precision in ((v, p) for v in ("C", "Ch") for p in precisions):
+    for variant, precision in ((v, p) for v in registry.names("decoder") if not registry.get(v).anchor for p in precisions):
         torch.manual_seed(cfg["seed"])
         dec = build_decoder(variant, n_in, h_dim, dec_cfg).to(dev)
         opt = torch.optim.AdamW(dec.parameters())
         x, y = torch.randn(bs, n_in, window, device=dev), torch.randn(bs, window, device=dev)
-        h = torch.randn(bs, h_dim, device=dev) if variant == "Ch" else None
+        h = torch.randn(bs, h_dim, device=dev) if registry.get(variant).uses_h else None
 
         def dec_step():
             with autocast(precision, dev):

@@ -27,6 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ecgrecon import methods as registry  # noqa: E402
 from ecgrecon.deploy.bundle import assemble_bundle, save_bundle, settings_from_config  # noqa: E402
 from ecgrecon.deploy.cli import main as ecgrecon_main  # noqa: E402
 from ecgrecon.io.atomic import save_png, write_csv  # noqa: E402
@@ -95,7 +96,9 @@ def main(argv=None) -> None:
     rows = []
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         tmp = Path(tmp)
-        bundles = args.bundle or [fresh_bundle(v, cfg, tmp / f"fresh-{v}.pt", args.seed) for v in ("C", "Ch")]
+        bundles = args.bundle or [
+            fresh_bundle(v, cfg, tmp / f"fresh-{v}.pt", args.seed) for v in registry.names("decoder") if not registry.get(v).anchor
+        ]
         for bundle in bundles:
             variant = torch.load(bundle, weights_only=True)["meta"]["variant"]
             for jobs in args.jobs:

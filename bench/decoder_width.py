@@ -50,7 +50,11 @@ def parse_widths(text: str) -> list[tuple[int, int]]:
 
 def decoder_latency_ms(variant: str, n_in: int, h_dim: int, dcfg: dict, precision: str = "fp32") -> float:
     """ms per segment of one decoder forward pass at batch 1,024 (random weights; ChA timed as its C-h part)."""
-    model = build_decoder("Ch" if variant == "ChA" else variant, n_in, h_dim, dcfg).eval()
+    if registry.get(variant).anchor:  # an anchored decoder costs its residual network: the unanchored one reading the same
+        variant = next(
+            m for m in registry.names("decoder") if not registry.get(m).anchor and registry.get(m).uses_h == registry.get(variant).uses_h
+        )
+    model = build_decoder(variant, n_in, h_dim, dcfg).eval()
     x, h = torch.randn(1024, n_in, 256), (torch.randn(1024, h_dim) if variant != "C" else None)
     cpu = torch.device("cpu")
 
