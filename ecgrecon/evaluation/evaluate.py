@@ -74,17 +74,17 @@ class EvalSettings:
     device: str = "auto"
 
     @property
-    def scored(self) -> list:
-        """The leads every table reports: targets, then derived leads."""
-        return [*self.targets, *self.derived]
-
-    @property
     def as_task(self) -> Task:
         return Task(self.task, tuple(self.inputs), tuple(self.targets), tuple(self.derived), "none", tuple(self.methods))
 
     @property
+    def scored(self) -> list:
+        """The leads every table reports: targets, then derived leads (:attr:`ecgrecon.tasks.Task.scored`)."""
+        return self.as_task.scored
+
+    @property
     def uses_h(self) -> bool:
-        return any(registry.get(m).uses_h for m in self.methods)
+        return self.as_task.uses_h
 
 
 def methods(res: dict, s: EvalSettings) -> list[str]:

@@ -206,6 +206,16 @@ def load(path) -> LinearMap:
     return from_dict(read_json_artifact(path, "GL map"), path)
 
 
+def load_checked(path, fold: str, inputs) -> LinearMap:
+    """:func:`load`, refusing a map fitted on other input leads or on another fold than ``fold``."""
+    gl = load(path)
+    if gl.inputs != [str(i) for i in inputs]:
+        raise ArtifactError(f"{path}: GL map inputs {gl.inputs} differ from the expected inputs {list(inputs)}")
+    if gl.info.get("fold", fold) != fold:
+        raise ArtifactError(f"{path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
+    return gl
+
+
 def _chunks(n: int, size: int):
     for lo in range(0, n, size):
         yield slice(lo, min(lo + size, n))

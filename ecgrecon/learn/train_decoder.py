@@ -28,8 +28,7 @@ from ecgrecon.data.datasets import ArtifactError, load_folds, load_h, read_leads
 from ecgrecon.io.atomic import write_csv
 from ecgrecon.learn.device import autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
-from ecgrecon.learn.linear import GLAnchor
-from ecgrecon.learn.linear import load as load_gl
+from ecgrecon.learn.linear import GLAnchor, load_checked
 from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
 
 ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
@@ -269,11 +268,7 @@ def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
 
 def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
     """The GL anchor of ``lead`` from the fold's GL map (rule fit_gl), checked against fold and inputs."""
-    gl = load_gl(gl_path)
-    if gl.inputs != [str(i) for i in inputs]:
-        raise ArtifactError(f"{gl_path}: GL map inputs {gl.inputs} differ from the decoder inputs {list(inputs)}")
-    if gl.info.get("fold", fold) != fold:
-        raise ArtifactError(f"{gl_path}: GL map was fitted on fold '{gl.info['fold']}', expected '{fold}'")
+    gl = load_checked(gl_path, fold, inputs)
     if lead not in gl.targets:
         raise ArtifactError(f"{gl_path}: GL map has no target lead {lead} (has {gl.targets})")
     return GLAnchor.from_map(gl, lead)

@@ -12,15 +12,11 @@ GL = register(Method("GL", "GL", "population linear", "linear", _GL_TEXT, legend
 def predict(method: Method, artifact, data) -> Prediction:
     """Segment and record predictions of a linear map (``artifact``: its JSON) on the raw input leads in mV."""
     from ecgrecon.data.datasets import ArtifactError
-    from ecgrecon.learn.linear import load
+    from ecgrecon.learn.linear import load_checked
 
-    gl = load(artifact)
-    if gl.inputs != list(data.inputs) or gl.targets != list(data.targets):
-        raise ArtifactError(
-            f"{artifact}: {method.name} map is for {gl.inputs} -> {gl.targets}, expected {list(data.inputs)} -> {list(data.targets)}"
-        )
-    if gl.info.get("fold", data.fold) != data.fold:
-        raise ArtifactError(f"{artifact}: {method.name} map was fitted on fold '{gl.info['fold']}', expected '{data.fold}'")
+    gl = load_checked(artifact, data.fold, data.inputs)
+    if gl.targets != list(data.targets):
+        raise ArtifactError(f"{artifact}: {method.name} map is for targets {gl.targets}, expected {list(data.targets)}")
     return Prediction(
         segments=gl.predict(data.raw_in),
         records=None if data.r_raw is None else gl.predict(data.r_raw),

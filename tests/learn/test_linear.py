@@ -160,3 +160,16 @@ def test_real_limb_leads_follow_einthoven(shared_data):
     want = np.array([[-1.0, 1.0], [-0.5, -0.5], [1.0, -0.5], [-0.5, 1.0]])
     np.testing.assert_allclose(gl.weights[:, :, 0], want, atol=1e-3)  # 1 uV quantisation
     assert gl.val_rmse.min(axis=0).max() < 1e-3
+
+
+def test_load_checked_refuses_a_map_of_other_inputs_or_another_fold(tmp_path):
+    rng = np.random.default_rng(4)
+    x, y = _signals(rng, 8, 3, 256), _signals(rng, 8, 5, 256)
+    gl = linear.fit(x[:6], y[:6], x[6:], y[6:], INPUTS, TARGETS, context=1)
+    gl.info["fold"] = "official"
+    gl.save(tmp_path / "gl.json")
+    assert linear.load_checked(tmp_path / "gl.json", "official", INPUTS).targets == TARGETS
+    with pytest.raises(ArtifactError, match="GL map inputs .* differ from the expected inputs"):
+        linear.load_checked(tmp_path / "gl.json", "official", ["I"])
+    with pytest.raises(ArtifactError, match="GL map was fitted on fold 'official', expected 'cv0'"):
+        linear.load_checked(tmp_path / "gl.json", "cv0", INPUTS)
