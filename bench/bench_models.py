@@ -127,7 +127,9 @@ def main(argv=None) -> pd.DataFrame:
     bs = int(dec_cfg["batch_size"])
     precisions = ["fp32"] + (["bf16"] if bf16_native(dev) else [])
     chunk = inference_batch(dev)
-    for variant, precision in ((v, p) for v in registry.names("decoder") if not registry.get(v).anchor for p in precisions):
+    for variant, precision in (
+        (v, p) for v in registry.names("decoder") if not registry.get(v).anchor and registry.get(v).design == "ours" for p in precisions
+    ):
         torch.manual_seed(cfg["seed"])
         dec = build_decoder(variant, n_in, h_dim, dec_cfg).to(dev)
         opt = torch.optim.AdamW(dec.parameters())

@@ -97,10 +97,19 @@ def main(argv=None) -> None:
             cfg["qc"]["n_sample_windows"],
             args.seed,
             log=log,
+            statistic=cfg["qc"]["statistic"],
         )
         c2, t2 = cpu_seconds(), time.perf_counter()
         sg = segment_dataset(
-            tmp / "clean.h5", tmp / "qc.json", tmp / "seg.h5", tmp / "report.csv", cfg["segment"]["window"], cfg["segment"]["hop"], log=log
+            tmp / "clean.h5",
+            tmp / "qc.json",
+            tmp / "seg.h5",
+            tmp / "report.csv",
+            cfg["segment"]["window"],
+            cfg["segment"]["hop"],
+            log=log,
+            statistic=cfg["qc"]["statistic"],
+            max_bad_leads=cfg["qc"]["max_bad_leads"],
         )
         c3, t3 = cpu_seconds(), time.perf_counter()
         rels = pd.read_csv(raw / "ptbxl_database.csv")["filename_lr"].head(args.naive_records).tolist()

@@ -97,7 +97,9 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         tmp = Path(tmp)
         bundles = args.bundle or [
-            fresh_bundle(v, cfg, tmp / f"fresh-{v}.pt", args.seed) for v in registry.names("decoder") if not registry.get(v).anchor
+            fresh_bundle(v, cfg, tmp / f"fresh-{v}.pt", args.seed)
+            for v in registry.names("decoder")
+            if registry.get(v).exportable and not registry.get(v).anchor
         ]
         for bundle in bundles:
             variant = torch.load(bundle, weights_only=True)["meta"]["variant"]

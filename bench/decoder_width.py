@@ -52,7 +52,9 @@ def decoder_latency_ms(variant: str, n_in: int, h_dim: int, dcfg: dict, precisio
     """ms per segment of one decoder forward pass at batch 1,024 (random weights; ChA timed as its C-h part)."""
     if registry.get(variant).anchor:  # an anchored decoder costs its residual network: the unanchored one reading the same
         variant = next(
-            m for m in registry.names("decoder") if not registry.get(m).anchor and registry.get(m).uses_h == registry.get(variant).uses_h
+            m
+            for m in registry.names("decoder")
+            if not registry.get(m).anchor and registry.get(m).design == "ours" and registry.get(m).uses_h == registry.get(variant).uses_h
         )
     model = build_decoder(variant, n_in, h_dim, dcfg).eval()
     x, h = torch.randn(1024, n_in, 256), (torch.randn(1024, h_dim) if variant != "C" else None)
@@ -112,7 +114,11 @@ def main(argv=None) -> int:
         _merge(cfg, yaml.safe_load(Path(path).read_text()))
     set_threads(a.threads)
     task = cfg["tasks"][a.task]
-    variants = a.variants.split(",") if a.variants else [m for m in task["methods"] if registry.get(m).kind == "decoder"]
+    variants = (
+        a.variants.split(",")
+        if a.variants
+        else [m for m in task["methods"] if registry.get(m).kind == "decoder" and registry.get(m).design == "ours"]
+    )
     inputs, targets = task["inputs"], task["targets"]
     run = a.run
     reps, gl_map = run / "encoders" / "-".join(inputs) / "reps.h5", run / a.task / "linear/official/GL.json"

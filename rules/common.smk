@@ -130,8 +130,27 @@ def methods_of_kind(kind):
     return [m for m in registry.names(kind) if m in used]
 
 
-def encoder_dir(task):
-    return f"results/encoders/{task.input_set}"
+ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper"}
+"""Sub-folder of each encoder design under results/encoders/{inputs} (config section -> name): ours, the authors'."""
+
+
+def encoder_subdir(input_set, section):
+    return os.path.join(input_set, ENCODER_DIRS[section]) if ENCODER_DIRS[section] else input_set
+
+
+def encoder_dir(task, section="encoder"):
+    return f"results/encoders/{encoder_subdir(task.input_set, section)}"
+
+
+def reps_key(section):
+    """Named input of the evaluate rules for the reps.h5 of an encoder design (ours: `reps`)."""
+    return "reps" if section == "encoder" else f"reps_{section}"
+
+
+def encoder_sections(task):
+    """Encoder designs (config sections) whose h some population method of the task reads, in registry order."""
+    ms = [registry.get(m) for m in population_methods(task)]
+    return list(dict.fromkeys(m.encoder_section for m in ms if m.uses_h))
 
 
 def linear_map(task, fold, method):
@@ -147,7 +166,7 @@ def decoder_inputs(wildcards):
     task, m = task_of(wildcards), method_of(wildcards)
     inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
     if m.uses_h:
-        inputs["reps"] = f"{encoder_dir(task)}/reps.h5"
+        inputs["reps"] = f"{encoder_dir(task, m.encoder_section)}/reps.h5"
     if m.anchor:
         inputs["gl"] = linear_map(task, wildcards.fold, m.anchor)
     return inputs
@@ -181,8 +200,8 @@ def evaluate_inputs(wildcards):
     task = task_of(wildcards)
     inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json",
               **method_artifacts(task, FOLDS)}
-    if task.uses_h:
-        inputs["reps"] = f"{encoder_dir(task)}/reps.h5"
+    for section in encoder_sections(task):
+        inputs[reps_key(section)] = f"{encoder_dir(task, section)}/reps.h5"
     return inputs
 
 
@@ -190,8 +209,8 @@ def cross_evaluate_inputs(wildcards):
     task, cross = task_of(wildcards), f"results/cross/{wildcards.dataset}"
     inputs = {"segments": f"{cross}/segments.h5", "folds": f"{cross}/folds.json",
               **method_artifacts(task, ["official"])}
-    if task.uses_h:
-        inputs["reps"] = f"{cross}/encoders/{task.input_set}/reps.h5"
+    for section in encoder_sections(task):
+        inputs[reps_key(section)] = f"{cross}/encoders/{encoder_subdir(task.input_set, section)}/reps.h5"
     return inputs
 
 
@@ -199,7 +218,8 @@ def task_params(wildcards):
     """The task as the scripts need it (inputs, targets, derived leads, population methods)."""
     task = task_of(wildcards)
     return {"name": task.name, "inputs": list(task.inputs), "targets": list(task.targets),
-            "derived": list(task.derived), "corruption": task.corruption, "methods": population_methods(task)}
+            "derived": list(task.derived), "corruption": task.corruption, "methods": population_methods(task),
+            "reps": {section: reps_key(section) for section in encoder_sections(task)}}
 
 
 def export_inputs(wildcards):

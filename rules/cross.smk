@@ -59,6 +59,20 @@ use rule extract_reps as cross_reps with:
         "benchmarks/cross/{dataset}/reps_{inputs}.tsv"
 
 
+use rule cross_reps as cross_reps_paper with:
+    input:
+        segments="results/cross/{dataset}/segments.h5",
+        folds="results/cross/{dataset}/folds.json",
+        encoder="results/encoders/{inputs}/paper/encoder.pt",
+        norm_from="results/encoders/{inputs}/paper/reps.h5",
+    output:
+        h5="results/cross/{dataset}/encoders/{inputs}/paper/reps.h5",
+    log:
+        "logs/cross/{dataset}/reps_{inputs}_paper.log",
+    benchmark:
+        "benchmarks/cross/{dataset}/reps_{inputs}_paper.tsv"
+
+
 use rule evaluate as cross_evaluate with:
     input:
         unpack(cross_evaluate_inputs),

@@ -1,5 +1,6 @@
-# Lead decoders (methods of kind `decoder` in the registry: C, Ch, ChA): one job per
-# {task}/{method}/{fold}/{lead}. C never depends on the encoder; Ch and ChA read the task's reps.h5;
+# Lead decoders (methods of kind `decoder` in the registry: C, Ch, ChA; the authors' Cpaper, Chpaper): one job
+# per {task}/{method}/{fold}/{lead}, with the settings of the method's design (config `decoder` or
+# `decoder_paper`). C never depends on an encoder; Ch, ChA (Chpaper) read the reps.h5 of our (the authors') encoder;
 # ChA also the fold's GL map (its anchor). Params carry only decoder settings and the task's inputs,
 # so e.g. an encoder change reruns Ch, not C, and another task's change reruns nothing here.
 
@@ -20,7 +21,7 @@ rule train_decoder:
     wildcard_constraints:
         method=_alternatives(methods_of_kind("decoder")),
     params:
-        decoder=canonical(config["decoder"]),
+        decoder=lambda wildcards: canonical(config[method_of(wildcards).decoder_section]),
         inputs=lambda wildcards: list(task_of(wildcards).inputs),
         seed=config["seed"],
         device=config["device"],

@@ -1,5 +1,6 @@
 # Contrastive encoder: 1-D CNN on an input-lead set, supervised contrastive loss, class-balanced batches.
-# One encoder per input-lead set ({inputs}, e.g. I-II-V2), shared by every task with those inputs.
+# One encoder per input-lead set ({inputs}, e.g. I-II-V2), shared by every task with those inputs; the authors'
+# ResNet encoder of the same set (methods of design `paper`, ecgrecon/learn/paper.py) beside it in {inputs}/paper/.
 
 
 rule train_encoder:
@@ -19,6 +20,7 @@ rule train_encoder:
         level=config["labels"]["level"],
         seed=config["seed"],
         device=config["device"],
+        design="ours",
     threads: 4
     priority: 10  # on the critical path (encoder -> reps -> Ch decoders): start it before the C decoders
     resources:
@@ -32,3 +34,23 @@ rule train_encoder:
         f"{ENVS}/torch.yaml"
     script:
         "../workflow_scripts/train_encoder.py"
+
+
+use rule train_encoder as train_encoder_paper with:
+    output:
+        model="results/encoders/{inputs}/paper/encoder.pt",
+        log_csv=report("results/encoders/{inputs}/paper/train_log.csv", caption="../report/encoder_train_log.rst",
+                       category="3 Encoder", subcategory="{inputs} (authors' design)"),
+        curve=report("results/encoders/{inputs}/paper/loss_curve.png", caption="../report/encoder_loss_curve.rst",
+                     category="3 Encoder", subcategory="{inputs} (authors' design)"),
+    params:
+        encoder=canonical(config["encoder_paper"]),
+        inputs=lambda wildcards: INPUT_SETS[wildcards.inputs],
+        level=config["encoder_paper"]["label_level"],
+        seed=config["seed"],
+        device=config["device"],
+        design="paper",
+    log:
+        "logs/train_encoder/{inputs}_paper.log",
+    benchmark:
+        "benchmarks/train_encoder/{inputs}_paper.tsv"

@@ -10,6 +10,7 @@ rule qc_stats:
         png=report("results/qc/qc_stats.png", caption="../report/qc_stats.rst", category="2 QC"),
     params:
         percentiles=config["qc"]["percentiles"],
+        statistic=config["qc"]["statistic"],
         n_windows=config["qc"]["n_sample_windows"],
         window=config["segment"]["window"],
         seed=config["seed"],

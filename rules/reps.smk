@@ -25,3 +25,16 @@ rule extract_reps:
         f"{ENVS}/torch.yaml"
     script:
         "../workflow_scripts/extract_reps.py"
+
+
+use rule extract_reps as extract_reps_paper with:
+    input:
+        segments="results/segments/segments.h5",
+        folds="results/folds/folds.json",
+        encoder="results/encoders/{inputs}/paper/encoder.pt",
+    output:
+        h5="results/encoders/{inputs}/paper/reps.h5",
+    log:
+        "logs/extract_reps/{inputs}_paper.log",
+    benchmark:
+        "benchmarks/extract_reps/{inputs}_paper.tsv"

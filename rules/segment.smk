@@ -12,6 +12,8 @@ rule segment:
     params:
         window=config["segment"]["window"],
         hop=config["segment"]["hop"],
+        statistic=config["qc"]["statistic"],
+        max_bad_leads=config["qc"]["max_bad_leads"],
     threads: 1
     resources:
         mem_mb=8000,

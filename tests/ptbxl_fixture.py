@@ -12,19 +12,12 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
+from defaults import section
 from ecgrecon import LEADS12
 
 SHARED_PTBXL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb-xl"
 
-CLEAN_CFG = {
-    "fs": 100,
-    "duration_s": 10.0,
-    "notch_hz": 50.0,
-    "bandpass_hz": [0.5, 45.0],
-    "filter_order": 2,
-    "median_window_s": 0.6,
-    "max_quarantine_fraction": 0.05,
-}
+CLEAN_CFG = section("clean")  # config.yaml's: 100 Hz, 10 s, 50 Hz notch, 0.5-45 Hz order-2 sos band-pass, 0.6-s median
 LABELS_CFG = {"min_likelihood": 80, "level": "superclass"}
 
 STATEMENTS = [  # code, diagnostic, diagnostic_class, diagnostic_subclass, rhythm

@@ -4,7 +4,13 @@ from pathlib import Path
 
 from snakemake_helpers import write_config
 
-PAPER = {"inputs": ["I", "II", "V2"], "targets": ["V4"], "derived": [], "corruption": "none", "methods": ["GL", "C", "Ch", "ChA"]}
+PAPER = {
+    "inputs": ["I", "II", "V2"],
+    "targets": ["V4"],
+    "derived": [],
+    "corruption": "none",
+    "methods": ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper"],
+}
 LEAD_I = {"inputs": ["I"], "targets": ["II", "V4"], "derived": ["III"], "corruption": "none", "methods": ["GL", "C", "Ch", "ChA"]}
 TINY = {
     "synth": {"n_records": 60},
@@ -14,6 +20,8 @@ TINY = {
     "run_tasks": ["paper"],
     "encoder": {"width": 4, "embed_dim": 16, "proj_dim": 8, "max_epochs": 1, "batch_size": 32},
     "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 1, "batch_size": 64},
+    "encoder_paper": {"width": 4, "proj_dim": 8, "max_epochs": 1},
+    "decoder_paper": {"width": 8, "max_epochs": 1, "batch_size": 128},
 }
 LEARNING = ("results/paper/predictions/predictions.h5",)
 

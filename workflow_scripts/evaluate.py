@@ -32,4 +32,7 @@ with script_run(snakemake, provenance=folders) as log:
         device=p.device,
     )
     outputs = {k: snakemake.output[k] for k in snakemake.output.keys()}
-    evaluate(snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"), artifacts, outputs, settings, log=log)
+    reps_by = {section: snakemake.input[key] for section, key in task["reps"].items() if section != "encoder"}
+    evaluate(
+        snakemake.input.segments, snakemake.input.folds, snakemake.input.get("reps"), artifacts, outputs, settings, log=log, reps_by=reps_by
+    )

@@ -12,5 +12,6 @@ with script_run(snakemake) as log:
         window=snakemake.params.window,
         n_windows=snakemake.params.n_windows,
         seed=snakemake.params.seed,
+        statistic=snakemake.params.statistic,
         log=log,
     )

@@ -14,6 +14,8 @@ with script_run(snakemake, provenance=folders) as log:
         snakemake.output.report,
         window=snakemake.params.window,
         hop=snakemake.params.hop,
+        statistic=snakemake.params.statistic,
+        max_bad_leads=snakemake.params.max_bad_leads,
         log=log,
     )
     log(f"summary: {summary}")

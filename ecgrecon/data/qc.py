@@ -1,8 +1,12 @@
 """QC pass 1 (stage ``qc_stats``): per-lead percentile bounds of window amplitude and RMS.
 
 Windows are drawn with a seeded generator (record, start) uniformly over the cleaned records;
-per lead the peak-to-peak amplitude and the RMS of each window are collected and bounded at
-the configured percentiles. Pass 2 (:mod:`ecgrecon.data.segment`) keeps windows inside the bounds.
+per lead an amplitude statistic and the RMS of each window are collected and bounded at the
+configured percentiles. The amplitude statistic (config ``qc.statistic``) is the peak-to-peak
+amplitude (``ptp``, ours) or the maximum absolute value (``max_abs``, Youssef & Singla's code);
+``qc_stats.json`` names it and keeps its bounds under that name. Pass 2
+(:mod:`ecgrecon.data.segment`) rejects a window when more than ``qc.max_bad_leads`` leads are
+outside the bounds.
 """
 
 from __future__ import annotations
@@ -19,11 +23,35 @@ from ecgrecon import LEADS12
 from ecgrecon.io.atomic import save_png, write_json
 
 BLOCK_RECORDS = 256  # records read from the cleaned HDF5 at a time
-REASONS = ("ptp_low", "ptp_high", "rms_low", "rms_high")
+STATISTICS = ("ptp", "max_abs")  # window amplitude statistics (config qc.statistic)
 
 
-def window_stats(sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Peak-to-peak and RMS per lead of windows of ``sig`` (records, samples, leads).
+def reasons(statistic: str = "ptp") -> tuple[str, str, str, str]:
+    """Failure reasons of :func:`check_bounds`, in its order: amplitude low / high, RMS low / high."""
+    check_statistic(statistic)
+    return (f"{statistic}_low", f"{statistic}_high", "rms_low", "rms_high")
+
+
+def check_statistic(statistic: str) -> str:
+    """``statistic`` if it is one of :data:`STATISTICS`, else ValueError."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown QC statistic {statistic!r} (expected one of {STATISTICS})")
+    return statistic
+
+
+REASONS = reasons("ptp")
+
+
+def _amplitude(hi: np.ndarray, lo: np.ndarray, statistic: str) -> np.ndarray:
+    """The amplitude statistic from a window's max and min: ptp = max - min, max_abs = max(max, -min)."""
+    return hi - lo if check_statistic(statistic) == "ptp" else np.maximum(hi, -lo)
+
+
+def window_stats(
+    sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndarray | None = None, statistic: str = "ptp"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude statistic (``statistic``: peak-to-peak or max |x|) and RMS per lead of windows of
+    ``sig`` (records, samples, leads).
 
     Without ``rows``: every record x every start -> arrays (records, n_starts, leads), from
     per-block max/min/sum of squares (blocks of gcd(starts, window) samples). With ``rows`` (one record
@@ -33,7 +61,7 @@ def window_stats(sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndar
     if rows is not None:
         w = sig[rows[:, None], starts[:, None] + np.arange(window)]
         rms = np.sqrt(np.einsum("ktl,ktl->kl", w, w, dtype=np.float64) / window)
-        return w.max(axis=1) - w.min(axis=1), rms.astype(np.float32)
+        return _amplitude(w.max(axis=1), w.min(axis=1), statistic), rms.astype(np.float32)
     # Every start and the window length are multiples of g: reduce blocks of g samples once,
     # then each window is W / g consecutive blocks.
     g = math.gcd(window, *map(int, starts))
@@ -45,15 +73,17 @@ def window_stats(sig: np.ndarray, starts: np.ndarray, window: int, rows: np.ndar
     sq = np.zeros((len(sig), n_blocks + 1, sig.shape[2]))
     np.cumsum(np.square(blocks, dtype=np.float64).sum(axis=2), axis=1, out=sq[:, 1:])
     rms = np.sqrt(np.maximum(sq[:, first + per_win] - sq[:, first], 0.0) / window)
-    return hi - lo, rms.astype(np.float32)
+    return _amplitude(hi, lo, statistic), rms.astype(np.float32)
 
 
-def check_bounds(ptp: np.ndarray, rms: np.ndarray, bounds: dict) -> np.ndarray:
-    """Boolean failures (..., leads, 4) in :data:`REASONS` order for stats vs. QC bounds."""
+def check_bounds(amp: np.ndarray, rms: np.ndarray, bounds: dict) -> np.ndarray:
+    """Boolean failures (..., leads, 4) in :func:`reasons` order for stats vs. QC bounds; ``amp`` is
+    the statistic ``bounds["statistic"]`` names (a :func:`load_bounds` dict)."""
+    key = bounds["statistic"]
     return np.stack(
         [
-            ptp < np.asarray(bounds["ptp"]["lo"]),
-            ptp > np.asarray(bounds["ptp"]["hi"]),
+            amp < np.asarray(bounds[key]["lo"]),
+            amp > np.asarray(bounds[key]["hi"]),
             rms < np.asarray(bounds["rms"]["lo"]),
             rms > np.asarray(bounds["rms"]["hi"]),
         ],
@@ -61,13 +91,25 @@ def check_bounds(ptp: np.ndarray, rms: np.ndarray, bounds: dict) -> np.ndarray:
     )
 
 
-def load_bounds(qc_json, window: int) -> dict:
+def bad_leads(fails: np.ndarray) -> np.ndarray:
+    """Leads out of bounds per window, (..., leads, reasons) failures -> (...) counts."""
+    return fails.any(axis=-1).sum(axis=-1)
+
+
+def load_bounds(qc_json, window: int, statistic: str = "ptp") -> dict:
     """Read qc_stats.json; ValueError (naming the file) if it is malformed or does not fit
-    ``window`` / the lead order."""
+    ``window``, ``statistic`` or the lead order."""
+    check_statistic(statistic)
     try:
         stats = json.loads(Path(qc_json).read_text())
-        arrays = [np.asarray(stats[k][e], dtype=float) for k in ("ptp", "rms") for e in ("lo", "hi")]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        found = stats.get("statistic", "none (a file written before qc.statistic existed)")
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ValueError(f"{qc_json}: not a valid QC stats file ({exc!r})") from None
+    if found != statistic:
+        raise ValueError(f"{qc_json}: bounds were computed for statistic {found}, segmenting uses qc.statistic {statistic}")
+    try:
+        arrays = [np.asarray(stats[k][e], dtype=float) for k in (statistic, "rms") for e in ("lo", "hi")]
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{qc_json}: not a valid QC stats file ({exc!r})") from None
     if stats.get("window") != window:
         raise ValueError(f"{qc_json}: bounds were computed for window {stats.get('window')}, segmenting uses window {window}")
@@ -90,24 +132,30 @@ def open_signals(h5: h5py.File, path, window: int) -> h5py.Dataset:
     return ds
 
 
-def sample_window_stats(ds: h5py.Dataset, window: int, n_windows: int, seed: int):
-    """Seeded uniform sample of windows -> (ptp, rms) arrays (n_windows, leads)."""
+def sample_window_stats(ds: h5py.Dataset, window: int, n_windows: int, seed: int, statistic: str = "ptp"):
+    """Seeded uniform sample of windows -> (amplitude ``statistic``, rms) arrays (n_windows, leads)."""
     n_rec, n_t = ds.shape[:2]
     rng = np.random.default_rng(seed)
     rec = rng.integers(0, n_rec, n_windows)
     start = rng.integers(0, n_t - window + 1, n_windows)
-    ptp = np.empty((n_windows, ds.shape[2]), np.float32)
-    rms = np.empty_like(ptp)
+    amp = np.empty((n_windows, ds.shape[2]), np.float32)
+    rms = np.empty_like(amp)
     for b0 in range(0, n_rec, BLOCK_RECORDS):
         sel = np.flatnonzero((rec >= b0) & (rec < b0 + BLOCK_RECORDS))
         if len(sel):
             block = ds[b0 : b0 + BLOCK_RECORDS]
-            ptp[sel], rms[sel] = window_stats(block, start[sel], window, rows=rec[sel] - b0)
-    return ptp, rms
+            amp[sel], rms[sel] = window_stats(block, start[sel], window, rows=rec[sel] - b0, statistic=statistic)
+    return amp, rms
 
 
-def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_windows: int, seed: int, log=print) -> dict:
-    """Pass 1: write per-lead percentile bounds (``qc_stats.json``) and their histograms."""
+def compute_qc_stats(
+    clean_h5, out_json, out_png, percentiles, window: int, n_windows: int, seed: int, log=print, statistic: str = "ptp"
+) -> dict:
+    """Pass 1: write per-lead percentile bounds (``qc_stats.json``) and their histograms.
+
+    ``statistic`` (``ptp`` | ``max_abs``) is the window amplitude statistic bounded beside the RMS;
+    the file records it (``"statistic"``) and holds its bounds under that name."""
+    check_statistic(statistic)
     lo_p, hi_p = (float(p) for p in percentiles)
     if not 0 <= lo_p < hi_p <= 100:
         raise ValueError(f"QC percentiles must satisfy 0 <= lo < hi <= 100, got {percentiles}")
@@ -115,10 +163,10 @@ def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_wi
         raise ValueError(f"qc n_sample_windows must be >= 1, got {n_windows}")
     with h5py.File(clean_h5, "r") as h5:
         ds = open_signals(h5, clean_h5, window)
-        log(f"qc_stats: sampling {n_windows} windows of {window} from {ds.shape[0]} records (seed {seed})")
-        ptp, rms = sample_window_stats(ds, window, n_windows, seed)
+        log(f"qc_stats: sampling {n_windows} windows of {window} from {ds.shape[0]} records (seed {seed}); statistics {statistic}, rms")
+        amp, rms = sample_window_stats(ds, window, n_windows, seed, statistic)
     bounds = {}
-    for name, values in (("ptp", ptp), ("rms", rms)):
+    for name, values in ((statistic, amp), ("rms", rms)):
         lo, hi = np.percentile(values.astype(np.float64), [lo_p, hi_p], axis=0)
         bounds[name] = {"lo": lo.tolist(), "hi": hi.tolist()}
     stats = {
@@ -127,24 +175,26 @@ def compute_qc_stats(clean_h5, out_json, out_png, percentiles, window: int, n_wi
         "n_windows": int(n_windows),
         "seed": int(seed),
         "leads": list(LEADS12),
+        "statistic": statistic,
         **bounds,
     }
     write_json(out_json, stats)
-    plot_histograms(ptp, rms, stats, out_png)
+    plot_histograms(amp, rms, stats, out_png)
     log(f"qc_stats: bounds written to {out_json}; histograms to {out_png}")
     return stats
 
 
-def plot_histograms(ptp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> None:
-    """Per-lead histograms of the sampled ptp / RMS as heat rows (log-spaced mV bins, log
-    counts), bounds marked in red (PNG, atomic). One mesh per panel keeps this fast."""
+def plot_histograms(amp: np.ndarray, rms: np.ndarray, stats: dict, out_png) -> None:
+    """Per-lead histograms of the sampled amplitude statistic (``stats["statistic"]``) / RMS as heat
+    rows (log-spaced mV bins, log counts), bounds marked in red (PNG, atomic). One mesh per panel
+    keeps this fast."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, (name, values) in zip(axes, (("ptp", ptp), ("rms", rms))):
+    for ax, (name, values) in zip(axes, ((stats["statistic"], amp), ("rms", rms))):
         v = np.clip(values, 1e-4, None)
         edges = np.logspace(np.log10(v.min()), np.log10(v.max()) + 1e-9, 81)
         counts = np.stack([np.histogram(v[:, j], edges)[0] for j in range(v.shape[1])])

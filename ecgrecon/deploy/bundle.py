@@ -40,7 +40,9 @@ from ecgrecon.methods import REGISTRY
 
 BUNDLE_FORMAT = "ecgrecon-bundle"
 BUNDLE_VERSION = 1
-CLEAN_KEYS = ("fs", "notch_hz", "bandpass_hz", "filter_order", "median_window_s")
+CLEAN_KEYS = ("fs", "notch_hz", "bandpass_hz", "filter_order", "filter_form", "median_window_s", "median_edges")
+LEGACY_CLEAN = {"filter_form": "sos", "median_edges": "replicate"}
+"""How bundles exported before these clean keys existed were cleaned (read_bundle fills them in)."""
 SEGMENT_METRICS = ("rmse", "r2", "pearson_seg", "pearson_pooled", "mae")
 RECORD_METRICS = ("rmse_mean", "rmse_ci95", "r2_mean", "r2_ci95", "pearson_mean", "pearson_ci95")
 META_KEYS = (
@@ -214,6 +216,10 @@ def read_bundle(path) -> dict:
     _need(isinstance(meta, dict), p, "bundle has no meta dict")
     missing = [k for k in META_KEYS if k not in meta]
     _need(not missing, p, f"bundle meta lacks {missing}")
+    _need(isinstance(meta["clean"], dict), p, "bundle meta clean is not a dict of cleaning settings")
+    meta["clean"] = {**LEGACY_CLEAN, **meta["clean"]}
+    missing = [k for k in CLEAN_KEYS if k not in meta["clean"]]
+    _need(not missing, p, f"bundle cleaning settings lack {missing}")
     _need(
         all(isinstance(meta[k], list) and all(isinstance(x, str) for x in meta[k]) for k in ("inputs", "targets")),
         p,

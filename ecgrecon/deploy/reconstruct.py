@@ -220,8 +220,9 @@ def comment_lines(rec: InputRecord, res: Reconstruction, model: ReconModel) -> l
     lines = [
         f"ecgrecon reconstruct: {model.label()}",
         f"source: {rec.base} ({rec.n_samples} samples at {rec.fs:g} Hz)",
-        f"{', '.join(model.inputs)}: measured, cleaned as in the pipeline ({notch}band-pass {lo:g}-{hi:g} Hz, "
-        f"{c['median_window_s']:g}-s median baseline) at {rate}",
+        f"{', '.join(model.inputs)}: measured, cleaned as in the pipeline ({notch}band-pass {lo:g}-{hi:g} Hz "
+        f"(Butterworth order {c['filter_order']}, {c['filter_form']}), {c['median_window_s']:g}-s median baseline "
+        f"({c['median_edges']} edges)) at {rate}",
         f"{', '.join(output_names(model)[len(model.inputs) :])}: reconstructed from {', '.join(model.inputs)} in "
         f"{m['window']}-sample windows at {rate}",
     ]

@@ -2,10 +2,14 @@
 
 Writes the predictions (HDF5), Table I (segment level), Table II (10-s record level), per-class
 RMSE, morphology errors, the latent k-NN affinity of x and h, and the figures. Metric definitions:
-ecgrecon.signal.metrics. Every method of the task (the registry, :mod:`ecgrecon.methods`: GL, C, C-h,
-ChA, ...) predicts the same test segments and records through ``methods.predict``; the task's
-derived limb leads are then computed from I and II (:func:`ecgrecon.tasks.with_derived`) and
-scored beside the targets against the recorded leads.
+ecgrecon.signal.metrics. RMSE and R² are reported in both conventions, named in every table: *pooled*
+over all test samples of a lead (CSV ``rmse``, ``r2``; this project's headline) and the *mean of
+per-segment values* used by Youssef & Singla (CSV ``rmse_seg``, ``r2_seg``; Table II: ``*_mean`` over
+records beside ``rmse_pooled``, ``r2_pooled``); Pearson r is the mean of per-segment (per-record) r.
+Every method of the task (the registry, :mod:`ecgrecon.methods`: GL, C, C-h, ChA, ...) predicts the
+same test segments and records through ``methods.predict``; the task's derived limb leads are then
+computed from I and II (:func:`ecgrecon.tasks.with_derived`) and scored beside the targets against
+the recorded leads.
 Reference predictors: ``zero`` (all-zero signal) and ``train_mean`` (mean train waveform of the
 lead: from the decoder checkpoints for the targets, from the train segments for derived leads).
 Fold 10 is only read here, never for choices.
@@ -45,6 +49,7 @@ from ecgrecon.signal.metrics import (
     knn_neighbours,
     lead_metrics,
     mean_ci,
+    pooled_rmse_r2,
     reassemble,
     record_lead_metrics,
 )
@@ -54,6 +59,25 @@ from ecgrecon.tasks import Task, with_derived
 BASELINES = ("zero", "train_mean")
 NAME = registry.display
 """Table label of a method or reference predictor (the registry's display name)."""
+TABLE1_METRICS = ("rmse", "rmse_seg", "r2", "r2_seg", "pearson_seg")
+"""The Table I columns (segment_metrics.csv names), in report order."""
+LABELS = {
+    "rmse": "RMSE pooled (mV)",
+    "rmse_seg": "RMSE seg-mean (mV, authors')",
+    "r2": "R² pooled",
+    "r2_seg": "R² seg-mean (authors')",
+    "pearson_seg": "r seg-mean",
+}
+"""Plain Markdown names of the Table I metrics (pooled over all test samples vs mean of per-segment values)."""
+RECORD_COLUMNS = (
+    ("rmse_pooled", "RMSE pooled (mV)"),
+    ("rmse", "RMSE rec-mean (mV, ± 95 % CI)"),
+    ("r2_pooled", "R² pooled"),
+    ("r2", "R² rec-mean (± 95 % CI)"),
+    ("pearson", "r rec-mean (± 95 % CI)"),
+)
+"""Table II columns in report order: a record_metrics.csv column (``*_pooled``) or a RECORD_METRICS key
+(``{key}_mean`` ± ``{key}_ci95`` over records), and its Markdown name."""
 
 
 @dataclass
@@ -84,7 +108,8 @@ class EvalSettings:
 
     @property
     def uses_h(self) -> bool:
-        return self.as_task.uses_h
+        """Some method reads h of our encoder (the ``reps`` input; other designs' h come in ``reps_by``)."""
+        return any(registry.get(m).uses_h and registry.get(m).encoder_section == "encoder" for m in self.methods)
 
 
 def methods(res: dict, s: EvalSettings) -> list[str]:
@@ -99,7 +124,7 @@ def _train_mean(segments, meta, ids, leads) -> dict:
     return {lead: sig[:, j].mean(axis=0, dtype=np.float64).astype(np.float32) for j, lead in enumerate(leads)}
 
 
-def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, meta, rmeta, dev) -> dict:
+def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, meta, rmeta, dev, reps_by=None) -> dict:
     ids = load_folds(folds_path, fold)
     rows = split_rows(meta, ids, segments)["test"]
     if len(rows) == 0:
@@ -121,6 +146,13 @@ def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, 
         h=load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if s.uses_h else None,
         rh=load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if s.uses_h and len(rrows) else None,
         device=dev,
+        h_by={
+            section: (
+                load_h(path, fold, meta["seg_id"].to_numpy()[rows]),
+                load_h(path, fold, rmeta["win_id"].to_numpy()[rrows], "records") if len(rrows) else None,
+            )
+            for section, path in (reps_by or {}).items()
+        },
     )
     out = {
         "rows": rows,
@@ -170,6 +202,7 @@ def segment_table(fold: str, res: dict, s: EvalSettings) -> pd.DataFrame:
                 "n_segments": len(res["y"]),
                 **mean,
                 "n_pearson_undefined": int(sum(m["n_pearson_undefined"] for m in per_lead)),
+                "n_constant_target": int(sum(m["n_constant_target"] for m in per_lead)),
             }
         )
     return pd.DataFrame(rows)
@@ -191,11 +224,17 @@ def record_table(fold: str, res: dict, rmeta: pd.DataFrame, s: EvalSettings) -> 
                     per[lead][k].append(rec[j][k])
             for k in RECORD_METRICS:
                 per["Mean"][k].append(float(np.nanmean([r[k] for r in rec])) if any(np.isfinite(r[k]) for r in rec) else float("nan"))
+        pooled = {
+            lead: pooled_rmse_r2([truth[ecg][j] for ecg in sorted(truth)], [pred[ecg][j] for ecg in sorted(truth)])
+            for j, lead in enumerate(s.scored)
+        }
+        pooled["Mean"] = tuple(float(np.mean([pooled[lead][i] for lead in s.scored])) for i in range(2))
         for lead, vals in per.items():
             row = {"fold": fold, "variant": variant, "lead": lead, "n_records": len(truth)}
             for k in RECORD_METRICS:
                 mean, half, _ = mean_ci(vals[k])
                 row[f"{k}_mean"], row[f"{k}_ci95"] = mean, half
+            row["rmse_pooled"], row["r2_pooled"] = pooled[lead]
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -237,19 +276,20 @@ def _table_methods(table: pd.DataFrame, s: EvalSettings) -> list[str]:
 
 
 def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
-    """Table I: rows leads + Mean; RMSE, R^2, Pearson (per-segment mean) per method, and the Δ % of each method
-    over the one it is compared with in the registry (``compare_to``: C-h over C)."""
+    """Table I: rows leads + Mean; per method RMSE pooled and seg-mean, R² pooled and seg-mean, Pearson r
+    (seg-mean) (:data:`LABELS`), and the Δ % of each method over the one it is compared with in the
+    registry (``compare_to``: C-h over C)."""
     t = seg[seg["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == fold], s)
     leads = list(s.scored) + ["Mean"]
     pairs = _delta_pairs(names)
     deltas = ["Δ %"] if len(pairs) == 1 else [f"Δ % {NAME(b)} vs {NAME(a)}" for a, b in pairs]
     header, rows = ["lead"], []
-    for name in ("RMSE (mV)", "R²", "Pearson r"):
-        header += [f"{name} {NAME(v)}" for v in names] + deltas
+    for metric in TABLE1_METRICS:
+        header += [f"{LABELS[metric]} {NAME(v)}" for v in names] + deltas
     for lead in leads:
         row = [f"**{lead}**" if lead == "Mean" else lead]
-        for metric in ("rmse", "r2", "pearson_seg"):
+        for metric in TABLE1_METRICS:
             row += [_fmt(t.loc[(v, lead), metric]) for v in names]
             row += [_delta(t.loc[(a, lead), metric], t.loc[(b, lead), metric]) for a, b in pairs]
         rows.append(row)
@@ -264,12 +304,15 @@ def _delta_pairs(names: list[str]) -> list[tuple[str, str]]:
 def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
     t = rec[rec["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(rec[rec["fold"] == fold], s)
-    header = ["lead"] + [f"{n} {NAME(v)}" for n in ("RMSE (mV)", "R²", "Pearson r") for v in names]
+    header = ["lead"] + [f"{label} {NAME(v)}" for _, label in RECORD_COLUMNS for v in names]
     rows = []
     for lead in list(s.scored) + ["Mean"]:
         row = [f"**{lead}**" if lead == "Mean" else lead]
-        for k in RECORD_METRICS:
+        for k, _ in RECORD_COLUMNS:
             for v in names:
+                if k not in RECORD_METRICS:
+                    row.append(_fmt(t.loc[(v, lead), k]))
+                    continue
                 mean, half = t.loc[(v, lead), f"{k}_mean"], t.loc[(v, lead), f"{k}_ci95"]
                 row.append(f"{_fmt(mean)} ± {_fmt(half)}")
         rows.append(row)
@@ -405,12 +448,13 @@ def write_predictions(path, results: dict, meta, rmeta, s: EvalSettings) -> None
                         g.create_dataset(f"records/{v}", data=p)
 
 
-def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSettings, log=print) -> dict:
+def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSettings, log=print, reps_by: dict | None = None) -> dict:
     """Run the evaluation; ``out`` maps output names (see rules/evaluate.smk) to paths.
 
     ``artifacts``: (method, fold) -> what the method's rule fitted (a linear map's JSON, or the list of
-    per-target-lead checkpoints in the order of ``s.targets``); ``reps``: the task encoder's reps.h5, or
-    None when no method of the task reads h.
+    per-target-lead checkpoints in the order of ``s.targets``); ``reps``: our encoder's reps.h5 for the task's
+    inputs, or None when no method of the task reads it; ``reps_by``: encoder config section -> reps.h5 of
+    the other encoder designs the task's methods read (``encoder_paper``).
     """
     dev = resolve_device(s.device)
     meta, attrs = read_segment_meta(segments)
@@ -419,7 +463,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
         rmeta = read_segment_meta(segments, "records")[0] if "records" in f else None
     results, seg_tabs, rec_tabs, cls_tabs = {}, [], [], []
     for fold in s.folds:
-        res = _predict_fold(segments, folds_path, reps, artifacts, fold, s, meta, rmeta, dev)
+        res = _predict_fold(segments, folds_path, reps, artifacts, fold, s, meta, rmeta, dev, reps_by)
         results[fold] = res
         seg_tabs.append(segment_table(fold, res, s))
         rec_tabs.append(record_table(fold, res, rmeta, s))
@@ -429,7 +473,7 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
     seg = pd.concat([seg, cv_summary(seg, list(METRICS))], ignore_index=True)
     rec = pd.concat(rec_tabs, ignore_index=True)
     if len(rec):
-        rec = pd.concat([rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95"))])], ignore_index=True)
+        rec = pd.concat([rec, cv_summary(rec, [c for c in rec.columns if c.endswith(("_mean", "_ci95", "_pooled"))])], ignore_index=True)
     cls = pd.concat(cls_tabs, ignore_index=True)
     report = "official" if "official" in s.folds else s.folds[0]
     lat, mats = latent_table(results[report], meta, reps, report, s, segments)
@@ -468,21 +512,36 @@ def evaluate(segments, folds_path, reps, artifacts: dict, out: dict, s: EvalSett
     plots.class_radar(values, out["fig_radar"], f"RMSE (mV) per class, mean over {', '.join(s.scored)}")
     plots.qualitative(qualitative_examples(results[report], meta, s, fs, segments), list(s.scored), fs, out["fig_qualitative"])
     mean = seg[(seg["fold"] == report) & (seg["lead"] == "Mean")].set_index("variant")
-    summary = {v: {k: float(mean.loc[v, k]) for k in ("rmse", "r2", "pearson_seg")} for v in mean.index}
+    summary = {v: {k: float(mean.loc[v, k]) for k in TABLE1_METRICS} for v in mean.index}
     log(
         f"{report} test, mean over leads: "
-        + "; ".join(f"{v}: RMSE {d['rmse']:.4f} R2 {d['r2']:.3f} r {d['pearson_seg']:.3f}" for v, d in summary.items())
+        + "; ".join(
+            f"{v}: RMSE pooled {d['rmse']:.4f} seg-mean {d['rmse_seg']:.4f}, R2 pooled {d['r2']:.3f} seg-mean {d['r2_seg']:.3f}, "
+            f"r {d['pearson_seg']:.3f}"
+            for v, d in summary.items()
+        )
     )
     log("latent diagonal mean: " + ", ".join(f"{k} {v[2]:.3f}" for k, v in mats.items()))
     return summary
+
+
+CONVENTIONS = (
+    "RMSE and R² in two conventions, both reported. *Pooled* (this project's headline): one RMSE / R² over "
+    "all test samples of a lead (R² = 1 - SSE/SST, SST around the pooled mean). *Seg-mean (authors')*: RMSE and "
+    "R² of each test segment (R² = 1 - SSE_i/SST_i, SST_i around the segment's own mean, as sklearn's r2_score; "
+    "a constant target segment scores 1 if predicted exactly, else 0), then the mean over segments: the "
+    "convention of Youssef & Singla's paper and code, so compare their numbers with the seg-mean columns. "
+    "Pearson r: mean of per-segment r (both conventions)."
+)
+"""The sentences naming the two metric conventions (Table I's headline paragraph)."""
 
 
 def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> None:
     n_params = results[report]["n_params"]
     params = ", ".join(f"{NAME(v)} {n:,}" for v, n in n_params.items())
     headline = (
-        "Headline metrics: RMSE (mV, pooled over all test samples), R² (1 - SSE/SST pooled), Pearson r "
-        f"(mean of per-segment r). {NAME(registry.baseline())} = {registry.get(registry.baseline()).description}. "
+        f"Headline metrics. {CONVENTIONS} "
+        f"{NAME(registry.baseline())} = {registry.get(registry.baseline()).description}. "
         + "".join(
             f"Δ % = 100 ({NAME(b)} - {NAME(a)}) / |{NAME(a)}| (negative RMSE Δ = {NAME(b)} better). "
             for a, b in _delta_pairs(list(s.methods))
@@ -503,14 +562,16 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
         parts += [
             "Mean over leads incl. reference predictors: "
             + "; ".join(
-                f"{NAME(v)} RMSE {_fmt(base.loc[v, 'rmse'])}, R² {_fmt(base.loc[v, 'r2'])}"
+                f"{NAME(v)} RMSE pooled {_fmt(base.loc[v, 'rmse'])} / seg-mean {_fmt(base.loc[v, 'rmse_seg'])}, "
+                f"R² pooled {_fmt(base.loc[v, 'r2'])} / seg-mean {_fmt(base.loc[v, 'r2_seg'])}"
                 for v in methods(results[fold], s) + list(BASELINES)
-            ),
+            )
+            + f". Segment-lead pairs with a constant target (R² seg-mean scores them 1 or 0): {int(base['n_constant_target'].iloc[0])}.",
             "",
         ]
         parts += [_gl_note(base, s), ""]
     if (seg["fold"] == "cv_mean").any():
-        parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, ["rmse", "r2", "pearson_seg"]), ""]
+        parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, list(TABLE1_METRICS)), ""]
     parts += [
         f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: " + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items()) + ".",
         "",
@@ -521,7 +582,9 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
         f"# Table II: 10-s record level (test split), task {s.task}, mean ± 95 % CI over records",
         "",
         "Non-overlapping 2.56-s windows reassembled into the record; the last window is aligned to the "
-        "record end and contributes only the samples not covered by the previous one.",
+        "record end and contributes only the samples not covered by the previous one. "
+        "rec-mean = RMSE / R² / r of each record, then the mean over records ± 95 % CI (the record-level "
+        "analogue of the authors' segment mean); pooled = one RMSE / R² over all samples of all test records.",
         "",
     ]
     if len(rec) == 0:
@@ -553,7 +616,7 @@ def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     mean = seg[seg["fold"] == "cv_mean"].set_index(["variant", "lead"])
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
-    header = ["lead"] + [f"{k} {NAME(v)}" for k in metrics for v in names]
+    header = ["lead"] + [f"{LABELS.get(k, k)} {NAME(v)}" for k in metrics for v in names]
     rows = [
         [lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
         for lead in list(s.scored) + ["Mean"]

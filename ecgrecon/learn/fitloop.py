@@ -84,22 +84,33 @@ def _score(modules: dict[str, nn.Module], validate: Callable[[], dict]) -> dict:
         return {k: float(v) for k, v in validate().items()}
 
 
-def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
-    """Learning-rate multiplier of an epoch: ``constant`` 1, ``cosine`` 0.5 (1 + cos(pi epoch / max_epochs)).
+def lr_factor(schedule: str, epoch: int, max_epochs: int, warmup: int = 0, floor: float = 0.0) -> float:
+    """Learning-rate multiplier of an epoch (0-based): ``constant`` 1; ``cosine`` 0.5 (1 + cos(pi epoch / max_epochs)).
 
-    A pure function of the epoch, so a resumed run sets exactly the same rates.
+    ``warmup`` > 0 holds the rate for that many epochs first and then decays over the remaining ones, and
+    ``floor`` is the multiplier the decay ends at: ``floor + (1 - floor) 0.5 (1 + cos(pi k / (max_epochs -
+    warmup)))`` with k = max(0, epoch - warmup) (the paper's encoder: PyTorch's CosineAnnealingLR with
+    eta_min, stepped only after its warm-up epochs). A pure function of the epoch, so a resumed run sets
+    exactly the same rates. ``plateau`` (rate halved when the validation loss stalls) has state; :func:`fit`
+    runs it and this returns 1.
     """
-    if schedule == "constant":
+    if schedule in ("constant", "plateau"):
         return 1.0
     if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * epoch / max_epochs))
-    raise ValueError(f"unknown lr_schedule {schedule!r} (constant or cosine)")
+        if not warmup and not floor:
+            return 0.5 * (1.0 + math.cos(math.pi * epoch / max_epochs))
+        k, span = max(0, epoch - warmup), max(1, max_epochs - warmup)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * k / span))
+    raise ValueError(f"unknown lr_schedule {schedule!r} (constant, cosine or plateau)")
 
 
-def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
-    """One optimiser step on ``loss`` (gradients cleared first); returns the loss as a float."""
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = None) -> float:
+    """One optimiser step on ``loss`` (gradients cleared first; their global norm clipped to ``clip`` when
+    given); returns the loss as a float."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], float(clip))
     optimizer.step()
     return loss.item()
 
@@ -131,14 +142,16 @@ def _run_epoch(state: dict, epoch: int, modules, optimizer, base_lrs, train_epoc
     """Train and score one epoch, update the best weights and the patience count, save the resume state."""
     t0 = time.perf_counter()
     for g, lr in zip(optimizer.param_groups, base_lrs):
-        g["lr"] = lr * lr_factor(budget.lr_schedule, epoch, budget.max_epochs)
+        g["lr"] = lr * budget.factor(epoch) * state.get("plateau_scale", 1.0)
     for m in modules.values():
         m.train()
     train_loss = float(train_epoch(epoch))
     val = _score(modules, validate)
     if not np.isfinite(train_loss) or not np.isfinite(val["val_loss"]):
         raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite (train {train_loss}, val {val['val_loss']})")
-    improved = val["val_loss"] < state["best_val"]
+    improved = val["val_loss"] < state["best_val"] - budget.min_delta
+    if budget.lr_schedule == "plateau":
+        _plateau_step(state, val["val_loss"], budget)
     if improved:
         state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best=_snapshot(modules))
     else:
@@ -163,6 +176,20 @@ def _run_epoch(state: dict, epoch: int, modules, optimizer, base_lrs, train_epoc
     )
 
 
+def _plateau_step(state: dict, val_loss: float, budget: Budget) -> None:
+    """PyTorch's ReduceLROnPlateau (mode min, relative threshold 1e-4, no cooldown) on the state dict, so that
+    it resumes with the rest: after more than ``plateau_patience`` epochs without a relative improvement
+    of the plateau's own best, the rate scale is multiplied by ``plateau_factor``."""
+    best = state.get("plateau_best", float("inf"))
+    if val_loss < best * (1.0 - 1e-4):
+        state["plateau_best"], state["plateau_bad"] = val_loss, 0
+    else:
+        state["plateau_bad"] = state.get("plateau_bad", 0) + 1
+    if state["plateau_bad"] > budget.plateau_patience:
+        state["plateau_scale"] = state.get("plateau_scale", 1.0) * budget.plateau_factor
+        state["plateau_bad"] = 0
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long a fit runs: at most ``max_epochs``, stopping after ``patience`` epochs without a lower validation loss,
@@ -171,11 +198,32 @@ class Budget:
     max_epochs: int
     patience: int
     lr_schedule: str
+    warmup: int = 0  # cosine: epochs at the full rate before the decay
+    floor: float = 0.0  # cosine: multiplier the decay ends at
+    plateau_factor: float = 0.5  # plateau: the rate is multiplied by this ...
+    plateau_patience: int = 5  # ... after this many epochs without a lower validation loss
+    min_delta: float = 0.0  # an epoch improves when its validation loss is below the best minus this
 
     @classmethod
     def of(cls, cfg: dict, lr_schedule: str | None = None) -> Budget:
-        """From a config section (``max_epochs``, ``patience``, and ``lr_schedule`` unless given)."""
-        return cls(int(cfg["max_epochs"]), int(cfg["patience"]), cfg["lr_schedule"] if lr_schedule is None else lr_schedule)
+        """From a config section (``max_epochs``, ``patience``, and ``lr_schedule`` unless given); a section whose
+        schedule is ``plateau`` also gives ``plateau: {factor, patience}`` and ``min_delta``."""
+        schedule = cfg["lr_schedule"] if lr_schedule is None else lr_schedule
+        budget = cls(int(cfg["max_epochs"]), int(cfg["patience"]), schedule)
+        if schedule == "plateau":
+            plateau = cfg["plateau"]
+            budget = cls(
+                budget.max_epochs,
+                budget.patience,
+                schedule,
+                plateau_factor=float(plateau["factor"]),
+                plateau_patience=int(plateau["patience"]),
+                min_delta=float(cfg["min_delta"]),
+            )
+        return budget
+
+    def factor(self, epoch: int) -> float:
+        return lr_factor(self.lr_schedule, epoch, self.max_epochs, self.warmup, self.floor)
 
 
 def fit(

@@ -66,6 +66,7 @@ class SignalEncoder(nn.Module):
         chans = [n_leads, width, 2 * width, 4 * width, 4 * width]
         self.features = conv_stack(chans, [7, 5, 5, 3])
         self.out = nn.Linear(chans[-1], embed_dim)
+        self.embed_dim = embed_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, n_leads, T) in mV -> h: (B, embed_dim)."""
@@ -171,8 +172,13 @@ class AnchoredDecoder(nn.Module):
 
 def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None) -> nn.Module:
     """Decoder for variant C, Ch or ChA from the ``decoder`` config; ChA needs its GL ``anchor``
-    (:class:`ecgrecon.learn.linear.GLAnchor`)."""
+    (:class:`ecgrecon.learn.linear.GLAnchor`). Methods of the authors' design (Cpaper, Chpaper) get their
+    network from :mod:`ecgrecon.learn.paper` and the ``decoder_paper`` config."""
     method = check_variant(variant)
+    if method.design == "paper":
+        from ecgrecon.learn import paper
+
+        return paper.build_decoder(n_in, h_dim if method.uses_h else 0, cfg)
     dec = LeadDecoder(
         n_in,
         h_dim if method.uses_h else 0,

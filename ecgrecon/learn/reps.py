@@ -38,7 +38,7 @@ def _norms_from(path, fold_ids, dim: int) -> dict:
 def encode(encoder, x: np.ndarray, device, batch_size: int = 1024) -> np.ndarray:
     """h (n, D) float32 for input-lead segments x (n, L, T) in mV."""
     out = [encoder(torch.from_numpy(x[lo : lo + batch_size]).to(device)).cpu().numpy() for lo in range(0, len(x), batch_size)]
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, encoder.out.out_features), np.float32)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, encoder.embed_dim), np.float32)
 
 
 def tile_by_record(h: np.ndarray, ecg_ids: np.ndarray) -> np.ndarray:

@@ -30,9 +30,7 @@ from ecgrecon.learn.device import autocast, bf16_native, derive_seed, inference_
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
 from ecgrecon.learn.linear import GLAnchor, load_checked
 from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
-
-ARCH_KEYS = ("proj", "hidden", "stride", "out_channels")
-TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "loss_weights", "max_epochs", "patience", "lr_schedule", "epoch_fraction", "precision")
+from ecgrecon.learn.paper import PaperDecoder, decoder_arch
 
 
 @dataclass
@@ -152,6 +150,8 @@ class _Step:
     precision: str
     w: dict
     dev: torch.device
+    clip: float | None = None  # global gradient-norm clip (the authors' 1.0), None: no clipping
+    select_on: str = "loss"  # the validation number early stopping and the checkpoint use: loss | mse
 
 
 def _train_epoch(epoch: int, *, s: _Step, t: _OnDevice, n_epoch: int, bs: int, seed: int, key: tuple) -> float:
@@ -163,12 +163,13 @@ def _train_epoch(epoch: int, *, s: _Step, t: _OnDevice, n_epoch: int, bs: int, s
         idx = perm[lo : lo + bs]
         with autocast(s.precision, s.dev):
             pred = s.model(t.xt[idx], None if t.ht is None else t.ht[idx])
-        total += step(s.opt, _batch_loss(pred.float(), t.yt[idx], s.w)) * len(idx)
+        total += step(s.opt, _batch_loss(pred.float(), t.yt[idx], s.w), clip=s.clip) * len(idx)
     return total / n_epoch
 
 
 def _validate(*, s: _Step, t: _OnDevice, vb: int) -> dict:
-    """Validation loss, RMSE and MAE (mV) over every validation segment, in chunks of ``vb``."""
+    """Validation loss, RMSE and MAE (mV) over every validation segment, in chunks of ``vb``; ``val_loss`` is the
+    training loss, or the MSE alone (``select_on: mse``, the authors')."""
     se = ae = 0.0
     for lo in range(0, len(t.xv), vb):
         with autocast(s.precision, s.dev):
@@ -178,7 +179,8 @@ def _validate(*, s: _Step, t: _OnDevice, vb: int) -> dict:
         ae += float(err.abs().sum())
     m = t.yv.numel()
     w = s.w
-    return {"val_loss": w["mse"] * se / m + w["mae"] * ae / m, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
+    loss = se / m if s.select_on == "mse" else w["mse"] * se / m + w["mae"] * ae / m
+    return {"val_loss": loss, "val_rmse_mv": (se / m) ** 0.5, "val_mae_mv": ae / m}
 
 
 def _fit_fingerprint(model, data: DecoderData, *, variant, key, seed, dev, precision, cfg) -> str:
@@ -190,7 +192,7 @@ def _fit_fingerprint(model, data: DecoderData, *, variant, key, seed, dev, preci
         "seed": seed,
         "device": dev.type,
         "precision": precision,
-        "cfg": {k: cfg[k] for k in ARCH_KEYS + TRAIN_KEYS},
+        "cfg": {k: cfg[k] for k in sorted(cfg)},
         "threads": torch.get_num_threads(),
         "anchor": None if not anchored else [float(v) for v in model.anchor.weight.flatten().tolist()] + [float(model.anchor.bias)],
     }
@@ -228,6 +230,8 @@ def fit_decoder(
     h_dim = 0 if data.h_train is None else data.h_train.shape[1]
     torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
     model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
+    if isinstance(model, PaperDecoder) and model.x_norm == "train":
+        model.fit_input_stats(data.x_train)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     w = {k: float(v) for k, v in cfg["loss_weights"].items()}
     bs = int(cfg["batch_size"])
@@ -237,7 +241,8 @@ def fit_decoder(
         precision = _checked_bf16(
             model, [(t.xt[:bs], None if t.ht is None else t.ht[:bs]), (t.xv[:vb], None if t.hv is None else t.hv[:vb])], requested, log
         )
-    s = _Step(model, opt, precision, w, dev)
+    authors = isinstance(model, PaperDecoder)  # the authors' training adds clipping and selects on the MSE
+    s = _Step(model, opt, precision, w, dev, *((cfg["grad_clip"], cfg["select_on"]) if authors else ()))
     train_epoch = partial(_train_epoch, s=s, t=t, n_epoch=_epoch_size(cfg, len(t.xt)), bs=bs, seed=seed, key=key)
     validate = partial(_validate, s=s, t=t, vb=vb)
     fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
@@ -259,8 +264,10 @@ def fit_decoder(
     return model, {**result, "precision": precision}
 
 
-def model_arch(model: LeadDecoder | AnchoredDecoder) -> dict:
+def model_arch(model: LeadDecoder | AnchoredDecoder | PaperDecoder) -> dict:
     """The constructor settings of a decoder (stored in its checkpoint)."""
+    if isinstance(model, PaperDecoder):
+        return decoder_arch(model)
     if isinstance(model, AnchoredDecoder):
         return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
     return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride, "out_channels": model.up.out_channels}

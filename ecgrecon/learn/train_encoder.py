@@ -168,8 +168,13 @@ def train_encoder(
 
 
 def load_encoder(path, device="cpu") -> tuple[SignalEncoder, dict]:
-    """Rebuild the encoder from encoder.pt (``torch.load(weights_only=True)``)."""
+    """Rebuild the encoder from encoder.pt (``torch.load(weights_only=True)``): ours, or the authors'
+    (``design: paper``, :mod:`ecgrecon.learn.paper`)."""
     ckpt = load_checkpoint(path, "encoder")
+    if ckpt.get("design") == "paper":
+        from ecgrecon.learn import paper
+
+        return paper.load_encoder(path, device)
     enc, _ = build_encoder(len(ckpt["inputs"]), {"embed_dim": ckpt["embed_dim"], "proj_dim": ckpt["proj_dim"], "width": ckpt["width"]})
     enc.load_state_dict(ckpt["encoder"])
     return enc.to(device).eval(), ckpt

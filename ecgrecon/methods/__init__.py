@@ -7,6 +7,7 @@
 # isort: off
 from ecgrecon.methods import linear  # noqa: F401
 from ecgrecon.methods import decoders  # noqa: F401
+from ecgrecon.methods import paper  # noqa: F401
 from ecgrecon.methods import calibrated  # noqa: F401
 
 # isort: on

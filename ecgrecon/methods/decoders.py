@@ -1,5 +1,5 @@
-"""Deep lead decoders (kind ``decoder``, rule ``train_decoder``, one network per target lead):
-C (signal only), C-h (signal + encoder representation h) and ChA (GL prediction + a C-h decoder of
+"""Our deep lead decoders (kind ``decoder``, rule ``train_decoder``, one network per target lead): our
+redesign of the paper's C (signal only) and C-h (signal + encoder representation h), and ChA (GL prediction + a C-h decoder of
 the residual whose output layer starts at zero). Networks: :mod:`ecgrecon.learn.models`; training:
 :mod:`ecgrecon.learn.train_decoder`."""
 
@@ -16,8 +16,15 @@ def _decoder(name: str, display: str, family: str, text: str, legend: str, color
 
 
 _CHA_TEXT = "GL prediction + a C-h decoder of the residual (zero-initialised output: starts as GL)"
-_CH_TEXT = "C plus the supervised-contrastive encoder representation h of the input leads"
-C = _decoder("C", "C", "discriminative deep", "per-lead 1-D CNN decoder of the z-scored input leads", "C (signal)", "tab:blue")
+_CH_TEXT = "our redesign of the paper's C-h: C plus our supervised-contrastive encoder's representation h of the input leads"
+C = _decoder(
+    "C",
+    "C",
+    "discriminative deep",
+    "our redesign of the paper's C: strided per-lead 1-D CNN decoder of the z-scored input leads",
+    "C (signal)",
+    "tab:blue",
+)
 CH = _decoder("Ch", "C-h", "discriminative deep", _CH_TEXT, "C-h (signal + h)", "tab:red", uses_h=True, compare_to="C")
 CHA = _decoder("ChA", "ChA", "anchored deep", _CHA_TEXT, "ChA (GL + C-h residual)", "tab:purple", uses_h=True, raw_inputs=True, anchor="GL")
 
@@ -36,7 +43,7 @@ def predict(method: Method, artifacts, data) -> Prediction:
     pred = np.zeros((len(data.raw_in), len(data.targets), data.raw_in.shape[-1]), np.float32)
     rpred = None if data.r_raw is None else np.zeros((len(data.r_raw), len(data.targets), data.r_raw.shape[-1]), np.float32)
     x, rx = (data.raw_in, data.r_raw) if method.raw_inputs else (data.x, data.rx)
-    h, rh = (data.h, data.rh) if method.uses_h else (None, None)
+    h, rh = data.h_of(method)
     train_mean, n_params = {}, 0
     for j, (lead, path) in enumerate(zip(data.targets, artifacts)):
         model, ckpt = load_decoder(path, data.device)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KINDS = ("linear", "decoder", "calibrated")
+DESIGNS = ("ours", "paper")
+"""Whose networks a decoder method uses: ours (the redesign) or the paper's authors' (their released code)."""
 CORRUPTIONS = ("none", "noise", "time_mask")
 """Input corruptions a task may name; a method lists the ones it supports (today: only ``none``)."""
 
@@ -54,6 +56,19 @@ class Method:
     settings: dict = field(default_factory=dict)  # linear: overrides of the `gl` config section
     baseline: bool = False  # the reference every table compares the others with (one method: GL)
     compare_to: str | None = None  # Table I's Δ % column: this method relative to that one (C-h vs C)
+    design: str = "ours"  # decoders: whose networks and training (ours | paper: the authors' released code,
+    # :mod:`ecgrecon.learn.paper`); their settings are config sections `decoder` / `encoder` (ours) or
+    # `decoder_{design}` / `encoder_{design}`
+
+    @property
+    def decoder_section(self) -> str:
+        """Config section of the decoder's settings (``decoder``, ``decoder_paper``)."""
+        return "decoder" if self.design == "ours" else f"decoder_{self.design}"
+
+    @property
+    def encoder_section(self) -> str:
+        """Config section of the encoder whose h the method reads (``encoder``, ``encoder_paper``)."""
+        return "encoder" if self.design == "ours" else f"encoder_{self.design}"
 
     def supports(self, corruption: str) -> bool:
         return corruption in self.corruptions
@@ -64,8 +79,9 @@ class EvalData:
     """What a method's ``predict`` gets: one fold's test segments (and record-level windows) of one task.
 
     ``raw_in`` (n, n_inputs, T) in mV; ``x`` the same z-scored per segment and lead; ``h`` the normalised
-    encoder representation (None when no evaluated method reads h); ``r_*`` the same for the record-level
-    windows (None when segments.h5 has none)."""
+    representation of our encoder (None when no evaluated method reads it); ``r_*`` the same for the
+    record-level windows (None when segments.h5 has none); ``h_by``: encoder config section -> (h, rh) of
+    every other encoder design a method reads (``encoder_paper``)."""
 
     fold: str
     inputs: list
@@ -77,6 +93,17 @@ class EvalData:
     rx: object
     rh: object
     device: object
+    h_by: dict = field(default_factory=dict)
+
+    def h_of(self, method: Method) -> tuple:
+        """(h, rh) that ``method`` reads: its design's encoder, or (None, None) when it reads no h."""
+        if not method.uses_h:
+            return None, None
+        if method.encoder_section == "encoder":
+            return self.h, self.rh
+        if method.encoder_section not in self.h_by:
+            raise ValueError(f"method {method.name!r} reads h of {method.encoder_section!r}, which the evaluation did not load")
+        return self.h_by[method.encoder_section]
 
 
 @dataclass
@@ -104,6 +131,8 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.name!r}: compare_to {method.compare_to!r} is not a registered method")
     if method.anchor is not None and method.anchor not in REGISTRY:
         raise ValueError(f"method {method.name!r}: anchor {method.anchor!r} is not a registered method")
+    if method.design not in DESIGNS:
+        raise ValueError(f"method {method.name!r}: unknown design {method.design!r} (one of {', '.join(DESIGNS)})")
     unknown = set(method.corruptions) - set(CORRUPTIONS)
     if unknown:
         raise ValueError(f"method {method.name!r}: unknown corruptions {sorted(unknown)}")

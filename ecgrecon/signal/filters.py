@@ -2,6 +2,11 @@
 
 Arrays are ``(..., time)`` (time on the last axis). :func:`clean_batch` chains the steps for
 ``(records, samples, leads)`` input and returns float32 at the output rate.
+
+Two steps have a second form, the one of Youssef & Singla's released code (config
+``clean.filter_form: ba``, ``clean.median_edges: zero``): the band-pass as a (b, a) transfer
+function applied by ``filtfilt`` (ours: second-order sections, ``sosfiltfilt``) and the median
+baseline with zero-padded edges as ``scipy.signal.medfilt`` (ours: edge samples repeated).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import scipy.signal as ss
 NOTCH_Q = 30.0  # quality factor of the mains notch
 MAX_EDGE_OF_NYQUIST = 0.9  # band-pass upper edge is clipped to this fraction of Nyquist
 MAX_RESAMPLE_FACTOR = 1000  # up/down factors above this count as "cannot resample"
+FILTER_FORMS = ("sos", "ba")  # band-pass: second-order sections + sosfiltfilt (ours) | (b, a) + filtfilt (the authors')
+MEDIAN_EDGES = ("replicate", "zero")  # median baseline edges: repeat the end samples (ours) | zero padding (medfilt, the authors')
 
 
 @lru_cache(maxsize=32)
@@ -27,6 +34,11 @@ def _notch_sos(fs: float, f0: float) -> np.ndarray:
 @lru_cache(maxsize=32)
 def _bandpass_sos(fs: float, lo: float, hi: float, order: int) -> np.ndarray:
     return ss.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+
+
+@lru_cache(maxsize=32)
+def _bandpass_ba(fs: float, lo: float, hi: float, order: int) -> tuple[np.ndarray, np.ndarray]:
+    return ss.butter(order, [lo, hi], btype="bandpass", fs=fs)
 
 
 def notch(x: np.ndarray, fs: float, f0: float | None) -> tuple[np.ndarray, str | None]:
@@ -47,11 +59,22 @@ def bandpass_edges(fs: float, lo: float, hi: float) -> tuple[float, float]:
     return lo, hi_used
 
 
-def bandpass(x: np.ndarray, fs: float, lo: float, hi: float, order: int, axis: int = -1) -> np.ndarray:
-    """Zero-phase Butterworth band-pass (``sosfiltfilt``) along ``axis`` (default the last): the one band-pass
-    of the package (cleaning, the beat detector, the waveform measures)."""
+def bandpass(x: np.ndarray, fs: float, lo: float, hi: float, order: int, axis: int = -1, form: str = "sos") -> np.ndarray:
+    """Zero-phase Butterworth band-pass along ``axis`` (default the last): the one band-pass of the
+    package (cleaning, the beat detector, the waveform measures).
+
+    ``order`` is the order of the designed Butterworth filter; the forward-backward pass squares
+    its magnitude response. ``form="sos"``: second-order sections with ``sosfiltfilt``;
+    ``form="ba"``: the (b, a) transfer function with ``filtfilt`` and
+    ``padlen = 3 * max(len(a), len(b))``, as in Youssef & Singla's code.
+    """
     lo, hi = bandpass_edges(fs, lo, hi)
-    return ss.sosfiltfilt(_bandpass_sos(float(fs), lo, hi, int(order)), x, axis=axis)
+    if form == "sos":
+        return ss.sosfiltfilt(_bandpass_sos(float(fs), lo, hi, int(order)), x, axis=axis)
+    if form == "ba":
+        b, a = _bandpass_ba(float(fs), lo, hi, int(order))
+        return ss.filtfilt(b, a, x, axis=axis, padlen=3 * max(len(a), len(b)))
+    raise ValueError(f"unknown band-pass form {form!r} (expected one of {FILTER_FORMS})")
 
 
 @lru_cache(maxsize=32)
@@ -85,23 +108,28 @@ def median_width(fs: float, window_s: float) -> int:
     return 2 * int(round(window_s * fs / 2)) + 1
 
 
-def moving_median(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving median along the last axis (edges repeat the end samples).
+def moving_median(x: np.ndarray, width: int, edges: str = "replicate") -> np.ndarray:
+    """Centred moving median along the last axis (float32).
 
-    All rows are edge-padded by ``width // 2`` and joined into one 1-D array, so a single
-    call of scipy's fast 1-D rank filter serves the whole batch; the padding keeps every
-    window inside its own row (identical to ``mode="nearest"`` row by row).
+    ``edges="replicate"``: windows past the ends repeat the end samples (``mode="nearest"``);
+    ``edges="zero"``: they see zeros, exactly ``scipy.signal.medfilt(row, width)`` row by row.
+    All rows are padded by ``width // 2`` (edge values or zeros) and joined into one 1-D array,
+    so a single call of scipy's fast 1-D rank filter serves the whole batch; the padding keeps
+    every window inside its own row.
     """
+    if edges not in MEDIAN_EDGES:
+        raise ValueError(f"unknown median edges {edges!r} (expected one of {MEDIAN_EDGES})")
     h = width // 2
     rows = np.asarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
-    padded = np.pad(rows, ((0, 0), (h, h)), mode="edge")
+    padded = np.pad(rows, ((0, 0), (h, h)), mode="edge" if edges == "replicate" else "constant")
     med = ndi.median_filter(padded.reshape(-1), size=width, mode="nearest")
     return med.reshape(padded.shape)[:, h : h + x.shape[-1]].reshape(x.shape)
 
 
-def remove_baseline(x: np.ndarray, fs: float, window_s: float) -> np.ndarray:
-    """Subtract the moving-median baseline (``window_s`` seconds) along the last axis."""
-    return x - moving_median(x, median_width(fs, window_s))
+def remove_baseline(x: np.ndarray, fs: float, window_s: float, edges: str = "replicate") -> np.ndarray:
+    """Subtract the moving-median baseline (``window_s`` seconds, ``edges`` as :func:`moving_median`)
+    along the last axis."""
+    return x - moving_median(x, median_width(fs, window_s), edges)
 
 
 def check_rate(fs_in: float, cfg: dict) -> None:
@@ -114,8 +142,9 @@ def check_rate(fs_in: float, cfg: dict) -> None:
 def clean_batch(x: np.ndarray, fs_in: float, cfg: dict) -> tuple[np.ndarray, list[str]]:
     """Clean ``(records, samples, leads)`` at ``fs_in``; returns float32 at ``cfg['fs']``.
 
-    Steps: notch (source rate), band-pass (source rate), resampling, median baseline removal
-    (output rate, where the median is cheapest). Returns the array and notes for the log.
+    Steps: notch (source rate), band-pass (source rate; ``filter_order``, ``filter_form``),
+    resampling, median baseline removal (output rate, where the median is cheapest;
+    ``median_window_s``, ``median_edges``). Returns the array and notes for the log.
     """
     notes = []
     y = np.ascontiguousarray(np.swapaxes(x, 1, 2), dtype=np.float64)
@@ -123,7 +152,7 @@ def clean_batch(x: np.ndarray, fs_in: float, cfg: dict) -> tuple[np.ndarray, lis
     if note:
         notes.append(note)
     lo, hi = cfg["bandpass_hz"]
-    y = bandpass(y, fs_in, lo, hi, cfg["filter_order"])
+    y = bandpass(y, fs_in, lo, hi, cfg["filter_order"], form=cfg["filter_form"])
     y = resample(y, fs_in, cfg["fs"])
-    y = remove_baseline(y.astype(np.float32), cfg["fs"], cfg["median_window_s"])
+    y = remove_baseline(y.astype(np.float32), cfg["fs"], cfg["median_window_s"], cfg["median_edges"])
     return np.swapaxes(y, 1, 2), notes

@@ -1,14 +1,35 @@
 """Reconstruction metrics and latent-space separability.
 
-Definitions (per target lead; y = truth, p = prediction, both in mV, original amplitude):
-- ``rmse``: sqrt(mean over all test segments and samples of (y - p)^2)  [pooled; headline]
+Definitions (per target lead; y = truth, p = prediction, both in mV, original amplitude). RMSE and
+R² come in two conventions, reported side by side:
+
+*pooled* (this project's headline; one value over all test samples of the lead):
+
+- ``rmse``: sqrt(mean over all test segments and samples of (y - p)^2)  [headline]
 - ``r2``: 1 - SSE/SST pooled over all test samples, SST around the pooled mean of y  [headline]
+
+*segment mean* (the convention of Youssef & Singla and their released code; one value per test
+segment i, then the mean over segments):
+
+- ``rmse_seg``: mean_i sqrt(mean_t (y_i - p_i)^2)
+- ``r2_seg``: mean_i of r2_i = 1 - SSE_i / SST_i, SST_i around segment i's own mean (sklearn's
+  ``r2_score(y_i, p_i)``). A segment whose target is constant (SST_i = 0, all samples equal) gets
+  sklearn's ``force_finite`` value: 1.0 if predicted exactly, else 0.0; it is counted in
+  ``n_constant_target``. Non-finite r2_i (NaN input) are left out of the mean, as the authors do.
+  ``rmse_seg`` <= ``rmse`` always (the mean of per-segment roots vs the root of the pooled mean);
+  ``r2_seg`` is usually below ``r2`` (SST_i leaves out the offsets between segments).
+
+Pearson r and MAE:
+
 - ``pearson_seg``: mean over segments of the per-segment Pearson r (segments where y or p is
-  constant are left out)  [headline]
+  constant are left out, counted in ``n_pearson_undefined``)  [headline; the authors' convention]
 - ``pearson_pooled``: Pearson r of all samples concatenated
-- ``mae``: mean |y - p|
-Record level: the same per 10-s record (windows reassembled), then mean and 95 % CI (Student
-t) over records. "Mean" rows average the lead values (for records: per record, then CI).
+- ``mae``: mean |y - p| (the same in both conventions: segments have equal length)
+
+Record level (Table II): rmse / r2 / pearson per 10-s record (windows reassembled), then mean and
+95 % CI (Student t) over records, the record-level analogue of the segment mean; beside them
+``rmse_pooled`` / ``r2_pooled`` over all samples of all test records (:func:`pooled_rmse_r2`).
+"Mean" rows average the lead values (for the per-record metrics: per record, then CI).
 """
 
 from __future__ import annotations
@@ -18,7 +39,8 @@ import pandas as pd
 import torch
 from scipy import stats
 
-METRICS = ("rmse", "r2", "pearson_seg", "pearson_pooled", "mae")
+METRICS = ("rmse", "rmse_seg", "r2", "r2_seg", "pearson_seg", "pearson_pooled", "mae")
+"""Per-lead metric columns of Table I (``lead_metrics`` keys that are averaged over leads; counts excluded)."""
 RECORD_METRICS = ("rmse", "r2", "pearson")
 
 
@@ -31,8 +53,27 @@ def per_segment_pearson(y: np.ndarray, p: np.ndarray) -> np.ndarray:
         return np.where(den > 0, (y * p).sum(axis=-1) / np.where(den > 0, den, 1.0), np.nan)
 
 
+def per_segment_rmse_r2(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RMSE and sklearn-style R² of each row of (n, T) arrays (the authors' per-segment values).
+
+    Returns (rmse_i, r2_i, constant_i): r2_i = 1 - SSE_i / SST_i with SST_i around the row's own
+    mean; where the target row is constant (all samples equal) r2_i follows sklearn's
+    ``force_finite``: 1.0 if the prediction is exact (SSE_i = 0), else 0.0.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    err = y - p
+    sse = np.einsum("...t,...t->...", err, err)
+    dev = y - y.mean(axis=-1, keepdims=True)
+    sst = np.einsum("...t,...t->...", dev, dev)
+    constant = (y.max(axis=-1) == y.min(axis=-1)) | (sst == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(constant, np.where(sse == 0, 1.0, 0.0), 1.0 - sse / np.where(constant, 1.0, sst))
+    return np.sqrt(sse / y.shape[-1]), r2, constant
+
+
 def lead_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """All segment-level metrics for one lead; y, p: (n_segments, T) in mV."""
+    """All segment-level metrics for one lead; y, p: (n_segments, T) in mV (see the module docstring)."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     err = y - p
@@ -40,13 +81,18 @@ def lead_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     sst = float(((y - y.mean()) ** 2).sum())
     r_seg = per_segment_pearson(y, p)
     pooled = per_segment_pearson(y.reshape(1, -1), p.reshape(1, -1))[0]
+    rmse_i, r2_i, constant = per_segment_rmse_r2(y, p)
+    r2_ok = np.isfinite(r2_i)
     return {
         "rmse": float(np.sqrt(sse / err.size)),
+        "rmse_seg": float(rmse_i.mean()),
         "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
+        "r2_seg": float(r2_i[r2_ok].mean()) if r2_ok.any() else float("nan"),
         "pearson_seg": float(np.nanmean(r_seg)) if np.isfinite(r_seg).any() else float("nan"),
         "pearson_pooled": float(pooled),
         "mae": float(np.abs(err).mean()),
         "n_pearson_undefined": int((~np.isfinite(r_seg)).sum()),
+        "n_constant_target": int(constant.sum()),
     }
 
 
@@ -74,6 +120,17 @@ def record_lead_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
         "pearson": float(per_segment_pearson(y[None], p[None])[0]),
     }
+
+
+def pooled_rmse_r2(ys, ps) -> tuple[float, float]:
+    """RMSE and R² (SST around the pooled mean) over all samples of a list of 1-D arrays (e.g. records)."""
+    y = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in ys]) if len(ys) else np.zeros(0)
+    p = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in ps]) if len(ps) else np.zeros(0)
+    if y.size == 0:
+        return float("nan"), float("nan")
+    sse = float(((y - p) ** 2).sum())
+    sst = float(((y - y.mean()) ** 2).sum())
+    return float(np.sqrt(sse / y.size)), (1.0 - sse / sst if sst > 0 else float("nan"))
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:

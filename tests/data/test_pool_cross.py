@@ -115,11 +115,12 @@ def test_cross_dataset_evaluation_uses_the_main_models_without_training(tiny_lea
     cfg.write_text(cfg.read_text() + "cross_datasets: [cohort_b]\n")
     target = "results/paper/cross/cohort_b/tables/segment_metrics.csv"
     jobs = scheduled_rules(work, cfg, target)
-    assert jobs == {"clean": 1, "cross_segment": 1, "cross_folds": 1, "cross_reps": 1, "cross_evaluate": 1}, jobs
+    expected = {"clean": 1, "cross_segment": 1, "cross_folds": 1, "cross_reps": 1, "cross_reps_paper": 1, "cross_evaluate": 1}
+    assert jobs == expected, jobs  # h of our encoder and of the authors' (Chpaper)
     snakemake(work, target, configfile=cfg)
     cross = work / "results/cross/cohort_b"
     seg = pd.read_csv(work / target).set_index(["variant", "lead"])
-    assert {"GL", "C", "Ch", "ChA"} <= set(seg.index.get_level_values(0))
+    assert {"GL", "C", "Ch", "ChA", "Cpaper", "Chpaper"} <= set(seg.index.get_level_values(0))
     with h5py.File(cross / "segments.h5") as s, h5py.File(work / "results/clean/cohort_b.h5") as c:
         n_rec = c["signals"].shape[0]
         assert set(s["meta/ecg_id"][...]) <= set(c["meta/ecg_id"][...]) and s["x"].shape[0] > 0
@@ -127,10 +128,12 @@ def test_cross_dataset_evaluation_uses_the_main_models_without_training(tiny_lea
     assert len(json.loads((cross / "folds.json").read_text())["folds"]["official"]["test"]) == n_rec
     with h5py.File(cross / "encoders/I-II-V2/reps.h5") as r, h5py.File(work / "results/encoders/I-II-V2/reps.h5") as main:
         np.testing.assert_array_equal(r["norm/official/mean"][...], main["norm/official/mean"][...])  # main stats
+    with h5py.File(cross / "encoders/I-II-V2/paper/reps.h5") as r, h5py.File(work / "results/encoders/I-II-V2/paper/reps.h5") as main:
+        np.testing.assert_array_equal(r["norm/official/mean"][...], main["norm/official/mean"][...])
     main_qc = json.loads((work / "results/qc/qc_stats.json").read_text())
     assert main_qc  # the cross segments were cut with these bounds (rule input), not new ones
     assert 0 < seg.loc[("GL", "Mean"), "rmse"] < seg.loc[("zero", "Mean"), "rmse"]
-    for name in ("segment", "folds", "reps_I-II-V2", "evaluate_paper"):
+    for name in ("segment", "folds", "reps_I-II-V2", "reps_I-II-V2_paper", "evaluate_paper"):
         assert (work / f"logs/cross/cohort_b/{name}.log").stat().st_size > 0, name
         assert (work / f"benchmarks/cross/cohort_b/{name}.tsv").exists(), name
     assert scheduled_rules(work, cfg, target) == {}

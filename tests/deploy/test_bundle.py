@@ -27,6 +27,7 @@ from ecgrecon.data.qc import compute_qc_stats
 from ecgrecon.data.segment import segment_dataset
 from ecgrecon.deploy.bundle import (
     BUNDLE_VERSION,
+    CLEAN_KEYS,
     BundleError,
     artifact_paths,
     build_bundle,
@@ -84,9 +85,20 @@ def run_pipeline(work: Path) -> dict:
         cfg["qc"]["n_sample_windows"],
         cfg["seed"],
         log=q,
+        statistic=cfg["qc"]["statistic"],
     )
     seg, folds = r / "segments/segments.h5", r / "folds/folds.json"
-    segment_dataset(r / "clean/synthetic.h5", r / "qc/qc_stats.json", seg, r / "qc/qc_report.csv", seg_cfg["window"], seg_cfg["hop"], log=q)
+    segment_dataset(
+        r / "clean/synthetic.h5",
+        r / "qc/qc_stats.json",
+        seg,
+        r / "qc/qc_report.csv",
+        seg_cfg["window"],
+        seg_cfg["hop"],
+        log=q,
+        statistic=cfg["qc"]["statistic"],
+        max_bad_leads=cfg["qc"]["max_bad_leads"],
+    )
     make_folds_file(r / "clean/synthetic.h5", folds, cfg["split"], cfg["seed"], log=q)
     inputs, targets = cfg["tasks"]["paper"]["inputs"], cfg["tasks"]["paper"]["targets"]
     enc, t = r / "encoders" / "-".join(inputs), r / "paper"
@@ -245,7 +257,8 @@ def test_bundle_loads_weights_only_and_holds_settings_and_metrics(trained_run):
     assert (b["format"], b["format_version"]) == ("ecgrecon-bundle", BUNDLE_VERSION)
     assert meta["inputs"] == ["I", "II", "V2"] and meta["targets"] == ["V1", "V3", "V4", "V5", "V6"]
     assert (meta["fs"], meta["window"], meta["hop"]) == (100.0, 256, 64)
-    assert meta["clean"]["bandpass_hz"] == cfg["clean"]["bandpass_hz"] and meta["tile_reps"] is False
+    assert meta["clean"] == {k: cfg["clean"][k] for k in CLEAN_KEYS} and meta["tile_reps"] is False
+    assert {"filter_form", "median_edges"} <= set(meta["clean"])  # a bundle cleans the way its training data was cleaned
     assert sorted(b["decoders"]) == sorted(meta["targets"]) and meta["h_dim"] == 16
     seg = pd.read_csv(r / "paper/tables/segment_metrics.csv").set_index(["fold", "variant", "lead"])
     rec = pd.read_csv(r / "paper/tables/record_metrics.csv").set_index(["fold", "variant", "lead"])
@@ -284,6 +297,17 @@ def test_loaded_bundle_reproduces_the_pipeline_test_predictions(trained_run, var
 def _resave(bundle: dict, path: Path) -> Path:
     torch.save(bundle, path)
     return path
+
+
+def test_bundle_from_before_the_clean_forms_loads_with_the_forms_it_was_cleaned_with(trained_run, tmp_path):
+    old = torch.load(trained_run["bundles"]["C"], weights_only=True)
+    for key in ("filter_form", "median_edges"):
+        del old["meta"]["clean"][key]
+    model = load_model(_resave(old, tmp_path / "old.pt"))
+    assert (model.meta["clean"]["filter_form"], model.meta["clean"]["median_edges"]) == ("sos", "replicate")
+    del old["meta"]["clean"]["filter_order"]
+    with pytest.raises(BundleError, match=r"bundle cleaning settings lack \['filter_order'\]"):
+        load_model(_resave(old, tmp_path / "older.pt"))
 
 
 def test_foreign_incompatible_and_damaged_bundles_are_refused(trained_run, tmp_path):

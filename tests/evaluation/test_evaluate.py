@@ -152,15 +152,16 @@ def test_tables_cover_every_lead_variant_and_metric(chain, cohort):
     mean_row = seg[(seg["variant"] == "Ch") & (seg["lead"] == "Mean")].iloc[0]
     assert mean_row["rmse"] == pytest.approx(seg[(seg["variant"] == "Ch") & (seg["lead"] != "Mean")]["rmse"].mean())
     md = chain["segment_md"].read_text()
-    for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE (mV) C-h", "Δ %", "Headline"]:
+    for needle in ["| V1 |", "| V6 |", "**Mean**", "RMSE pooled (mV) C-h", "RMSE seg-mean (mV, authors') C-h", "Δ %", "Headline"]:
         assert needle in md
-    assert md.index("RMSE (mV) GL | RMSE (mV) C | RMSE (mV) C-h | RMSE (mV) ChA | Δ %") > 0 and "beat GL on mean RMSE" in md
+    assert md.index("RMSE pooled (mV) GL | RMSE pooled (mV) C | RMSE pooled (mV) C-h | RMSE pooled (mV) ChA | Δ %") > 0
+    assert "beat GL on mean RMSE" in md
     rec = pd.read_csv(chain["record_csv"])
     with h5py.File(cohort[0]) as f:
         n_test_records = len(set(f["records/meta/ecg_id"][...]) & set(range(1009, 1080, 10)))
     assert (rec["n_records"] == n_test_records).all() and n_test_records == 8
     assert rec["rmse_ci95"].notna().all() and (rec["rmse_ci95"] > 0).all()
-    assert "±" in chain["record_md"].read_text() and "RMSE (mV) GL" in chain["record_md"].read_text()
+    assert "±" in chain["record_md"].read_text() and "RMSE rec-mean (mV, ± 95 % CI) GL" in chain["record_md"].read_text()
     assert set(rec["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
     cls = pd.read_csv(chain["class_csv"])
     assert set(cls["variant"]) == {"GL", "C", "Ch", "ChA"}
@@ -246,7 +247,7 @@ def test_signal_only_evaluation_without_ch_decoders(chain, cohort, tmp_path):
     table = pd.read_csv(outputs["segment_csv"])
     assert set(table["variant"]) == {"C", "zero", "train_mean"}
     md = outputs["segment_md"].read_text()
-    assert "RMSE (mV) C |" in md and "C-h" not in md.split("## fold")[1]
+    assert "RMSE pooled (mV) C |" in md and "C-h" not in md.split("## fold")[1]
 
 
 def test_gl_metrics_equal_a_direct_linear_prediction_of_the_test_segments(chain, cohort):
@@ -368,3 +369,96 @@ def test_derived_limb_leads_are_computed_from_i_and_ii_and_scored_against_the_re
     want = np.sqrt(((mean_iii[None] - truth_iii) ** 2).mean())
     assert table.loc[("train_mean", "III"), "rmse"] == pytest.approx(want, rel=1e-5)
     assert "III, AVR: derived from I and II" in outputs["segment_md"].read_text()
+
+
+# ---- both metric conventions: pooled (headline) and the authors' mean of per-segment values ----------------
+CONVENTION_FOLDS = ["official", "cv0", "cv1"]
+
+
+@pytest.fixture(scope="module")
+def gl_run(cohort, tmp_path_factory):
+    """A GL-only evaluation of three folds written as a run folder (``results/paper/tables``)."""
+    seg, folds = cohort
+    run = tmp_path_factory.mktemp("gl_run")
+    artifacts = {}
+    for fold in CONVENTION_FOLDS:
+        gl = linear.fit_from_segments(seg, folds, fold, INPUTS, TARGETS, context=2, alphas=GL_ALPHAS, log=lambda m: None)
+        gl.save(run / f"gl_{fold}.json")
+        artifacts[("GL", fold)] = run / f"gl_{fold}.json"
+    outputs = {k: run / "results" / "paper" / "tables" / v for k, v in OUTPUTS.items()}
+    settings = EvalSettings(inputs=INPUTS, targets=TARGETS, methods=["GL"], folds=CONVENTION_FOLDS, device="cpu")
+    summary = evaluate(seg, folds, None, artifacts, outputs, settings, log=lambda m: None)
+    return run, outputs, summary
+
+
+def test_tables_report_the_segment_mean_convention_beside_the_pooled_one(gl_run, cohort):
+    from ecgrecon.data.datasets import read_leads, read_segment_meta
+    from ecgrecon.signal.metrics import lead_metrics, reassemble
+
+    seg_path, _ = cohort
+    _, outputs, summary = gl_run
+    table = pd.read_csv(outputs["segment_csv"])
+    assert {"rmse", "rmse_seg", "r2", "r2_seg", "n_constant_target"} <= set(table.columns)
+    official = table[table["fold"] == "official"].set_index(["variant", "lead"])
+    with h5py.File(outputs["predictions"]) as f, h5py.File(seg_path) as s:
+        seg_id = f["official/segments/seg_id"][...]
+        pred = f["official/segments/GL"][...]
+        truth = s["x"][...][seg_id][:, [6, 8, 9, 10, 11]]
+        rmeta, _ = read_segment_meta(seg_path, "records")
+        rows = pd.Index(rmeta["win_id"]).get_indexer(f["official/records/win_id"][...])
+        rec_windows = f["official/records/GL"][...]
+    for j, lead in enumerate(TARGETS):
+        want = lead_metrics(truth[:, j], pred[:, j])
+        for key in ("rmse", "rmse_seg", "r2", "r2_seg", "n_constant_target"):
+            assert official.loc[("GL", lead), key] == pytest.approx(want[key], rel=1e-12), (lead, key)
+        assert official.loc[("GL", lead), "rmse_seg"] < official.loc[("GL", lead), "rmse"]  # a different number
+        zero_seg = np.sqrt((truth[:, j].astype(np.float64) ** 2).mean(axis=-1)).mean()  # per-segment RMS, then the mean
+        assert official.loc[("zero", lead), "rmse_seg"] == pytest.approx(zero_seg, rel=1e-9)
+    for key in ("rmse_seg", "r2_seg"):
+        per_lead = official.loc[[("GL", lead) for lead in TARGETS], key]
+        assert official.loc[("GL", "Mean"), key] == pytest.approx(per_lead.mean(), rel=1e-12)
+        assert summary["GL"][key] == pytest.approx(official.loc[("GL", "Mean"), key], rel=1e-12)
+        cv = table[(table["variant"] == "GL") & (table["lead"] == "Mean")].set_index("fold")
+        assert cv.loc["cv_mean", key] == pytest.approx((cv.loc["cv0", key] + cv.loc["cv1", key]) / 2, rel=1e-12)
+    # Table II: the per-record mean (rmse_mean) beside one RMSE / R² pooled over all test-record samples
+    rec = pd.read_csv(outputs["record_csv"])
+    rec_off = rec[rec["fold"] == "official"].set_index(["variant", "lead"])
+    m = rmeta.iloc[rows].reset_index(drop=True)
+    rtruth = reassemble(read_leads(seg_path, TARGETS, rows, group="records"), m)
+    rpred = reassemble(rec_windows, m)
+    for j, lead in enumerate(TARGETS):
+        y = np.concatenate([rtruth[e][j] for e in sorted(rtruth)]).astype(np.float64)
+        p = np.concatenate([rpred[e][j] for e in sorted(rtruth)]).astype(np.float64)
+        assert rec_off.loc[("GL", lead), "rmse_pooled"] == pytest.approx(np.sqrt(((y - p) ** 2).mean()), rel=1e-9)
+        assert rec_off.loc[("GL", lead), "r2_pooled"] == pytest.approx(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum(), rel=1e-9)
+    assert {"rmse_pooled", "r2_pooled"} <= set(rec[rec["fold"] == "cv_sd"].dropna(axis=1).columns)
+    # the Markdown names both conventions plainly and shows the CSV values
+    md = outputs["segment_md"].read_text()
+    for label in ("RMSE pooled (mV) GL", "RMSE seg-mean (mV, authors') GL", "R² pooled GL", "R² seg-mean (authors') GL", "r seg-mean GL"):
+        assert md.count(label) == len(CONVENTION_FOLDS) + 1, label  # Table I of each fold and the CV mean ± sd table
+    v1 = official.loc[("GL", "V1")]
+    row = f"| V1 | {v1['rmse']:.3f} | {v1['rmse_seg']:.3f} | {v1['r2']:.3f} | {v1['r2_seg']:.3f} | {v1['pearson_seg']:.3f} |"
+    assert row in md and "Youssef & Singla" in md and "Headline" in md
+    rmd = outputs["record_md"].read_text()
+    assert "RMSE pooled (mV) GL | RMSE rec-mean (mV, ± 95 % CI) GL | R² pooled GL | R² rec-mean (± 95 % CI) GL" in rmd
+
+
+def test_results_page_names_both_conventions_and_the_papers(gl_run, tmp_path):
+    from ecgrecon.evaluation import results_doc
+
+    run, outputs, _ = gl_run
+    out = tmp_path / "results.md"
+    assert results_doc.main(["--run", f"gl={run}", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "**Two metric conventions.**" in text and "uses the seg-mean convention" in text and "Youssef & Singla" in text
+    assert "| method | RMSE pooled (mV) | R² pooled | RMSE seg-mean (mV, authors') | R² seg-mean (authors') | r seg-mean |" in text
+    gl = pd.read_csv(outputs["segment_csv"]).set_index(["fold", "variant", "lead"]).loc[("official", "GL", "Mean")]
+    assert f"| GL | {gl['rmse']:.3f} | {gl['r2']:.3f} | {gl['rmse_seg']:.3f} | {gl['r2_seg']:.3f} | {gl['pearson_seg']:.3f} |" in text
+    # a run whose tables predate the seg-mean columns still renders (n/a)
+    old = tmp_path / "old_run"
+    (old / "results" / "paper" / "tables").mkdir(parents=True)
+    pd.read_csv(outputs["segment_csv"]).drop(columns=["rmse_seg", "r2_seg", "n_constant_target"]).to_csv(
+        old / "results" / "paper" / "tables" / "segment_metrics.csv", index=False
+    )
+    text = results_doc.write({"old": old}, tmp_path / "old.md")
+    assert f"| GL | {gl['rmse']:.3f} | {gl['r2']:.3f} | n/a | n/a | {gl['pearson_seg']:.3f} | - | - |" in text

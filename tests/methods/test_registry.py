@@ -8,8 +8,12 @@ from ecgrecon.tasks import TaskError, parse_task
 
 
 def test_built_in_methods_in_table_order_with_what_they_need():
-    assert registry.names() == ["GL", "C", "Ch", "ChA", "PCM"]
-    assert registry.names("decoder") == ["C", "Ch", "ChA"]
+    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM"]
+    assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper"]
+    ch, chp = registry.get("Ch"), registry.get("Chpaper")
+    assert (ch.design, ch.decoder_section, ch.encoder_section) == ("ours", "decoder", "encoder")
+    assert (chp.design, chp.decoder_section, chp.encoder_section) == ("paper", "decoder_paper", "encoder_paper")
+    assert chp.uses_h and chp.raw_inputs and not chp.exportable and chp.compare_to == "Cpaper"
     cha = registry.get("ChA")
     assert cha.uses_h and cha.raw_inputs and cha.anchor == "GL" and cha.exportable and cha.display == "ChA"
     assert not registry.get("C").uses_h and registry.get("PCM").calibration and registry.get("PCM").kind == "calibrated"
@@ -23,9 +27,11 @@ def test_a_second_declaration_or_a_bad_one_is_refused():
         registry.register(Method("RF", "RF", "trees", "forest", "a random forest"))
     with pytest.raises(ValueError, match="anchor 'nothing' is not a registered method"):
         registry.register(Method("X1", "X1", "anchored deep", "decoder", "x", anchor="nothing"))
+    with pytest.raises(ValueError, match="unknown design 'theirs'"):
+        registry.register(Method("X3", "X3", "discriminative deep", "decoder", "x", design="theirs"))
     with pytest.raises(ValueError, match="unknown corruptions"):
         registry.register(Method("X2", "X2", "population linear", "linear", "x", corruptions=("none", "fog")))
-    assert not {"RF", "X1", "X2"} & set(registry.REGISTRY)
+    assert not {"RF", "X1", "X2", "X3"} & set(registry.REGISTRY)
     with pytest.raises(KeyError, match="unknown method 'nope'"):
         registry.get("nope")
 

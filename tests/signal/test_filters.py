@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+import scipy.signal as ss
 
 from ecgrecon.signal.filters import (
     bandpass,
@@ -128,3 +129,41 @@ def test_remove_baseline_removes_slow_wander_keeps_spikes():
     wander = 0.8 * np.sin(2 * np.pi * 0.15 * t) + 0.3 * t
     y = remove_baseline((spikes + wander)[None, None].astype(np.float32), fs, 0.6)[0, 0]
     assert np.abs(y - spikes)[50:950].max() < 0.03
+
+
+def test_ba_form_is_the_authors_filtfilt_and_agrees_with_sos_up_to_rounding():
+    rng = np.random.default_rng(4)
+    fs, lo, hi = 100.0, 0.5, 45.0
+    x = rng.standard_normal((2, 12, 1000)).cumsum(axis=-1) * 0.05 + rng.standard_normal((2, 12, 1000))
+    b, a = ss.butter(4, [lo, hi], btype="band", fs=fs)
+    got = bandpass(x, fs, lo, hi, 4, form="ba")
+    np.testing.assert_array_equal(got, ss.filtfilt(b, a, x, axis=-1, padlen=3 * max(len(a), len(b))))
+    # the authors' own call: normalised edges, (samples, leads) per record, time on axis 0
+    bn, an = ss.butter(4, [lo / (fs / 2), hi / (fs / 2)], btype="band")
+    theirs = np.stack([ss.filtfilt(bn, an, rec.T, axis=0, padlen=3 * max(len(an), len(bn))).T for rec in x])
+    np.testing.assert_allclose(got, theirs, rtol=0, atol=1e-9)
+    # sosfiltfilt pads by the same 3 * (2 * sections + 1) = 3 * len(a) samples with the same odd
+    # extension and steady-state start, so the two forms differ by rounding only, edges included
+    sos = bandpass(x, fs, lo, hi, 4)
+    assert 0 < np.abs(got - sos).max() < 1e-8 and np.abs(got - sos)[..., :30].max() < 1e-8
+    # ... until the (b, a) polynomial of an order-4 band-pass loses precision (0.5 Hz at 1 kHz)
+    x1k = rng.standard_normal((1, 12, 10000))
+    assert np.abs(bandpass(x1k, 1000.0, lo, hi, 4, form="ba") - bandpass(x1k, 1000.0, lo, hi, 4)).max() > 1e-3
+    with pytest.raises(ValueError, match="unknown band-pass form 'zpk'"):
+        bandpass(x, fs, lo, hi, 4, form="zpk")
+
+
+def test_zero_median_edges_equal_medfilt_per_lead_and_differ_from_replicate_only_at_the_edges():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(1.0, 3.0, (3, 12, 1000)).astype(np.float32)  # all positive: zero padding pulls the edge medians down
+    zero = moving_median(x, 61, "zero")
+    ref = np.stack([[ss.medfilt(lead, 61) for lead in rec] for rec in x])
+    assert ref.dtype == np.float32
+    np.testing.assert_array_equal(zero, ref)
+    rep = moving_median(x, 61)
+    np.testing.assert_array_equal(zero[..., 30:-30], rep[..., 30:-30])  # same windows away from the ends
+    for edge, end in ((slice(0, 30), 0), (slice(-30, None), -1)):  # zeros instead of the end sample: never above, mostly below
+        assert (zero[..., edge] <= rep[..., edge]).all() and (zero[..., end] < rep[..., end]).mean() > 0.9
+    np.testing.assert_array_equal(remove_baseline(x, 100.0, 0.6, "zero"), x - ref)
+    with pytest.raises(ValueError, match="unknown median edges 'mirror'"):
+        moving_median(x, 61, "mirror")

@@ -5,7 +5,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ecgrecon.signal.metrics import affinity_matrix, knn_neighbours, lead_metrics, mean_ci, reassemble, record_lead_metrics
+from ecgrecon.signal.metrics import (
+    METRICS,
+    affinity_matrix,
+    knn_neighbours,
+    lead_metrics,
+    mean_ci,
+    pooled_rmse_r2,
+    reassemble,
+    record_lead_metrics,
+)
 
 
 def test_lead_metrics_on_known_cases():
@@ -25,6 +34,62 @@ def test_lead_metrics_on_known_cases():
     assert shifted["pearson_seg"] == pytest.approx(1) and shifted["pearson_pooled"] < 0.5
     flat = lead_metrics(y[:2], np.zeros((2, 50)))
     assert flat["n_pearson_undefined"] == 2 and np.isnan(flat["pearson_seg"])
+
+
+def _by_hand(y, p):
+    """Per-segment RMSE and sklearn-style R² (force_finite) of one segment, in plain python."""
+    n = len(y)
+    sse = sum((a - b) ** 2 for a, b in zip(y, p))
+    mean = sum(y) / n
+    sst = sum((a - mean) ** 2 for a in y)
+    r2 = (1.0 if sse == 0 else 0.0) if sst == 0 else 1.0 - sse / sst
+    return (sse / n) ** 0.5, r2
+
+
+def test_segment_mean_rmse_and_r2_follow_the_authors_convention():
+    # two segments of different scale: a small one around 0 and a large one on an offset of 10 mV.
+    y = [[0.0, 1.0, 0.0, -1.0, 0.5, -0.5], [10.0, 14.0, 10.0, 6.0, 12.0, 8.0]]
+    p = [[0.1, 0.6, -0.1, -0.7, 0.5, -0.2], [11.0, 12.0, 10.0, 8.0, 11.0, 9.0]]
+    hand = [_by_hand(a, b) for a, b in zip(y, p)]
+    m = lead_metrics(np.array(y), np.array(p))
+    assert m["rmse_seg"] == pytest.approx((hand[0][0] + hand[1][0]) / 2, rel=1e-12)
+    assert m["r2_seg"] == pytest.approx((hand[0][1] + hand[1][1]) / 2, rel=1e-12)
+    assert m["n_constant_target"] == 0
+    # the pooled values are a different metric: one RMSE / R² over all 12 samples, SST around the pooled mean.
+    flat_y, flat_p = y[0] + y[1], p[0] + p[1]
+    sse = sum((a - b) ** 2 for a, b in zip(flat_y, flat_p))
+    mean = sum(flat_y) / len(flat_y)
+    assert m["rmse"] == pytest.approx((sse / 12) ** 0.5, rel=1e-12)
+    assert m["r2"] == pytest.approx(1 - sse / sum((a - mean) ** 2 for a in flat_y), rel=1e-12)
+    assert m["rmse_seg"] < m["rmse"] and m["r2_seg"] < m["r2"]  # offsets between segments inflate the pooled SST
+    assert {"rmse_seg", "r2_seg"} <= set(METRICS) and set(METRICS) <= set(m)
+
+
+def test_a_constant_target_segment_scores_like_sklearn_force_finite_and_is_counted():
+    wave = [0.0, 1.0, 0.0, -1.0, 0.5, -0.5]
+    guess = [0.1, 0.6, -0.1, -0.7, 0.5, -0.2]
+    flat = [0.3] * 6  # a constant target (0.3 is not exact in binary: its float mean need not be either)
+    r2_wave = _by_hand(wave, guess)[1]
+    exact = lead_metrics(np.array([wave, flat]), np.array([guess, flat]))
+    assert exact["r2_seg"] == pytest.approx((r2_wave + 1.0) / 2, rel=1e-12)  # exact prediction: 1.0
+    assert exact["n_constant_target"] == 1 and exact["n_pearson_undefined"] == 1
+    missed = lead_metrics(np.array([wave, flat]), np.array([guess, [0.3, 0.3, 0.3, 0.3, 0.3, 0.4]]))
+    assert missed["r2_seg"] == pytest.approx((r2_wave + 0.0) / 2, rel=1e-12)  # else 0.0, not -inf
+    assert missed["rmse_seg"] == pytest.approx((_by_hand(wave, guess)[0] + (0.01 / 6) ** 0.5) / 2, rel=1e-9)
+    assert missed["n_constant_target"] == 1
+    only_flat = lead_metrics(np.array([flat, flat]), np.array([flat, [0.0] * 6]))
+    assert only_flat["r2_seg"] == 0.5 and only_flat["n_constant_target"] == 2
+    with np.errstate(invalid="ignore"):  # a NaN segment: its R² is not finite and left out of the mean, as the authors do
+        nan_seg = lead_metrics(np.array([wave, [np.nan] * 6]), np.array([guess, flat]))
+    assert nan_seg["r2_seg"] == pytest.approx(r2_wave, rel=1e-12)
+
+
+def test_pooled_record_metrics_concatenate_the_records():
+    ys, ps = [np.array([0.0, 1.0, 2.0]), np.array([5.0, 5.0])], [np.array([0.0, 1.0, 1.0]), np.array([4.0, 5.0])]
+    rmse, r2 = pooled_rmse_r2(ys, ps)
+    y = np.concatenate(ys)  # SSE by hand: (2 - 1)^2 + (5 - 4)^2 = 2 over 5 samples
+    assert rmse == pytest.approx(np.sqrt(2 / 5)) and r2 == pytest.approx(1 - 2 / ((y - y.mean()) ** 2).sum())
+    assert np.isnan(pooled_rmse_r2([], [])[0])
 
 
 def test_reassemble_rebuilds_the_record_with_the_tail_window():

@@ -23,6 +23,8 @@ def test_default_and_shipped_configs_validate():
         ({"qc": {"percentile": [1, 99]}}, "percentile"),  # typo'd key
         ({"unknown_section": 1}, "unknown_section"),
         ({"qc": {"percentiles": [0.1, 140]}}, "140"),
+        ({"clean": {"filter_form": "zpk"}}, "zpk"),
+        ({"qc": {"max_bad_leads": 12}}, "max_bad_leads"),
         ({"dataset": "mitbih"}, "mitbih"),
     ],
 )
@@ -32,6 +34,26 @@ def test_bad_config_fails_at_start_naming_the_key(tmp_path, override, needle):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "validat" in out.lower() and needle in out, out[-3000:]
+
+
+@pytest.mark.parametrize(
+    "section, key, bad",
+    [
+        ("clean", "filter_form", "zpk"),
+        ("clean", "median_edges", "mirror"),
+        ("qc", "statistic", "range"),
+        ("qc", "max_bad_leads", 12),
+        ("qc", "max_bad_leads", -1),
+        ("qc", "max_bad_leads", 1.5),
+    ],
+)
+def test_schema_rejects_a_bad_value_or_absence_of_each_cleaning_and_qc_choice(section, key, bad):
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    with pytest.raises(jsonschema.ValidationError) as info:
+        jsonschema.validate({**base, section: {**base[section], key: bad}}, SCHEMA)
+    assert list(info.value.absolute_path) == [section, key]
+    with pytest.raises(jsonschema.ValidationError, match=f"'{key}' is a required property"):
+        jsonschema.validate({**base, section: {k: v for k, v in base[section].items() if k != key}}, SCHEMA)
 
 
 def test_default_dag_dry_run_lists_every_stage(tmp_path):
@@ -81,6 +103,6 @@ def test_every_method_named_by_a_shipped_config_is_registered():
 
     tasks = parse_tasks(yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"])
     assert set(tasks) == {"paper", "lead_i"}
-    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "PCM")
+    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM")
     assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
     assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM"}

@@ -70,6 +70,17 @@ def test_filter_change_reruns_clean_but_not_the_cohort(tiny_run):
     work, _, sf = tiny_run
     cfg = _changed(work, "bp.yaml", clean={"bandpass_hz": [0.7, 40.0]})
     assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == DATA_RULES - {"synthesize"}
+    for key, value in (("filter_form", "ba"), ("median_edges", "zero")):
+        cfg = _changed(work, f"{key}.yaml", clean={key: value})
+        assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == DATA_RULES - {"synthesize"}, key
+
+
+def test_qc_statistic_reruns_qc_and_segment_and_max_bad_leads_only_segment(tiny_run):
+    work, _, sf = tiny_run
+    cfg = _changed(work, "stat.yaml", qc={"statistic": "max_abs"})
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == {"qc_stats", "segment"}
+    cfg = _changed(work, "bad.yaml", qc={"max_bad_leads": 3})
+    assert set(scheduled_rules(work, cfg, *_data_targets(), snakefile=sf)) == {"segment"}
 
 
 def test_seed_change_regenerates_everything(tiny_run):

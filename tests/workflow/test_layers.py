@@ -74,7 +74,8 @@ def test_every_module_sits_in_a_concern_package():
 
 def test_one_band_pass_and_one_r_peak_detector():
     """Butterworth filters are designed in ecgrecon.signal.filters only; the numpy R-peak detector is defined
-    once (ecgrecon.signal.measures), beside its batched torch twin for the encoder's views (learn.views)."""
+    once (ecgrecon.signal.measures), beside its batched torch twin for the encoder's views (learn.views) and the
+    authors' peak rule that their encoder's views must use (learn.paper, the faithful design)."""
     butter, peaks = set(), {}
     for path in PKG.rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -84,7 +85,8 @@ def test_one_band_pass_and_one_r_peak_detector():
             if isinstance(node, ast.FunctionDef) and ("peak" in node.name and "r" in node.name.split("_")):
                 peaks.setdefault(node.name, []).append(module_of(path))
     assert butter == {"ecgrecon.signal.filters"}, butter
-    assert set(peaks) == {"detect_r_peaks"}, peaks
+    assert set(peaks) == {"detect_r_peaks", "authors_r_peaks"}, peaks
+    assert peaks["authors_r_peaks"] == ["ecgrecon.learn.paper"], peaks
     assert sorted(peaks["detect_r_peaks"]) == ["ecgrecon.learn.views", "ecgrecon.signal.measures"], peaks
 
 

@@ -28,7 +28,8 @@ def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
     ):
         assert (work / "results/paper/tables" / name).stat().st_size > 0
     seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv")
-    assert set(seg["lead"]) == {"V4", "Mean"} and set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "zero", "train_mean"}
+    assert set(seg["lead"]) == {"V4", "Mean"}
+    assert set(seg["variant"]) == {"GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "zero", "train_mean"}
     with h5py.File(work / "results/encoders/I-II-V2/reps.h5") as f, h5py.File(work / "results/segments/segments.h5") as s:
         assert f["h"].shape == (s["x"].shape[0], 16) and f["records/h"].shape[0] == s["records/x"].shape[0]
         assert set(f["norm"]) == {"official", "cv0", "cv1", "cv2"}
@@ -43,6 +44,10 @@ def test_full_run_writes_every_output_log_and_benchmark(tiny_learning_run):
         "train_decoder/paper/C_official_V4",
         "train_decoder/paper/Ch_official_V4",
         "train_decoder/paper/ChA_official_V4",
+        "train_encoder/I-II-V2_paper",
+        "extract_reps/I-II-V2_paper",
+        "train_decoder/paper/Cpaper_official_V4",
+        "train_decoder/paper/Chpaper_official_V4",
     ]
     for name in logs:
         assert (work / "logs" / f"{name}.log").stat().st_size > 0, name
@@ -65,7 +70,35 @@ def test_tiling_change_reruns_reps_not_the_encoder(tiny_learning_run):
 def test_decoder_change_reruns_all_decoders_not_the_encoder(tiny_learning_run):
     work = tiny_learning_run
     jobs = scheduled_rules(work, _cfg(work, "lr.yaml", decoder={"lr": 0.01}), *LEARNING)
-    assert jobs == {"train_decoder": 3, "evaluate": 1}, jobs
+    assert jobs == {"train_decoder": 3, "evaluate": 1}, jobs  # C, Ch, ChA; not the authors' Cpaper, Chpaper
+
+
+def test_authors_decoder_change_reruns_only_their_decoders(tiny_learning_run):
+    work = tiny_learning_run
+    jobs = scheduled_rules(work, _cfg(work, "plr.yaml", decoder_paper={"lr": 0.01}), *LEARNING)
+    assert jobs == {"train_decoder": 2, "evaluate": 1}, jobs  # Cpaper, Chpaper
+
+
+def test_authors_encoder_change_reruns_their_encoder_chain_only(tiny_learning_run):
+    work = tiny_learning_run
+    jobs = scheduled_rules(work, _cfg(work, "ptau.yaml", encoder_paper={"temperature": 0.2}), *LEARNING)
+    assert jobs == {"train_encoder_paper": 1, "extract_reps_paper": 1, "train_decoder": 1, "evaluate": 1}, jobs  # Chpaper
+
+
+def test_authors_methods_are_built_their_way(tiny_learning_run):
+    work = tiny_learning_run
+    enc = torch.load(work / "results/encoders/I-II-V2/paper/encoder.pt", weights_only=True)
+    assert enc["design"] == "paper" and enc["level"] == "code" and enc["embed_dim"] == 16  # 4 x width 4
+    with h5py.File(work / "results/encoders/I-II-V2/paper/reps.h5") as f:
+        assert f["h"].shape[1] == 16
+    for method, h_dim in (("Cpaper", 0), ("Chpaper", 16)):
+        ckpt = torch.load(work / f"results/paper/decoders/{method}/official/V4.pt", weights_only=True)
+        assert ckpt["arch"] == {"design": "paper", "width": 8, "h_branch": "length1", "x_norm": "segment"}
+        assert ckpt["h_dim"] == h_dim
+        curve = pd.read_csv(work / f"results/paper/decoders/{method}/official/V4_val.csv")
+        np.testing.assert_allclose(curve["val_loss"], curve["val_rmse_mv"] ** 2, rtol=1e-6)  # selected on the MSE
+    md = (work / "results/paper/tables/segment_metrics.md").read_text()
+    assert "C-paper" in md and "C-h-paper" in md
 
 
 def test_evaluation_setting_reruns_evaluation_only(tiny_learning_run):
@@ -77,13 +110,13 @@ def test_evaluation_setting_reruns_evaluation_only(tiny_learning_run):
 def test_adding_a_cv_fold_trains_only_its_decoders(tiny_learning_run):
     work = tiny_learning_run
     jobs = scheduled_rules(work, _cfg(work, "cv.yaml", evaluation={"folds": ["official", "cv0"]}), *LEARNING)
-    assert jobs == {"train_decoder": 3, "fit_linear": 1, "evaluate": 1}, jobs
+    assert jobs == {"train_decoder": 5, "fit_linear": 1, "evaluate": 1}, jobs
 
 
 def test_gl_change_refits_gl_and_its_anchored_decoder_only(tiny_learning_run):
     work = tiny_learning_run
     jobs = scheduled_rules(work, _cfg(work, "gl.yaml", gl={"context": 1}), *LEARNING)
-    assert jobs == {"fit_linear": 1, "train_decoder": 1, "evaluate": 1}, jobs  # ChA is anchored on GL; C, Ch stay
+    assert jobs == {"fit_linear": 1, "train_decoder": 1, "evaluate": 1}, jobs  # ChA is anchored on GL; C, Ch, Cpaper, Chpaper stay
 
 
 # ---- the task axis: adding or removing a task never reruns another task's jobs ------------------------
@@ -150,7 +183,7 @@ register(Method(name="GL5", display="GL (+-5)", family="population linear", kind
 def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_learning_run, tmp_path):
     work = _copy_run(tiny_learning_run, tmp_path / "work")
     (tmp_path / "ridge5.py").write_text(PLUGIN)
-    methods = ["GL", "GL5", "C", "Ch", "ChA"]
+    methods = ["GL", "GL5", "C", "Ch", "ChA", "Cpaper", "Chpaper"]
     cfg = _cfg(work, "plugin.yaml", method_plugins=[str(tmp_path / "ridge5.py")], tasks={"paper": {**PAPER, "methods": methods}})
     assert scheduled_rules(work, cfg, *LEARNING) == {"fit_linear": 1, "evaluate": 1}  # nothing else reruns
     snakemake(work, *LEARNING, configfile=cfg)
