@@ -34,6 +34,9 @@ use rule extract_reps as extract_reps_paper with:
         encoder="results/encoders/{inputs}/paper/encoder.pt",
     output:
         h5="results/encoders/{inputs}/paper/reps.h5",
+    params:
+        tile=False,  # the authors' h is per segment (encoder.tile_reps is a setting of our design)
+        device=config["device"],
     log:
         "logs/extract_reps/{inputs}_paper.log",
     benchmark:

@@ -275,25 +275,34 @@ def _table_methods(table: pd.DataFrame, s: EvalSettings) -> list[str]:
     return [v for v in s.methods if v in present]
 
 
+def _metric_blocks(metrics, names: list[str], leads: list[str], cell, extra=None) -> str:
+    """One small table per metric (bold metric label, rows = leads, columns = methods, then ``extra``: a list of
+    (column title, f(metric, lead) -> str)), so that many methods stay readable."""
+    extra = extra or []
+    blocks = []
+    for metric in metrics:
+        header = ["lead"] + [NAME(v) for v in names] + [title for title, _ in extra]
+        rows = [
+            [f"**{lead}**" if lead == "Mean" else lead] + [cell(v, lead, metric) for v in names] + [f(metric, lead) for _, f in extra]
+            for lead in leads
+        ]
+        blocks.append(f"**{LABELS.get(metric, metric)}**\n\n" + _md_table(header, rows))
+    return "\n\n".join(blocks)
+
+
 def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
-    """Table I: rows leads + Mean; per method RMSE pooled and seg-mean, R² pooled and seg-mean, Pearson r
-    (seg-mean) (:data:`LABELS`), and the Δ % of each method over the one it is compared with in the
-    registry (``compare_to``: C-h over C)."""
+    """Table I: one block per metric (:data:`TABLE1_METRICS`: RMSE pooled and seg-mean, R² pooled and seg-mean,
+    Pearson r seg-mean; labels :data:`LABELS`), rows leads + Mean, a column per method, and the Δ % of each
+    method over the one it is compared with in the registry (``compare_to``: C-h over C)."""
     t = seg[seg["fold"] == fold].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == fold], s)
-    leads = list(s.scored) + ["Mean"]
     pairs = _delta_pairs(names)
-    deltas = ["Δ %"] if len(pairs) == 1 else [f"Δ % {NAME(b)} vs {NAME(a)}" for a, b in pairs]
-    header, rows = ["lead"], []
-    for metric in TABLE1_METRICS:
-        header += [f"{LABELS[metric]} {NAME(v)}" for v in names] + deltas
-    for lead in leads:
-        row = [f"**{lead}**" if lead == "Mean" else lead]
-        for metric in TABLE1_METRICS:
-            row += [_fmt(t.loc[(v, lead), metric]) for v in names]
-            row += [_delta(t.loc[(a, lead), metric], t.loc[(b, lead), metric]) for a, b in pairs]
-        rows.append(row)
-    return _md_table(header, rows)
+    titles = ["Δ %"] if len(pairs) == 1 else [f"Δ % {NAME(b)} vs {NAME(a)}" for a, b in pairs]
+    extra = [
+        (title, lambda metric, lead, a=a, b=b: _delta(t.loc[(a, lead), metric], t.loc[(b, lead), metric]))
+        for title, (a, b) in zip(titles, pairs)
+    ]
+    return _metric_blocks(TABLE1_METRICS, names, list(s.scored) + ["Mean"], lambda v, lead, k: _fmt(t.loc[(v, lead), k]), extra)
 
 
 def _delta_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -616,9 +625,6 @@ def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     mean = seg[seg["fold"] == "cv_mean"].set_index(["variant", "lead"])
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
-    header = ["lead"] + [f"{LABELS.get(k, k)} {NAME(v)}" for k in metrics for v in names]
-    rows = [
-        [lead] + [f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}" for k in metrics for v in names]
-        for lead in list(s.scored) + ["Mean"]
-    ]
-    return _md_table(header, rows)
+    return _metric_blocks(
+        metrics, names, list(s.scored) + ["Mean"], lambda v, lead, k: f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}"
+    )
