@@ -43,7 +43,7 @@ BUNDLE_VERSION = 1
 CLEAN_KEYS = ("fs", "notch_hz", "bandpass_hz", "filter_order", "filter_form", "median_window_s", "median_edges")
 LEGACY_CLEAN = {"filter_form": "sos", "median_edges": "replicate"}
 """How bundles exported before these clean keys existed were cleaned (read_bundle fills them in)."""
-SEGMENT_METRICS = ("rmse", "r2", "pearson_seg", "pearson_pooled", "mae")
+SEGMENT_METRICS = ("rmse", "rmse_seg", "r2", "r2_seg", "pearson_seg", "pearson_pooled", "mae")  # pooled and seg-mean (authors')
 RECORD_METRICS = ("rmse_mean", "rmse_ci95", "r2_mean", "r2_ci95", "pearson_mean", "pearson_ci95")
 META_KEYS = (
     "ecgrecon_version",

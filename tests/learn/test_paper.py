@@ -201,3 +201,19 @@ def test_knn_accuracy_on_separable_points():
     yt = np.array([0, 0, 0, 1, 1, 1])
     assert paper.knn_accuracy(zt, yt, torch.tensor([[0.05, 0.05], [5.05, 5.0]]), np.array([0, 1]), k=3) == 1.0
     assert paper.knn_accuracy(zt, yt, torch.tensor([[0.05, 0.05], [5.05, 5.0]]), np.array([1, 1]), k=3) == 0.5
+
+
+def test_repaired_options_train_and_rebuild_from_their_checkpoint_arch(tmp_path):
+    from ecgrecon.learn.train_decoder import model_arch
+
+    cfg = {**section("decoder_paper"), "width": 8, "max_epochs": 1, "batch_size": 32, "h_branch": "tiled", "x_norm": "train"}
+    data = _decoder_data()
+    model, _ = fit_decoder(data, variant="Chpaper", cfg=cfg, seed=0, key=("official", "V1"), device="cpu", state_path=tmp_path / "s.pt")
+    x = torch.from_numpy(data.x_val)
+    np.testing.assert_allclose(model.x_mean.numpy(), data.x_train.mean(axis=(0, 2)), atol=1e-5)  # train statistics, not val
+    arch = model_arch(model)
+    assert arch == {"design": "paper", "width": 8, "h_branch": "tiled", "x_norm": "train"}
+    again = build_decoder("Chpaper", 3, 16, arch)
+    again.load_state_dict(model.state_dict())
+    h = torch.from_numpy(data.h_val)
+    torch.testing.assert_close(again.eval()(x, h), model(x, h))

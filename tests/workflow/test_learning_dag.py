@@ -213,6 +213,11 @@ def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path
     lead_i = pd.read_csv(work / "results/lead_i/tables/segment_metrics.csv").set_index(["variant", "lead"])
     gl_a, gl_b = paper.loc[("GL", "V4"), "rmse"], lead_i.loc[("GL", "V4"), "rmse"]  # V4: the lead both reconstruct
     assert f"GL {gl_a:.3f} -> {gl_b:.3f} mV" in text and "**`lead_i` vs `paper`**" in text
+    # the authors' design beside ours, from the same table, with each design's training budget
+    mean = paper.xs("V4", level="lead")
+    assert "**The authors' design vs our redesign** (`paper`" in text
+    row = f"| C-h-paper | C-h | {mean.loc['Chpaper', 'rmse']:.3f} vs {mean.loc['Ch', 'rmse']:.3f} |"
+    assert row in text and "1 epoch (best 1) vs 1 epoch (best 1)" in text and "Reading: the two designs differ" in text
     assert "do not edit by hand" in text
 
 
