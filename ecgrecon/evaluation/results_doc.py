@@ -181,11 +181,11 @@ def _reading(mean: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[str]:
     r2 = [mean.loc[m, "r2"] - mean.loc[m, "r2_seg"] for m in methods]
     return [
         f"Reading: the two designs differ by at most {100 * max(design):.1f} % in pooled RMSE, while the metric convention "
-        f"moves every method's RMSE by {100 * min(conv):.0f}-{100 * max(conv):.0f} % (seg-mean below pooled) and its R² "
-        f"by {min(r2):.2f}-{max(r2):.2f} (seg-mean below pooled: the variance around a segment's own mean is small, so the "
-        "same error costs more R²). On these data the design is not what separates these numbers from the paper's "
-        "0.082 mV / 0.749; the data (synthetic, or a few hundred real records instead of PTB-XL) and the training "
-        "budget (last column) are the candidates, and only the seg-mean columns are comparable with the paper at all."
+        f"moves every method's RMSE by {100 * min(conv):.0f}-{100 * max(conv):.0f} % (seg-mean below pooled) and its R² by "
+        f"{min(r2):+.2f} to {max(r2):+.2f} (pooled minus seg-mean; the variance around a segment's own mean is smaller "
+        "than around the pooled mean, so the same error usually costs more R²). Compare with the paper's 0.082 mV / 0.749 "
+        "only in the seg-mean columns, and mind that these data are not PTB-XL (synthetic, or a few hundred real "
+        "records) and that the two designs' training budgets differ (last column)."
     ]
 
 

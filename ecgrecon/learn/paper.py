@@ -35,7 +35,8 @@ an option:
   between the leads). ``train``: the per-lead train statistics of the input leads it meant to apply.
 - ``encoder_paper.checkpoint: released``: the k-NN probe that is meant to pick the checkpoint runs with
   the model in training mode on batches of one segment, so the projection head's BatchNorm raises,
-  the exception is swallowed and the epoch with the lowest training loss is kept. Before it raises,
+  the exception is swallowed and the epoch with the lowest training loss is kept (their code saves no
+  checkpoint at all when no epoch's loss falls below 1.0; we keep the lowest then). Before it raises,
   the probe's forward pass has updated the running BatchNorm statistics of the backbone with that one
   segment (every 5th epoch); reproduced. ``knn_probe``: the probe as meant (eval mode; a 5-nearest-
   neighbour classifier of the segments' first code, fitted on train z, scored on the validation split:
