@@ -109,9 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     a = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in a.config or [ROOT / "config.yaml"]:
-        _merge(cfg, yaml.safe_load(Path(path).read_text()))
+    cfg = load_configs(a.config or [ROOT / "config.yaml"])
     set_threads(a.threads)
     task = cfg["tasks"][a.task]
     variants = (
@@ -190,6 +188,14 @@ def main(argv=None) -> int:
     _plot(summary, a.out / "decoder_width.png")
     print(summary.to_string(index=False))
     return 0
+
+
+def load_configs(paths) -> dict:
+    """The config files ``paths`` merged in order, nested sections key by key (as Snakemake merges --configfile)."""
+    cfg: dict = {}
+    for path in paths:
+        _merge(cfg, yaml.safe_load(Path(path).read_text()))
+    return cfg
 
 
 def _merge(into: dict, new: dict) -> None:

@@ -12,13 +12,15 @@ and per epoch. Writes {out}.csv and {out}.md; the ratio column is authors' / our
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decoder_width import load_configs  # noqa: E402  (this folder)
 from ecgrecon import methods as registry
 from ecgrecon.io.atomic import write_csv
 from ecgrecon.learn import paper
@@ -27,14 +29,6 @@ from ecgrecon.learn.fitloop import step
 from ecgrecon.learn.models import build_decoder, build_encoder, count_params
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _merge(a: dict, b: dict) -> None:
-    for k, v in (b or {}).items():
-        if isinstance(v, dict) and isinstance(a.get(k), dict):
-            _merge(a[k], v)
-        else:
-            a[k] = v
 
 
 def _timed(fn, reps: int) -> float:
@@ -150,9 +144,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=6)
     ap.add_argument("--out", type=Path, default=ROOT / "results/bench/paper_design")
     a = ap.parse_args(argv)
-    cfg: dict = {}
-    for path in a.config or [ROOT / "config.yaml"]:
-        _merge(cfg, yaml.safe_load(Path(path).read_text()))
+    cfg = load_configs(a.config or [ROOT / "config.yaml"])
     set_threads(a.threads)
     n_in, window = len(cfg["tasks"][a.task]["inputs"]), int(cfg["segment"]["window"])
     pe = cfg["encoder_paper"]

@@ -46,16 +46,14 @@ an option:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from scipy.signal import find_peaks
 from torch import nn
 
 from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta, split_rows
-from ecgrecon.io.atomic import write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
-from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, step
 
 ENCODER_FOLD = "official"
 NORM_EPS = 1e-8  # the authors' epsilon in the input and h normalisation
@@ -361,16 +359,14 @@ def train_encoder(segments, folds, out_model, out_log, out_png, *, inputs, level
     """Train and write encoder.pt (``design: paper``), train_log.csv and the loss-curve PNG (rule train_encoder_paper).
 
     ``level``: the label level whose shared labels make positives (the authors: SCP codes, ``code``)."""
-    from ecgrecon.learn.curves import loss_curve
-    from ecgrecon.learn.models import count_params
+    from ecgrecon.learn.train_encoder import write_encoder
 
     data = load_encoder_data(segments, folds, inputs=inputs, level=level)
-    state = resume_path(out_model)
-    enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook)
-    ckpt = {
+    enc, head, result = fit_encoder(
+        data, cfg=cfg, seed=seed, device=device, state_path=resume_path(out_model), log=log, epoch_hook=epoch_hook
+    )
+    settings = {
         "design": "paper",
-        "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
-        "head": {k: v.detach().cpu() for k, v in head.state_dict().items()},
         "inputs": [str(i) for i in inputs],
         "classes": list(data["codes"]),
         "level": level,
@@ -380,19 +376,10 @@ def train_encoder(segments, folds, out_model, out_log, out_png, *, inputs, level
         "width": int(cfg["width"]),
         "depth": int(cfg["depth"]),
         "temperature": float(cfg["temperature"]),
-        "n_params": count_params(enc),
-        "n_params_head": count_params(head),
         "checkpoint": cfg["checkpoint"],
-        "best_epoch": int(result["best_epoch"]),
-        "best_val_loss": float(result["best_val"]),
-        "epochs_run": len(result["history"]),
-        "seed": int(seed),
     }
-    history = pd.DataFrame(result["history"])
-    write_csv(out_log, history)
-    loss_curve(history, out_png, title=f"paper encoder (tau={cfg['temperature']}; checkpoint: {cfg['checkpoint']})")
-    save_torch(out_model, ckpt)
-    state.unlink(missing_ok=True)
+    title = f"paper encoder (tau={cfg['temperature']}; checkpoint: {cfg['checkpoint']})"
+    ckpt = write_encoder(enc, head, result, settings, seed, out_model, out_log, out_png, title=title)
     log(f"paper encoder: {ckpt['n_params']} + {ckpt['n_params_head']} (head) parameters; best epoch {ckpt['best_epoch']}")
     return ckpt
 

@@ -136,14 +136,10 @@ def train_encoder(
     segments, folds, out_model, out_log, out_png, *, inputs, level, cfg, seed, device="auto", log=print, epoch_hook=None
 ) -> dict:
     """Train and write encoder.pt (best weights), train_log.csv and the loss-curve PNG."""
-    from ecgrecon.learn.curves import loss_curve
-
     data = load_encoder_data(segments, folds, inputs=inputs, level=level)
     state = resume_path(out_model)
     enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook)
-    ckpt = {
-        "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
-        "head": {k: v.detach().cpu() for k, v in head.state_dict().items()},
+    settings = {
         "inputs": [str(i) for i in inputs],
         "classes": list(data["classes"]),
         "level": level,
@@ -152,7 +148,25 @@ def train_encoder(
         "proj_dim": int(cfg["proj_dim"]),
         "width": int(cfg["width"]),
         "temperature": float(cfg["temperature"]),
+    }
+    ckpt = write_encoder(
+        enc, head, result, settings, seed, out_model, out_log, out_png, title=f"contrastive encoder (tau={cfg['temperature']})"
+    )
+    log(f"encoder: {ckpt['n_params']} parameters; best epoch {ckpt['best_epoch']} of {ckpt['epochs_run']}")
+    return ckpt
+
+
+def write_encoder(enc, head, result: dict, settings: dict, seed: int, out_model, out_log, out_png, *, title: str) -> dict:
+    """Write an encoder's outputs (shared by both designs): encoder.pt (best weights of encoder and head, ``settings``,
+    parameter counts, best epoch and loss), train_log.csv and the loss-curve PNG; then drop the resume state."""
+    from ecgrecon.learn.curves import loss_curve
+
+    ckpt = {
+        "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
+        "head": {k: v.detach().cpu() for k, v in head.state_dict().items()},
+        **settings,
         "n_params": count_params(enc),
+        "n_params_head": count_params(head),
         "best_epoch": int(result["best_epoch"]),
         "best_val_loss": float(result["best_val"]),
         "epochs_run": len(result["history"]),
@@ -160,10 +174,9 @@ def train_encoder(
     }
     history = pd.DataFrame(result["history"])
     write_csv(out_log, history)
-    loss_curve(history, out_png, title=f"contrastive encoder (tau={cfg['temperature']})")
+    loss_curve(history, out_png, title=title)
     save_torch(out_model, ckpt)
-    state.unlink(missing_ok=True)
-    log(f"encoder: {ckpt['n_params']} parameters; best epoch {ckpt['best_epoch']} of {ckpt['epochs_run']}")
+    resume_path(out_model).unlink(missing_ok=True)
     return ckpt
 
 

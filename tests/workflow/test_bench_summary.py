@@ -179,3 +179,15 @@ def test_peak_gemm_rate_is_a_rate_of_the_real_multiply():
 
     rate = bench_models.peak_gflops(torch.device("cpu"), n=256, repeats=3)
     assert 0.1 < rate < 1e4
+
+
+def test_paper_design_bench_writes_both_designs_with_the_authors_sizes(tmp_path):
+    import paper_design
+
+    assert paper_design.main(["--reps", "1", "--threads", "1", "--n-train", "1000", "--out", str(tmp_path / "pd")]) == 0
+    df = pd.read_csv(tmp_path / "pd.csv").set_index("what")
+    assert df.loc["decoder C-paper", "params"] == 123_649 and df.loc["decoder C-h-paper", "params"] == 238_593
+    assert set(df.loc["encoder + head", "design"]) == {"ours", "paper"}
+    assert (df["train_ms_per_segment"] > 0).all() and (df["infer_ms_per_segment"] > 0).all()
+    assert df.loc["decoder C-paper", "epoch_segments"] == 250  # config.yaml: decoder_paper.epoch_fraction 0.25 of 1,000
+    assert "C-h-paper / C-h: training per segment" in (tmp_path / "pd.md").read_text()
