@@ -135,6 +135,13 @@ def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, 
     rrows = np.flatnonzero(np.isin(rmeta["ecg_id"].to_numpy(), ids["test"])) if rmeta is not None else np.zeros(0, int)
     rsig = read_leads(segments, list(s.inputs) + s.scored, rrows, group="records") if len(rrows) else None
     r_raw = None if rsig is None else rsig[:, :n_in]
+
+    def h_of(path) -> tuple:
+        """Normalised h of the test segments and record windows from one encoder's reps.h5."""
+        rh = load_h(path, fold, rmeta["win_id"].to_numpy()[rrows], "records") if len(rrows) else None
+        return load_h(path, fold, meta["seg_id"].to_numpy()[rows]), rh
+
+    h, rh = h_of(reps) if s.uses_h else (None, None)
     data = registry.EvalData(
         fold=fold,
         inputs=[str(i) for i in s.inputs],
@@ -143,16 +150,10 @@ def _predict_fold(segments, folds_path, reps, artifacts, fold, s: EvalSettings, 
         x=zscore_segments(raw_in),
         r_raw=r_raw,
         rx=None if rsig is None else zscore_segments(r_raw),
-        h=load_h(reps, fold, meta["seg_id"].to_numpy()[rows]) if s.uses_h else None,
-        rh=load_h(reps, fold, rmeta["win_id"].to_numpy()[rrows], "records") if s.uses_h and len(rrows) else None,
+        h=h,
+        rh=rh,
         device=dev,
-        h_by={
-            section: (
-                load_h(path, fold, meta["seg_id"].to_numpy()[rows]),
-                load_h(path, fold, rmeta["win_id"].to_numpy()[rrows], "records") if len(rrows) else None,
-            )
-            for section, path in (reps_by or {}).items()
-        },
+        h_by={section: h_of(path) for section, path in (reps_by or {}).items()},
     )
     out = {
         "rows": rows,

@@ -209,18 +209,11 @@ class Budget:
         """From a config section (``max_epochs``, ``patience``, and ``lr_schedule`` unless given); a section whose
         schedule is ``plateau`` also gives ``plateau: {factor, patience}`` and ``min_delta``."""
         schedule = cfg["lr_schedule"] if lr_schedule is None else lr_schedule
-        budget = cls(int(cfg["max_epochs"]), int(cfg["patience"]), schedule)
+        plateau = {}
         if schedule == "plateau":
-            plateau = cfg["plateau"]
-            budget = cls(
-                budget.max_epochs,
-                budget.patience,
-                schedule,
-                plateau_factor=float(plateau["factor"]),
-                plateau_patience=int(plateau["patience"]),
-                min_delta=float(cfg["min_delta"]),
-            )
-        return budget
+            p = cfg["plateau"]
+            plateau = {"plateau_factor": float(p["factor"]), "plateau_patience": int(p["patience"]), "min_delta": float(cfg["min_delta"])}
+        return cls(int(cfg["max_epochs"]), int(cfg["patience"]), schedule, **plateau)
 
     def factor(self, epoch: int) -> float:
         return lr_factor(self.lr_schedule, epoch, self.max_epochs, self.warmup, self.floor)

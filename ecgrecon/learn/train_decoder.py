@@ -241,8 +241,9 @@ def fit_decoder(
         precision = _checked_bf16(
             model, [(t.xt[:bs], None if t.ht is None else t.ht[:bs]), (t.xv[:vb], None if t.hv is None else t.hv[:vb])], requested, log
         )
-    authors = isinstance(model, PaperDecoder)  # the authors' training adds clipping and selects on the MSE
-    s = _Step(model, opt, precision, w, dev, *((cfg["grad_clip"], cfg["select_on"]) if authors else ()))
+    # the authors' training clips the gradients and selects on the validation MSE; ours does neither
+    clip, select_on = (cfg["grad_clip"], cfg["select_on"]) if isinstance(model, PaperDecoder) else (None, "loss")
+    s = _Step(model, opt, precision, w, dev, clip, select_on)
     train_epoch = partial(_train_epoch, s=s, t=t, n_epoch=_epoch_size(cfg, len(t.xt)), bs=bs, seed=seed, key=key)
     validate = partial(_validate, s=s, t=t, vb=vb)
     fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
