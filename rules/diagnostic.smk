@@ -17,7 +17,7 @@ rule train_classifier:
         classifier=canonical(config["classifier"]),
         seed=config["seed"],
         device=config["device"],
-    threads: 2
+    threads: 1  # ecgrecon.learn.classifier.TRAIN_THREADS: its training is bit-stable only on one thread
     resources:
         mem_mb=4000,
         runtime=60,

@@ -29,7 +29,7 @@ from torch import nn
 
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
 from ecgrecon.io.atomic import write_json
-from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
+from ecgrecon.learn.device import derive_seed, intra_op_threads, resolve_device, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, resume_path, save_torch, step
 from ecgrecon.learn.models import conv_stack
 
@@ -164,13 +164,25 @@ def _check_records(x: np.ndarray, y: np.ndarray, what: str) -> None:
         raise ValueError(f"{what}: non-finite values in the records")
 
 
+TRAIN_THREADS = 1
+"""Intra-op threads of classifier training. With two threads its CPU results varied in the last bits with the
+machine's load (a local and a SLURM run of the same job, same thread count, differed; the cause inside torch
+was not isolated), and the differences grew into other checkpoints; on one thread they do not."""
+
+
 def train(
     x_train, y_train, x_val, y_val, *, cfg: dict | None = None, seed: int = 0, state_path, device: str = "auto", log=print
 ) -> tuple[SuperclassCNN, dict]:
-    """Train with early stopping on validation macro-AUC; returns the best model and a summary.
+    """Train with early stopping on validation macro-AUC on :data:`TRAIN_THREADS` threads (CPU); returns the best
+    model and a summary.
 
     The summary holds the per-class thresholds chosen on validation and the validation scores.
     """
+    with intra_op_threads(TRAIN_THREADS):
+        return _train(x_train, y_train, x_val, y_val, cfg=cfg, seed=seed, state_path=state_path, device=device, log=log)
+
+
+def _train(x_train, y_train, x_val, y_val, *, cfg, seed, state_path, device, log) -> tuple[SuperclassCNN, dict]:
     missing = [k for k in CFG_KEYS if k not in (cfg or {})]
     if missing:
         raise ValueError(f"classifier config lacks {missing} (the `classifier` section of config.yaml)")

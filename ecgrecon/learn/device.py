@@ -69,6 +69,17 @@ def set_threads(n: int) -> int:
     return n
 
 
+@contextlib.contextmanager
+def intra_op_threads(n: int):
+    """Run the block on ``n`` torch intra-op threads, then restore the caller's count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int, device: torch.device | None = None) -> None:
     """Seed python, numpy and torch; ask torch for deterministic kernels.
 

@@ -175,3 +175,24 @@ def test_a_partial_classifier_section_is_refused_naming_the_missing_keys(tmp_pat
             device="cpu",
             log=lambda s: None,
         )
+
+
+def test_training_does_not_depend_on_the_callers_thread_count_or_machine_load(tmp_path):
+    """Multi-threaded CPU training of this network gave load-dependent last bits (a local and a SLURM run of the same
+    job differed); the classifier trains on one intra-op thread, so 1 and 2 caller threads give identical weights."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 0.2, (96, 12, 1000)).astype(np.float32)
+    y = (rng.random((96, 5)) < 0.4).astype(np.float32)
+    kw = dict(cfg=section("classifier", max_epochs=1, patience=1), seed=3, device="cpu", log=lambda s: None)
+    before = torch.get_num_threads()
+    states = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            model, _ = classifier.train(x[:80], y[:80], x[80:], y[80:], state_path=tmp_path / f"{n}.pt", **kw)
+            assert torch.get_num_threads() == n  # the caller's setting is restored
+            states.append(model.state_dict())
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(states[0].values(), states[1].values()):
+        assert torch.equal(a, b)
