@@ -54,6 +54,7 @@ from torch import nn
 from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, step
+from ecgrecon.learn.losses import positive_mask
 
 ENCODER_FOLD = "official"
 NORM_EPS = 1e-8  # the authors' epsilon in the input and h normalisation
@@ -314,15 +315,14 @@ def fit_encoder(data: dict, *, cfg: dict, seed: int, device: str = "auto", state
     last = {"loss": float("nan")}
 
     def train_epoch(epoch: int) -> float:
-        rng = np.random.default_rng([seed, 1, epoch])
+        rng = np.random.default_rng([seed, 1, epoch])  # batches and views of an epoch: a pure function of (seed, epoch)
         total, batches = 0.0, draw_batches(ct, rng, int(cfg["classes_per_batch"]), int(cfg["per_class"]))
         for b in batches:
             v1 = beat_view(xt[b], [peaks[i] for i in b], rng, views["beat"])
             v2 = basic_view(xt[b], rng, views["basic"])
             z = head(enc(torch.from_numpy(np.concatenate([v1, v2])).to(dev)))
-            lab = yt[b].repeat(2, 1).to(dev).float()
-            pos = (lab @ lab.T) > 0
-            total += step(opt, contrastive_loss(z, pos, tau), clip=float(cfg["grad_clip"]))
+            pos = positive_mask(yt[b].repeat(2, 1), torch.arange(len(b)).repeat(2)).to(dev)  # a shared code (or the same segment)
+            total += step(opt, contrastive_loss(z, pos, tau), clip=cfg["grad_clip"])
         if mode == "released" and (epoch + 1) % every == 0:
             # The released probe: one segment through the backbone in training mode (running BN statistics
             # move towards it), then the head's BatchNorm raises on a batch of one and the probe is skipped.
