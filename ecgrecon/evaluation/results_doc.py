@@ -15,6 +15,7 @@ reconstruct. Tables written before the seg-mean columns existed show them as n/a
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -221,7 +222,7 @@ def write(runs: dict[str, Path], out) -> str:
         "# Results",
         "",
         "Written by `python -m ecgrecon.evaluation.results_doc "
-        + " ".join(f"--run {k}={v}" for k, v in runs.items())
+        + " ".join(f"--run {shlex.quote(f'{k}={v}')}" for k, v in runs.items())
         + f" --out {out}` from the runs' result tables; do not edit by hand. Synthetic and real numbers are "
         "never mixed; every table has the population linear baseline GL of the same run.",
         "",
