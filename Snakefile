@@ -37,6 +37,7 @@ include: "rules/evaluate.smk"
 include: "rules/diagnostic.smk"
 include: "rules/export.smk"
 include: "rules/cross.smk"
+include: "rules/noise.smk"
 
 
 rule all:

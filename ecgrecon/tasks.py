@@ -6,6 +6,14 @@ segments, folds) are shared, and so is the encoder of an input-lead set
 (``results/encoders/{input_set}/``). ``derived`` limb leads (III, aVR, aVL, aVF) are not predicted
 but computed from I and II (Einthoven, Goldberger) after reconstruction, and scored beside the
 targets.
+
+A task with ``corruption: noise`` adds real (NSTDB) or synthetic noise to its input leads
+(:mod:`ecgrecon.noise`): ``noise: {kind: bw | em | ma, levels: [dB, ... | bedin]}``. Its methods are
+trained with noise of the train part of the noise record as augmentation (levels drawn per record and
+lead); its evaluation corrupts the test inputs with the test part at every level. A denoising task
+lists its target leads among its inputs (the clean versions of the noisy inputs are the targets).
+``clean_models: <task>`` also evaluates that task's clean-trained methods on the noisy inputs (how much
+each method loses, and how much training with noise recovers).
 """
 
 from __future__ import annotations
@@ -33,6 +41,13 @@ class Task:
     derived: tuple
     corruption: str
     methods: tuple
+    noise: NoiseSpec | None = None
+    clean_models: str | None = None  # a task with the same leads whose clean-trained methods are also evaluated here
+
+    @property
+    def denoising(self) -> bool:
+        """The targets are (some of) the inputs: reconstruct their clean versions."""
+        return any(t in self.inputs for t in self.targets)
 
     @property
     def scored(self) -> list[str]:
@@ -50,6 +65,36 @@ class Task:
     @property
     def uses_h(self) -> bool:
         return any(registry.get(m).uses_h for m in self.methods)
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A noise task's corruption: the noise kind and the levels (dB, or the ``bedin`` preset)."""
+
+    kind: str
+    levels: tuple
+
+
+def parse_noise(key: str, spec) -> NoiseSpec:
+    """Check ``tasks.<name>.noise``; raise :class:`TaskError` naming the key."""
+    from ecgrecon.noise.corrupt import parse_level
+    from ecgrecon.noise.sources import KINDS, NoiseError
+
+    if not isinstance(spec, dict):
+        raise TaskError(f"{key}: a task with corruption noise needs noise: {{kind: bw | em | ma, levels: [dB, ...]}}")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise TaskError(f"{key}.kind: {kind!r} is not a noise kind (one of {', '.join(KINDS)})")
+    levels = spec.get("levels")
+    if not isinstance(levels, list) or not levels:
+        raise TaskError(f"{key}.levels: {levels!r} must be a non-empty list of SNRs in dB (or 'bedin')")
+    try:
+        parsed = tuple(parse_level(v, f"{key}.levels") for v in levels)
+    except NoiseError as e:
+        raise TaskError(str(e)) from None
+    if len(set(parsed)) != len(parsed):
+        raise TaskError(f"{key}.levels lists a level twice: {levels}")
+    return NoiseSpec(kind, parsed)
 
 
 def input_set(inputs) -> str:
@@ -80,8 +125,10 @@ def parse_task(name: str, spec: dict) -> Task:
         if len(set(leads)) != len(leads):
             raise TaskError(f"{key}.{field} lists a lead twice: {leads}")
     both = [lead for lead in targets if lead in inputs]
-    if both:
-        raise TaskError(f"{key}.targets: {both} also in {key}.inputs (an input lead cannot be a target)")
+    if both and corruption != "noise":
+        raise TaskError(
+            f"{key}.targets: {both} also in {key}.inputs (an input lead is a target only in a denoising task, corruption: noise)"
+        )
     for lead in derived:
         if lead not in DERIVABLE:
             raise TaskError(f"{key}.derived: {lead} cannot be derived (derivable: {', '.join(DERIVABLE)})")
@@ -101,14 +148,40 @@ def parse_task(name: str, spec: dict) -> Task:
             raise TaskError(
                 f"{key}.methods: {m} does not support corruption {corruption!r} (supports: {', '.join(registry.get(m).corruptions)})"
             )
-    return Task(name, tuple(inputs), tuple(targets), tuple(derived), corruption, tuple(methods))
+    noise = None
+    if corruption == "noise":
+        noise = parse_noise(f"{key}.noise", spec.get("noise"))
+    elif spec.get("noise") is not None:
+        raise TaskError(f"{key}.noise is set but {key}.corruption is {corruption!r} (noise needs corruption: noise)")
+    clean_models = spec.get("clean_models")
+    if clean_models is not None and corruption != "noise":
+        raise TaskError(f"{key}.clean_models: only a noise task evaluates another task's clean-trained methods")
+    return Task(name, tuple(inputs), tuple(targets), tuple(derived), corruption, tuple(methods), noise, clean_models)
 
 
 def parse_tasks(specs: dict) -> dict[str, Task]:
-    """All tasks of the config, in declaration order."""
+    """All tasks of the config, in declaration order (each checked on its own; see :func:`check_clean_models`)."""
     if not specs:
         raise TaskError("tasks: no task declared")
     return {name: parse_task(name, spec) for name, spec in specs.items()}
+
+
+def check_clean_models(tasks: dict[str, Task], run) -> None:
+    """Every run task's ``clean_models`` names a run task without corruption and with the same leads."""
+    for name in run:
+        t = tasks[name]
+        if t.clean_models is None:
+            continue
+        twin = tasks.get(t.clean_models)
+        if twin is None:
+            raise TaskError(f"tasks.{name}.clean_models: no task {t.clean_models!r} (declared: {', '.join(tasks)})")
+        if twin.corruption != "none" or (twin.inputs, twin.targets, twin.derived) != (t.inputs, t.targets, t.derived):
+            raise TaskError(
+                f"tasks.{name}.clean_models: {twin.name!r} must be a task without corruption and with the same inputs, "
+                "targets and derived leads"
+            )
+        if twin.name not in run:
+            raise TaskError(f"tasks.{name}.clean_models: {twin.name!r} is not in run_tasks (its trained methods are evaluated here)")
 
 
 def derive(lead: str, i: np.ndarray, ii: np.ndarray) -> np.ndarray:

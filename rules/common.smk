@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from ecgrecon import methods as registry
-from ecgrecon.tasks import TaskError, parse_tasks
+from ecgrecon.tasks import TaskError, check_clean_models, parse_tasks
 
 DATASET = config["dataset"]
 RECORDS_SUBDIR = config["data"]["records"]
@@ -102,6 +102,10 @@ for _name in config["run_tasks"]:
     if _name not in ALL_TASKS:
         raise WorkflowError(f"config: run_tasks: unknown task {_name!r} (declared under tasks: {', '.join(ALL_TASKS)})")
 TASKS = {name: ALL_TASKS[name] for name in config["run_tasks"]}
+try:
+    check_clean_models(ALL_TASKS, list(TASKS))
+except TaskError as _e:
+    raise WorkflowError(f"config: {_e}") from None
 FOLDS = list(config["evaluation"]["folds"])
 INPUT_SETS = {t.input_set: list(t.inputs) for t in TASKS.values() if t.uses_h}  # one encoder per input-lead set
 ENCODER_KEYS = [k for k in config["encoder"] if k != "tile_reps"]  # tile_reps only affects reps.h5
@@ -169,7 +173,7 @@ def decoder_inputs(wildcards):
         inputs["reps"] = f"{encoder_dir(task, m.encoder_section)}/reps.h5"
     if m.anchor:
         inputs["gl"] = linear_map(task, wildcards.fold, m.anchor)
-    return inputs
+    return with_noise_bank(inputs, wildcards)
 
 
 N_DECODER_JOBS = sum(len(t.of_kind("decoder")) * len(t.targets) for t in TASKS.values()) * len(FOLDS)
@@ -179,6 +183,100 @@ def decoder_threads(wildcards):
     """Share the cores among the decoder jobs (1 thread each on 2 cores), at most 4 per job."""
     cores = workflow.cores if isinstance(workflow.cores, int) else 1
     return max(1, min(4, cores // max(1, N_DECODER_JOBS)))
+
+
+# ---- noise tasks (corruption: noise; ecgrecon.noise) ---------------------------------------------------------
+NOISE_CFG = config["noise"]
+NOISE_FOLD = "official"  # noise tasks train and report on the official split only
+NOISE_KINDS = sorted({t.noise.kind for t in TASKS.values() if t.noise is not None})
+
+
+def noise_source():
+    """(source, folder) of the noise bank: nstdb from noise.nstdb_dir / the download folder, or synthetic.
+    ``auto``: NSTDB when noise.nstdb_dir holds the kinds of this run, else synthetic (logged, labelled in tables)."""
+    from ecgrecon.noise import NoiseError, find_nstdb
+
+    src = NOISE_CFG["source"]
+    if src == "synthetic":
+        return "synthetic", None
+    if src == "download":
+        return "nstdb", repo_path(NOISE_CFG["download_dir"])
+    folder = repo_path(NOISE_CFG["nstdb_dir"]) if NOISE_CFG["nstdb_dir"] else None
+    try:
+        have = find_nstdb(folder) if folder else {}
+    except NoiseError as e:
+        if src == "nstdb":
+            raise WorkflowError(f"config: noise.source nstdb: {e}") from None
+        have = {}
+    missing = [k for k in NOISE_KINDS if k not in have]
+    if src == "nstdb" and missing:
+        raise WorkflowError(f"config: noise.source nstdb: {folder} lacks the NSTDB records {missing} "
+                            "(set noise.source: download or synthetic)")
+    if src == "auto" and (missing or not folder):
+        return "synthetic", None
+    return "nstdb", folder
+
+
+def noise_bank(kind):
+    return f"results/noise/bank_{kind}.h5"
+
+
+def noise_bank_inputs(wildcards):
+    """The NSTDB files the bank of one kind is read from (none for synthetic noise)."""
+    src, folder = noise_source()
+    if src != "nstdb":
+        return []
+    if NOISE_CFG["source"] == "download":
+        return [os.path.join(folder, f"{wildcards.kind}.{ext}") for ext in ("hea", "dat")]
+    from ecgrecon.noise import find_nstdb
+    from ecgrecon.noise.sources import EM_PAIR
+
+    recs = EM_PAIR if find_nstdb(folder).get(wildcards.kind) == "derived" else (wildcards.kind,)
+    return [os.path.join(folder, f"{r}.{ext}") for r in recs for ext in ("hea", "dat")]
+
+
+def noise_params(wildcards):
+    """The task's noise as the scripts need it (ecgrecon.noise.inputs.NoisyInputs.from_params), None for clean tasks."""
+    task = task_of(wildcards)
+    if task.noise is None:
+        return None
+    spec = config["tasks"][task.name]["noise"]
+    return {"bank": noise_bank(task.noise.kind), "task": task.name, "kind": task.noise.kind, "levels": list(spec["levels"]),
+            "seed": config["seed"], "window": config["segment"]["window"],
+            "record_len": int(round(config["clean"]["duration_s"] * config["clean"]["fs"]))}
+
+
+def with_noise_bank(inputs, wildcards):
+    task = task_of(wildcards)
+    if task.noise is not None:
+        inputs["noise_bank"] = noise_bank(task.noise.kind)
+    return inputs
+
+
+def linear_inputs(wildcards):
+    return with_noise_bank({"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}, wildcards)
+
+
+def noise_evaluate_inputs(wildcards):
+    """Segments, folds, the bank; the task's own (noise-trained) artifacts; the clean_models task's artifacts and the
+    encoders (encoder.pt + reps.h5) of its methods that read h."""
+    task = task_of(wildcards)
+    inputs = with_noise_bank({"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}, wildcards)
+    inputs.update({f"own__{k}": v for k, v in method_artifacts(task, [NOISE_FOLD]).items()})
+    if task.clean_models:
+        twin = TASKS[task.clean_models]
+        inputs.update({f"clean__{k}": v for k, v in method_artifacts(twin, [NOISE_FOLD]).items()})
+        for section in encoder_sections(twin):
+            inputs[f"encoder__{section}"] = f"{encoder_dir(twin, section)}/encoder.pt"
+            inputs[f"reps__{section}"] = f"{encoder_dir(twin, section)}/reps.h5"
+    return inputs
+
+
+def noise_task_params(wildcards):
+    task = task_of(wildcards)
+    twin = TASKS[task.clean_models] if task.clean_models else None
+    return {**task_params(wildcards), "clean_methods": population_methods(twin) if twin else [],
+            "encoder_sections": encoder_sections(twin) if twin else []}
 
 
 def population_methods(task):
@@ -191,6 +289,8 @@ def method_artifacts(task, folds):
     out = {}
     for m in population_methods(task):
         kind = registry.get(m).kind
+        if kind == "fixed":  # nothing fitted
+            continue
         for fold in folds:
             out[registry.artifact_key(m, fold)] = (linear_map(task, fold, m) if kind == "linear" else decoder_checkpoints(task, m, fold))
     return out
@@ -234,6 +334,7 @@ def export_inputs(wildcards):
 
 
 # ---- targets of a full run -----------------------------------------------------------------------------
+NOISE_OUTPUTS = ["metrics.csv", "metrics.md", "morphology.csv", "assignment.h5", "rmse_vs_snr.png", "examples.png"]
 TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
 
 
@@ -241,7 +342,12 @@ def get_final_output():
     """Every file a full run makes (the input of `all`): data stages, then per task its tables, PCM, retention and
     exported bundles, and the cross-dataset tables."""
     out = [PRIMARY_CLEAN, "results/qc/qc_stats.json", "results/segments/segments.h5", "results/folds/folds.json"]
+    if NOISE_KINDS:
+        out += ["results/noise/summary.csv", "results/noise/rmse_vs_snr.png"]
     for name, task in TASKS.items():
+        if task.noise is not None:
+            out += [f"results/{name}/noise/{f}" for f in NOISE_OUTPUTS]
+            continue
         out += [f"results/{name}/predictions/predictions.h5", f"results/{name}/tables/class_metrics.csv",
                 f"results/{name}/tables/morphology_metrics.csv"]
         out += [f"results/{name}/tables/{t}" for t in TABLES]

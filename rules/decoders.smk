@@ -1,6 +1,6 @@
 # Lead decoders (methods of kind `decoder` in the registry: C, Ch, ChA; the authors' Cpaper, Chpaper): one job
 # per {task}/{method}/{fold}/{lead}, with the settings of the method's design (config `decoder` or
-# `decoder_paper`). C never depends on an encoder; Ch, ChA (Chpaper) read the reps.h5 of our (the authors') encoder;
+# `decoder_paper`; DN: `decoder_denoise`). A noise task's decoders train on noisy inputs (the bank's train / val parts). C never depends on an encoder; Ch, ChA (Chpaper) read the reps.h5 of our (the authors') encoder;
 # ChA also the fold's GL map (its anchor). Params carry only decoder settings and the task's inputs,
 # so e.g. an encoder change reruns Ch, not C, and another task's change reruns nothing here.
 
@@ -22,7 +22,8 @@ rule train_decoder:
         method=_alternatives(methods_of_kind("decoder")),
     params:
         decoder=lambda wildcards: canonical(config[method_of(wildcards).decoder_section]),
-        inputs=lambda wildcards: list(task_of(wildcards).inputs),
+        inputs=lambda wildcards: method_of(wildcards).input_leads(task_of(wildcards).inputs, wildcards.lead),
+        noise=noise_params,
         seed=config["seed"],
         device=config["device"],
     threads: decoder_threads

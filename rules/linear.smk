@@ -6,8 +6,7 @@
 rule fit_linear:
     """Fit a linear map on the fold's train segments; the ridge alpha per lead is chosen on its val split."""
     input:
-        segments="results/segments/segments.h5",
-        folds="results/folds/folds.json",
+        unpack(linear_inputs),
     output:
         model="results/{task}/linear/{fold}/{method}.json",
     wildcard_constraints:
@@ -16,6 +15,7 @@ rule fit_linear:
         gl=lambda wildcards: canonical({**config["gl"], **method_of(wildcards).settings}),
         inputs=lambda wildcards: list(task_of(wildcards).inputs),
         targets=lambda wildcards: list(task_of(wildcards).targets),
+        noise=noise_params,
     threads: 1
     resources:
         mem_mb=2000,

@@ -2,6 +2,7 @@
 
 from ecgrecon.io.runlog import script_run
 from ecgrecon.learn.linear import fit_from_segments
+from ecgrecon.noise.inputs import NoisyInputs
 
 with script_run(snakemake) as log:
     p = snakemake.params
@@ -14,5 +15,6 @@ with script_run(snakemake) as log:
         context=p.gl["context"],
         alphas=p.gl["alphas"],
         log=log,
+        noise=None if p.noise is None else NoisyInputs.from_params(p.noise),
     )
     gl.save(snakemake.output.model)

@@ -3,6 +3,7 @@
 from ecgrecon.io.runlog import script_run
 from ecgrecon.learn.device import set_threads
 from ecgrecon.learn.train_decoder import train_decoder
+from ecgrecon.noise.inputs import NoisyInputs
 
 with script_run(snakemake) as log:
     log(f"torch threads: {set_threads(snakemake.threads)}")
@@ -22,4 +23,5 @@ with script_run(snakemake) as log:
         device=p.device,
         log=log,
         gl_path=snakemake.input.get("gl"),
+        noise=None if p.noise is None else NoisyInputs.from_params(p.noise),
     )

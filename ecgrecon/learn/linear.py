@@ -291,26 +291,32 @@ def fit(x_train, y_train, x_val, y_val, inputs, targets, context: int = 0, alpha
     return fit_streams(train, val, inputs, targets, context, alphas)
 
 
-def _segment_batches(path, rows: np.ndarray, inputs, targets, chunk: int):
+def _segment_batches(path, rows: np.ndarray, inputs, targets, chunk: int, noise=None, meta=None, split: str = "train"):
     for s in _chunks(len(rows), chunk):
         sig = read_leads(path, list(inputs) + list(targets), rows[s], chunk=chunk)
-        yield sig[:, : len(inputs)], sig[:, len(inputs) :]
+        x = sig[:, : len(inputs)]
+        if noise is not None:
+            m = meta.iloc[rows[s]]
+            x, _ = noise.apply(x, inputs, m["ecg_id"].to_numpy(), m["start"].to_numpy(), split)
+        yield x, sig[:, len(inputs) :]
 
 
 def fit_from_segments(
-    segments, folds, fold: str, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024, log=print
+    segments, folds, fold: str, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024, log=print, noise=None
 ) -> LinearMap:
     """Fit GL on the train segments of ``fold`` in segments.h5, choose alpha on its val segments.
 
-    Reads in chunks of ``chunk`` segments, so memory does not grow with the data set.
+    Reads in chunks of ``chunk`` segments, so memory does not grow with the data set. ``noise``
+    (:class:`ecgrecon.noise.inputs.NoisyInputs`): the inputs get the noise of their split's part.
     """
     meta, _ = read_segment_meta(segments)
     rows = split_rows(meta, load_folds(folds, fold), segments)
     for split in ("train", "val"):
         if len(rows[split]) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
-    val = _segment_batches(segments, rows["val"], inputs, targets, chunk)
-    gl = fit_streams(_segment_batches(segments, rows["train"], inputs, targets, chunk), val, inputs, targets, context, alphas)
+    val = _segment_batches(segments, rows["val"], inputs, targets, chunk, noise, meta, "val")
+    train = _segment_batches(segments, rows["train"], inputs, targets, chunk, noise, meta, "train")
+    gl = fit_streams(train, val, inputs, targets, context, alphas)
     gl.info.update(fold=fold, n_train_segments=int(len(rows["train"])), n_val_segments=int(len(rows["val"])))
     log(
         f"GL {fold}: {len(rows['train'])} train / {len(rows['val'])} val segments, context {context}; alpha "

@@ -170,7 +170,26 @@ class AnchoredDecoder(nn.Module):
         return gl + self.decoder(zscore(x), h)
 
 
-def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None) -> nn.Module:
+class ResidualDenoiser(nn.Module):
+    """DN: ``x[:, lead] + decoder(x)`` for noisy inputs x in mV (the lead and its neighbours): the decoder estimates
+    minus the noise of the lead; its output conv starts at zero, so the untrained model is the noisy lead itself."""
+
+    def __init__(self, decoder: LeadDecoder, lead_index: int):
+        super().__init__()
+        if not 0 <= lead_index < decoder.n_in:
+            raise ValueError(f"lead index {lead_index} outside the {decoder.n_in} inputs")
+        self.decoder, self.lead_index = decoder, int(lead_index)
+        self.h_dim, self.n_in, self.stride = decoder.h_dim, decoder.n_in, decoder.stride
+        nn.init.zeros_(decoder.out.weight)
+        nn.init.zeros_(decoder.out.bias)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        return x[:, self.lead_index] + self.decoder(x, h)
+
+
+def build_decoder(
+    variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Module | None = None, lead_index: int | None = None
+) -> nn.Module:
     """Decoder for variant C, Ch or ChA from the ``decoder`` config; ChA needs its GL ``anchor``
     (:class:`ecgrecon.learn.linear.GLAnchor`). Methods of the authors' design (Cpaper, Chpaper) get their
     network from :mod:`ecgrecon.learn.paper` and the ``decoder_paper`` config."""
@@ -187,6 +206,10 @@ def build_decoder(variant: str, n_in: int, h_dim: int, cfg: dict, anchor: nn.Mod
         stride=int(cfg["stride"]),
         out_channels=int(cfg["out_channels"]),
     )
+    if method.neighbours:  # a denoiser: residual on its own noisy lead
+        if lead_index is None:
+            raise ValueError(f"variant {variant} needs the index of its lead among the inputs")
+        return ResidualDenoiser(dec, lead_index)
     if method.anchor is None:
         return dec
     if anchor is None:

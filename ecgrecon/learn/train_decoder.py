@@ -29,7 +29,7 @@ from ecgrecon.io.atomic import write_csv
 from ecgrecon.learn.device import autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
 from ecgrecon.learn.linear import GLAnchor, load_checked
-from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, build_decoder, check_variant, count_params
+from ecgrecon.learn.models import AnchoredDecoder, LeadDecoder, ResidualDenoiser, build_decoder, check_variant, count_params
 from ecgrecon.learn.paper import PaperDecoder, decoder_arch
 
 
@@ -53,8 +53,11 @@ def check_seg_ids(meta: pd.DataFrame, path) -> np.ndarray:
     return seg
 
 
-def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs) -> DecoderData:
-    """Read train and val arrays of one fold; h only for variants Ch and ChA; ChA keeps x in mV."""
+def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: str, inputs, noise=None) -> DecoderData:
+    """Read train and val arrays of one fold; h only for variants Ch and ChA; ChA keeps x in mV.
+
+    ``noise`` (:class:`ecgrecon.noise.inputs.NoisyInputs`): the input leads get the noise of their split's part
+    (train / val) at one of the task's levels per record and lead; the target stays clean."""
     method = check_variant(variant)
     meta, _ = read_segment_meta(segments)
     seg = check_seg_ids(meta, segments)
@@ -65,6 +68,9 @@ def load_decoder_data(segments, folds, reps, *, variant: str, fold: str, lead: s
         if len(r) == 0:
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
         sig = read_leads(segments, list(inputs) + [lead], r)
+        if noise is not None:
+            m = meta.iloc[r]
+            sig[:, :-1], _ = noise.apply(sig[:, :-1], inputs, m["ecg_id"].to_numpy(), m["start"].to_numpy(), split)
         out[f"x_{split}"] = np.ascontiguousarray(sig[:, :-1]) if method.raw_inputs else zscore_segments(sig[:, :-1])
         out[f"y_{split}"] = np.ascontiguousarray(sig[:, -1])
         if method.uses_h:
@@ -213,11 +219,13 @@ def fit_decoder(
     log=print,
     epoch_hook: Callable[[int], None] | None = None,
     anchor: GLAnchor | None = None,
+    lead_index: int | None = None,
 ) -> tuple[LeadDecoder | AnchoredDecoder, dict]:
     """Train with early stopping; returns the model holding the best weights and the fit result.
 
     ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
     lead see the same batches. ``anchor``: the fold's GL anchor of the lead (variant ChA only).
+    ``lead_index``: a denoiser's own lead among its inputs (DN: the residual's base).
     Steps: device and precision, model and optimiser, tensors on the device, bf16 check, then the
     fit loop (:func:`ecgrecon.learn.fitloop.fit`) over :func:`_train_epoch` and :func:`_validate`.
     """
@@ -229,7 +237,7 @@ def fit_decoder(
         log(f"warning: precision bf16 on a {dev.type} without native bfloat16: it runs, but slower than fp32")
     h_dim = 0 if data.h_train is None else data.h_train.shape[1]
     torch.manual_seed(derive_seed(seed, "decoder-init", variant, *key))
-    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor).to(dev)
+    model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor, lead_index=lead_index).to(dev)
     if isinstance(model, PaperDecoder) and model.x_norm == "train":
         model.fit_input_stats(data.x_train)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
@@ -247,7 +255,8 @@ def fit_decoder(
     train_epoch = partial(_train_epoch, s=s, t=t, n_epoch=_epoch_size(cfg, len(t.xt)), bs=bs, seed=seed, key=key)
     validate = partial(_validate, s=s, t=t, vb=vb)
     fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
-    anchored = isinstance(model, AnchoredDecoder)  # scored before training: epoch 0 is the anchor alone
+    anchored = isinstance(model, AnchoredDecoder | ResidualDenoiser)  # scored before training: epoch 0 is the anchor
+    # (GL, or the noisy lead itself) alone
     result = fit(
         {"model": model},
         opt,
@@ -271,6 +280,8 @@ def model_arch(model: LeadDecoder | AnchoredDecoder | PaperDecoder) -> dict:
         return decoder_arch(model)
     if isinstance(model, AnchoredDecoder):
         return {**model_arch(model.decoder), "gl_context": int(model.anchor.context)}
+    if isinstance(model, ResidualDenoiser):
+        return {**model_arch(model.decoder), "lead_index": model.lead_index}
     return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride, "out_channels": model.up.out_channels}
 
 
@@ -299,17 +310,23 @@ def train_decoder(
     log=print,
     epoch_hook=None,
     gl_path=None,
+    noise=None,
 ) -> dict:
     """Load data, train, write the checkpoint (best weights) and the validation curve CSV.
 
-    ``gl_path``: the fold's GL map (variant ChA only: its anchor).
+    ``gl_path``: the fold's GL map (variant ChA only: its anchor). ``noise``: train with noisy inputs
+    (:func:`load_decoder_data`).
     """
     anchored = check_variant(variant).anchor is not None
     if anchored and gl_path is None:
         raise ValueError(f"variant {variant} needs the fold's GL map (gl_path)")
     anchor = load_anchor(gl_path, fold, lead, inputs) if anchored else None
-    data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs)
-    log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}")
+    method = check_variant(variant)
+    if method.neighbours and lead not in inputs:
+        raise ValueError(f"variant {variant} denoises its own lead: {lead} must be among the inputs {list(inputs)}")
+    data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs, noise=noise)
+    noisy = "" if noise is None else f"; noisy inputs ({noise.kind}, {noise.source}, levels {list(noise.levels)})"
+    log(f"{variant}/{fold}/{lead}: {len(data.x_train)} train, {len(data.x_val)} val segments; inputs {list(inputs)}{noisy}")
     state = resume_path(out_model)
     model, result = fit_decoder(
         data,
@@ -322,6 +339,7 @@ def train_decoder(
         log=log,
         epoch_hook=epoch_hook,
         anchor=anchor,
+        lead_index=list(inputs).index(lead) if method.neighbours else None,
     )
     n_params = count_params(model)
     ckpt = {
@@ -356,6 +374,6 @@ def load_decoder(path, device="cpu") -> tuple[LeadDecoder | AnchoredDecoder, dic
     n_in = len(ckpt["inputs"])
     anchored = check_variant(ckpt["variant"]).anchor is not None
     anchor = GLAnchor(n_in, ckpt["arch"]["gl_context"]) if anchored else None
-    model = build_decoder(ckpt["variant"], n_in, ckpt["h_dim"], ckpt["arch"], anchor=anchor)
+    model = build_decoder(ckpt["variant"], n_in, ckpt["h_dim"], ckpt["arch"], anchor=anchor, lead_index=ckpt["arch"].get("lead_index"))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt

@@ -8,6 +8,7 @@
 from ecgrecon.methods import linear  # noqa: F401
 from ecgrecon.methods import decoders  # noqa: F401
 from ecgrecon.methods import paper  # noqa: F401
+from ecgrecon.methods import denoise  # noqa: F401
 from ecgrecon.methods import calibrated  # noqa: F401
 
 # isort: on
@@ -56,4 +57,6 @@ def predict(name: str, artifacts, data: EvalData) -> Prediction:
         return linear.predict(method, artifacts, data)
     if method.kind == "decoder":
         return decoders.predict(method, artifacts, data)
+    if method.kind == "fixed":
+        return denoise.predict(method, artifacts, data)
     raise ValueError(f"method {name!r} (kind {method.kind}) is not evaluated beside the population methods")

@@ -24,6 +24,7 @@ C = _decoder(
     "our redesign of the paper's C: strided per-lead 1-D CNN decoder of the z-scored input leads",
     "C (signal)",
     "tab:blue",
+    corruptions=("none", "noise"),
 )
 CH = _decoder("Ch", "C-h", "discriminative deep", _CH_TEXT, "C-h (signal + h)", "tab:red", uses_h=True, compare_to="C")
 CHA = _decoder("ChA", "ChA", "anchored deep", _CHA_TEXT, "ChA (GL + C-h residual)", "tab:purple", uses_h=True, raw_inputs=True, anchor="GL")
@@ -47,13 +48,14 @@ def predict(method: Method, artifacts, data) -> Prediction:
     train_mean, n_params = {}, 0
     for j, (lead, path) in enumerate(zip(data.targets, artifacts)):
         model, ckpt = load_decoder(path, data.device)
-        if ckpt["inputs"] != list(data.inputs) or ckpt["lead"] != lead:
-            raise ArtifactError(
-                f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, expected {list(data.inputs)} -> {lead}"
-            )
-        pred[:, j] = run_model(model, x, h, data.device)
+        want = method.input_leads(data.inputs, lead)
+        if ckpt["inputs"] != want or ckpt["lead"] != lead:
+            raise ArtifactError(f"{path}: checkpoint is for inputs {ckpt['inputs']} -> {ckpt['lead']}, expected {want} -> {lead}")
+        cols = [list(data.inputs).index(i) for i in want]
+        sel = slice(None) if len(cols) == len(data.inputs) else cols
+        pred[:, j] = run_model(model, x[:, sel], h, data.device)
         if rpred is not None:
-            rpred[:, j] = run_model(model, rx, rh, data.device)
+            rpred[:, j] = run_model(model, rx[:, sel], rh, data.device)
         n_params = int(ckpt["n_params"])
         train_mean[lead] = ckpt["train_target_mean"].numpy()
     return Prediction(segments=pred, records=rpred, n_params=n_params, train_mean=train_mean)

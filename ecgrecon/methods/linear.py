@@ -6,7 +6,19 @@ from __future__ import annotations
 from ecgrecon.methods.registry import Method, Prediction, register
 
 _GL_TEXT = "population ridge map from the input leads (mV, +-gl.context samples), alpha chosen on fold 9"
-GL = register(Method("GL", "GL", "population linear", "linear", _GL_TEXT, legend="GL (linear)", color="tab:green", baseline=True))
+GL = register(
+    Method(
+        "GL",
+        "GL",
+        "population linear",
+        "linear",
+        _GL_TEXT,
+        legend="GL (linear)",
+        color="tab:green",
+        baseline=True,
+        corruptions=("none", "noise"),
+    )
+)
 
 
 def predict(method: Method, artifact, data) -> Prediction:

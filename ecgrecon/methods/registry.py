@@ -17,6 +17,8 @@ Kinds (which rule fits the method, and how the evaluation gets its predictions):
   method's ``settings``; evaluated by :func:`ecgrecon.methods.linear.predict`.
 - ``decoder``: rule ``train_decoder``, one checkpoint per (task, method, fold, lead);
   evaluated by :func:`ecgrecon.methods.decoders.predict`.
+- ``fixed``: nothing is fitted (the classical cleaning filters of a denoising task); evaluated by
+  the method module's ``predict`` with no artifact.
 - ``calibrated``: per-patient methods fitted on a calibration segment of each test record
   (rule ``calibrate_pcm``), reported in their own table, never beside the population methods
   (they see part of the test record).
@@ -31,11 +33,28 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("linear", "decoder", "calibrated")
+KINDS = ("linear", "decoder", "fixed", "calibrated")
 DESIGNS = ("ours", "paper")
 """Whose networks a decoder method uses: ours (the redesign) or the paper's authors' (their released code)."""
 CORRUPTIONS = ("none", "noise", "time_mask")
-"""Input corruptions a task may name; a method lists the ones it supports (today: only ``none``)."""
+"""Input corruptions a task may name; a method lists the ones it supports (``noise``: it is trained with the
+task's noise as augmentation, :mod:`ecgrecon.noise`; ``time_mask``: no method yet)."""
+NEIGHBOURS = {
+    "I": ("I", "II", "AVL"),
+    "II": ("I", "II", "III", "AVF"),
+    "III": ("II", "III", "AVF"),
+    "AVR": ("I", "II", "AVR"),
+    "AVL": ("I", "III", "AVL"),
+    "AVF": ("II", "III", "AVF"),
+    "V1": ("V1", "V2"),
+    "V2": ("V1", "V2", "V3"),
+    "V3": ("V2", "V3", "V4"),
+    "V4": ("V3", "V4", "V5"),
+    "V5": ("V4", "V5", "V6"),
+    "V6": ("V5", "V6"),
+}
+"""A lead and its neighbours: the inputs of a per-lead denoiser (``neighbours=True``). Limb leads: the two
+limb leads closest in the hexaxial reference system (in LEADS12 order); precordial leads: the adjacent ones."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +75,17 @@ class Method:
     settings: dict = field(default_factory=dict)  # linear: overrides of the `gl` config section
     baseline: bool = False  # the reference every table compares the others with (one method: GL)
     compare_to: str | None = None  # Table I's Δ % column: this method relative to that one (C-h vs C)
+    neighbours: bool = False  # decoders: each lead's network sees that lead and its NEIGHBOURS among the task's inputs
+    section: str | None = None  # decoders: config section of its settings, when not the design's (e.g. decoder_denoise)
     design: str = "ours"  # decoders: whose networks and training (ours | paper: the authors' released code,
     # :mod:`ecgrecon.learn.paper`); their settings are config sections `decoder` / `encoder` (ours) or
     # `decoder_{design}` / `encoder_{design}`
 
     @property
     def decoder_section(self) -> str:
-        """Config section of the decoder's settings (``decoder``, ``decoder_paper``)."""
+        """Config section of the decoder's settings (``decoder``, ``decoder_paper``, or the method's ``section``)."""
+        if self.section:
+            return self.section
         return "decoder" if self.design == "ours" else f"decoder_{self.design}"
 
     @property
@@ -72,6 +95,16 @@ class Method:
 
     def supports(self, corruption: str) -> bool:
         return corruption in self.corruptions
+
+    def input_leads(self, inputs, lead: str) -> list[str]:
+        """The input leads the network of target ``lead`` sees: the task's, or (``neighbours``) the lead's
+        neighbours among them, in the task's order."""
+        if not self.neighbours:
+            return list(inputs)
+        near = [i for i in inputs if i in NEIGHBOURS.get(lead, (lead,))]
+        if not near:
+            raise ValueError(f"method {self.name!r}: no neighbour of {lead} among the inputs {list(inputs)}")
+        return near
 
 
 @dataclass
@@ -94,6 +127,7 @@ class EvalData:
     rh: object
     device: object
     h_by: dict = field(default_factory=dict)
+    clean: dict | None = None  # the `clean` config section with the task rate `fs` (kind `fixed` filters)
 
     def h_of(self, method: Method) -> tuple:
         """(h, rh) that ``method`` reads: its design's encoder, or (None, None) when it reads no h."""
@@ -193,7 +227,7 @@ def load_plugins(paths) -> list[str]:
 def markdown_table() -> str:
     """The registry as a markdown table (README's methods table; a test keeps the two equal)."""
     rows = ["| method | table name | family | fitted by | reads h | exported | what it is |", "|---|---|---|---|---|---|---|"]
-    rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "calibrated": "`calibrate_pcm`"}
+    rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "fixed": "nothing", "calibrated": "`calibrate_pcm`"}
     for m in REGISTRY.values():
         rows.append(
             f"| `{m.name}` | {m.display} | {m.family} | {rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "

@@ -8,8 +8,12 @@ from ecgrecon.tasks import TaskError, parse_task
 
 
 def test_built_in_methods_in_table_order_with_what_they_need():
-    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM"]
-    assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper"]
+    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM"]
+    assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper", "DN"]
+    assert registry.names("fixed") == ["filter"]
+    dn = registry.get("DN")
+    assert dn.neighbours and dn.raw_inputs and dn.decoder_section == "decoder_denoise" and dn.corruptions == ("noise",)
+    assert [m for m in registry.names() if registry.get(m).supports("noise")] == ["GL", "C", "filter", "DN"]
     ch, chp = registry.get("Ch"), registry.get("Chpaper")
     assert (ch.design, ch.decoder_section, ch.encoder_section) == ("ours", "decoder", "encoder")
     assert (chp.design, chp.decoder_section, chp.encoder_section) == ("paper", "decoder_paper", "encoder_paper")
@@ -57,7 +61,42 @@ def test_plugins_register_from_a_file_and_a_broken_file_is_named(tmp_path):
         registry.load_plugins([tmp_path / "absent.py"])
 
 
-def test_every_method_supports_only_uncorrupted_input_today():
+def test_noise_tasks_parse_their_noise_and_allow_targets_among_inputs():
+    from ecgrecon.tasks import NoiseSpec, check_clean_models, parse_tasks
+
+    leads = ["I", "II", "V2"]
+    spec = {
+        "inputs": leads,
+        "targets": leads,
+        "corruption": "noise",
+        "noise": {"kind": "em", "levels": [12, "bedin", -6]},
+        "methods": ["GL", "DN", "filter"],
+    }
+    task = parse_task("dn", spec)
+    assert task.denoising and task.noise == NoiseSpec("em", (12.0, "bedin", -6.0))
+    with pytest.raises(TaskError, match=r"tasks\.dn\.noise: a task with corruption noise needs noise"):
+        parse_task("dn", {**spec, "noise": None})
+    with pytest.raises(TaskError, match=r"tasks\.dn\.noise\.levels lists a level twice"):
+        parse_task("dn", {**spec, "noise": {"kind": "em", "levels": [0, 0.0]}})
+    with pytest.raises(TaskError, match="Ch does not support corruption 'noise'"):
+        parse_task("dn", {**spec, "methods": ["Ch"]})
+    with pytest.raises(TaskError, match=r"tasks\.c\.noise is set but tasks\.c\.corruption is 'none'"):
+        parse_task("c", {"inputs": ["I"], "targets": ["II"], "noise": {"kind": "em", "levels": [0]}, "methods": ["GL"]})
+    clean = {"inputs": ["I"], "targets": ["II"], "methods": ["GL", "C", "Ch"]}
+    noisy = {"inputs": ["I"], "targets": ["II"], "corruption": "noise", "noise": {"kind": "bw", "levels": [6]}, "methods": ["GL", "C"]}
+    tasks = parse_tasks({"c": clean, "n": {**noisy, "clean_models": "c"}})
+    assert tasks["n"].clean_models == "c" and not tasks["n"].denoising
+    check_clean_models(tasks, ["c", "n"])
+    with pytest.raises(TaskError, match=r"tasks\.n\.clean_models: 'c' is not in run_tasks"):
+        check_clean_models(tasks, ["n"])
+    check_clean_models(tasks, ["c"])  # a declared task that is not run is not checked against others
+    with pytest.raises(TaskError, match=r"tasks\.n\.clean_models: no task 'x'"):
+        check_clean_models(parse_tasks({"c": clean, "n": {**noisy, "clean_models": "x"}}), ["c", "n"])
+    with pytest.raises(TaskError, match="must be a task without corruption and with the same inputs"):
+        check_clean_models(parse_tasks({"c": {**clean, "targets": ["V1"]}, "n": {**noisy, "clean_models": "c"}}), ["c", "n"])
+
+
+def test_no_method_supports_time_masked_input_yet():
     for name in registry.names():
         with pytest.raises(TaskError, match=f"{name} does not support corruption 'time_mask'"):
             parse_task("t", {"inputs": ["I"], "targets": ["II"], "corruption": "time_mask", "methods": [name]})

@@ -70,11 +70,18 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
     [
         ({"tasks": {"paper": {"methods": ["GL", "Cx"]}}}, "config: tasks.paper.methods: unknown method 'Cx'"),
         ({"run_tasks": ["paper", "lead_ii"]}, "config: run_tasks: unknown task 'lead_ii'"),
-        ({"tasks": {"paper": {"corruption": "noise"}}}, "config: tasks.paper.methods: GL does not support corruption 'noise'"),
+        ({"tasks": {"paper": {"corruption": "noise"}}}, "config: tasks.paper.methods: Ch does not support corruption 'noise'"),
         (
             {"tasks": {"paper": {"targets": ["V1", "V2"]}}},
-            "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead cannot be a target)",
+            "config: tasks.paper.targets: ['V2'] also in tasks.paper.inputs (an input lead is a target only in a denoising task",
         ),
+        (
+            {"tasks": {"paper_noisy": {"noise": {"kind": "em", "levels": [12, "loud"]}}}},
+            "config: tasks.paper_noisy.noise.levels: 'loud' is not an SNR in dB (a number) or 'bedin'",
+        ),
+        ({"tasks": {"paper_noisy": {"noise": {"kind": "pl", "levels": [0]}}}}, "'pl' is not one of ['bw', 'em', 'ma']"),
+        ({"tasks": {"paper_noisy": {"clean_models": "lead_i"}}}, "config: tasks.paper_noisy.clean_models: 'lead_i' must be a task"),
+        ({"noise": {"source": "nstdb", "nstdb_dir": "no/such/dir"}}, "config: noise.source nstdb: "),
         ({"tasks": {"paper": {"targets": []}}}, "config: tasks.paper.targets is empty"),
         (
             {"tasks": {"lead_i": {"derived": ["III"], "targets": ["V1"]}}},
