@@ -5,12 +5,14 @@ from pathlib import Path
 
 import h5py
 import pandas as pd
-import yaml
 
 from ecgrecon import methods as registry
 
 work = Path(sys.argv[1])
-TASKS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["tasks"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from noise_checks import CLEAN_TASKS as TASKS  # noqa: E402 (the clean tasks of run_tasks; noise tasks below)
+from noise_checks import check_noise_tasks  # noqa: E402
+
 quarantine = pd.read_csv(work / "results/qc/quarantine_ptbxl_local.csv")
 with h5py.File(work / "results/clean/ptbxl_local.h5", "r") as f:
     kept = f["signals"].shape[0]
@@ -37,3 +39,5 @@ for task, spec in TASKS.items():  # every task's population methods, from the me
         + ", ".join(f"{registry.display(v)} {mean.loc[v, 'rmse']:.3f}" for v in expected)
     )
 print("cross-dataset run OK")
+check_noise_tasks(work, "real PTB-XL")
+print("noise tasks OK")

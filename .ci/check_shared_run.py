@@ -5,13 +5,15 @@ from pathlib import Path
 
 import h5py
 import pandas as pd
-import yaml
 
 from ecgrecon import methods as registry
 from ecgrecon.io.h5io import read_table
 
 work = Path(sys.argv[1])
-TASKS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["tasks"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from noise_checks import CLEAN_TASKS as TASKS  # noqa: E402 (the clean tasks of run_tasks; noise tasks below)
+from noise_checks import check_noise_tasks  # noqa: E402
+
 with h5py.File(work / "results/pooled/clean.h5", "r") as f:
     meta = read_table(f["meta"])
 counts = meta["dataset"].value_counts().to_dict()
@@ -35,4 +37,5 @@ for task, spec in TASKS.items():  # every task's population methods, from the me
     assert (tables / "morphology_metrics.csv").stat().st_size > 0
     if any(registry.get(m).kind == "calibrated" for m in spec["methods"]):
         assert (tables / "pcm_metrics.csv").stat().st_size > 0
+check_noise_tasks(work, "pooled real")
 print("pooled real-data run OK")

@@ -9,13 +9,16 @@ conventions (pooled over all test samples, and the mean of per-segment values th
 reports; :data:`CONVENTIONS`), the 10-s record level, PCM where the task has it, diagnostic
 retention, the authors' design beside our redesign where a task runs both (:func:`compare_designs`),
 and, when a run has the tasks ``paper`` and ``lead_i``, a paragraph comparing them on the leads both
-reconstruct. Tables written before the seg-mean columns existed show them as n/a.
+reconstruct; a run with noise tasks gets their tables (RMSE per input level; SNR improvement where the
+task denoises), a reading computed from them (:func:`noise_section`) and its RMSE-vs-SNR figure, copied
+to ``docs/img/`` beside the page. Tables written before the seg-mean columns existed show them as n/a.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +41,7 @@ CONVENTIONS = (
 
 
 def _f(v, digits=3) -> str:
-    return "n/a" if pd.isna(v) else f"{v:.{digits}f}"
+    return "n/a" if pd.isna(v) else f"{round(v, digits) + 0.0:.{digits}f}"  # no "-0.0"
 
 
 def _tasks(run: Path) -> list[str]:
@@ -217,6 +220,80 @@ def compare_tasks(run: Path, a: str = "paper", b: str = "lead_i") -> list[str]:
     ]
 
 
+def _noise_reading(task: str, block: pd.DataFrame, levels: list[str]) -> list[str]:
+    """Sentences computed from one noise task's summary: the best predictor at the lowest level; the loss of the
+    clean-trained methods from the highest to the lowest level and what training with the noise recovers."""
+    lo, hi = levels[-1], levels[0]
+    at = block.set_index(["predictor", "level"])["rmse"]
+    preds = [p for p in dict.fromkeys(block["predictor"]) if p not in ("zero", "noisy input")]
+    best = min(preds, key=lambda p: at.get((p, lo), float("inf")))
+    out = [f"At {lo} the lowest RMSE of `{task}` is {best}'s ({_f(at[(best, lo)], 4)} mV)"]
+    if "noisy input" in set(block["predictor"]):
+        out[0] += f"; the unprocessed noisy input has {_f(at[('noisy input', lo)], 4)} mV"
+    out[0] += "."
+    for p in preds:
+        if not p.endswith("(clean-trained)"):
+            continue
+        name = p.removesuffix(" (clean-trained)")
+        grown = 100 * (at[(p, lo)] - at[(p, hi)]) / at[(p, hi)]
+        line = f"{name} trained on clean inputs: {_f(at[(p, hi)], 4)} mV at {hi} -> {_f(at[(p, lo)], 4)} mV at {lo} ({grown:+.0f} %)"
+        twin = f"{name} (noise-trained)"
+        if (twin, lo) in at.index:
+            gain = 100 * (at[(twin, lo)] - at[(p, lo)]) / at[(p, lo)]
+            line += f"; trained with the noise: {_f(at[(twin, lo)], 4)} mV at {lo} ({gain:+.0f} %)"
+        out.append(line + ".")
+    return [" ".join(out), ""]
+
+
+def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
+    """The noise tasks of a run (results/noise/summary.csv): RMSE pooled per level and predictor, SNR improvement
+    of the denoising tasks, a computed reading, and the summary figure copied to ``img_dir``."""
+    path = run / "results" / "noise" / "summary.csv"
+    if not path.exists():
+        return []
+    s = pd.read_csv(path)
+    out = [
+        "### Noise tasks",
+        "",
+        "Inputs corrupted with the test part of the noise records (split in time from the train / val parts the "
+        "methods were trained with), at each level: a per-lead SNR over the segment (dB) or the `bedin` preset (noise "
+        "ptp = 2x / 1x the lead's ptp for bw / em). Mean over the scored leads, official fold, test split. Noise "
+        "is drawn per lead (independent channels and offsets), so leads that carry the same signal (the limb leads "
+        "are linear in I and II) do not carry the same noise: methods that read many leads can average it out.",
+        "",
+    ]
+    for task, block in s.groupby("task", sort=False):
+        levels = list(dict.fromkeys(block["level"]))
+        kind, source = block["kind"].iloc[0], block["source"].iloc[0]
+        src = "**SYNTHETIC noise** (no NSTDB on the machine that ran it)" if source == "synthetic" else f"NSTDB ({source})"
+        denoise = block["snr_imp"].notna().any()
+        out += [
+            f"`{task}`: {kind} noise, {src}. RMSE pooled (mV)" + ("; SNR improvement (dB) in brackets." if denoise else "."),
+            "",
+            "| predictor | "
+            + " | ".join(f"{lv} (input {_f(block[block['level'] == lv]['snr_in'].iloc[0], 1)} dB)" for lv in levels)
+            + " |",
+            "|---" * (len(levels) + 1) + "|",
+        ]
+        for pred, rows in block.groupby("predictor", sort=False):
+            r = rows.set_index("level")
+            cells = [
+                (_f(r.loc[lv, "rmse"], 4) + (f" ({_f(r.loc[lv, 'snr_imp'], 1)})" if denoise and pd.notna(r.loc[lv, "snr_imp"]) else ""))
+                if lv in r.index
+                else "-"
+                for lv in levels
+            ]
+            out.append(f"| {pred} | " + " | ".join(cells) + " |")
+        out += [""] + _noise_reading(task, block, levels)
+    fig = run / "results" / "noise" / "rmse_vs_snr.png"
+    if img_dir is not None and fig.exists():
+        img_dir.mkdir(parents=True, exist_ok=True)
+        name = f"noise_rmse_vs_snr{tag}.png"
+        shutil.copy(fig, img_dir / name)
+        out += [f"![RMSE against input SNR]({img_dir.name}/{name})", ""]
+    return out
+
+
 def write(runs: dict[str, Path], out) -> str:
     lines = [
         "# Results",
@@ -229,7 +306,7 @@ def write(runs: dict[str, Path], out) -> str:
         CONVENTIONS,
         "",
     ]
-    for label, run in runs.items():
+    for i, (label, run) in enumerate(runs.items()):
         lines += [f"## {label} (`{run}`)", ""]
         tasks = _tasks(Path(run))
         if not tasks:
@@ -239,6 +316,7 @@ def write(runs: dict[str, Path], out) -> str:
             lines += compare_designs(Path(run), task)
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))
+        lines += noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text)

@@ -62,3 +62,48 @@ def test_offline_gives_clear_message(tmp_path):
         port = s.getsockname()[1]
     with pytest.raises(DownloadError, match="cannot reach the server.*ptbxl_dir"):
         download_ptbxl(f"http://127.0.0.1:{port}/", tmp_path / "out", log=lambda m: None)
+
+
+@pytest.fixture()
+def nstdb_server(tmp_path):
+    """Serve an NSTDB-shaped release (bw, em, ma + a record not wanted) with its SHA256SUMS.txt on localhost."""
+    site = tmp_path / "nstdb_site"
+    site.mkdir()
+    files = {f"{k}.{ext}": f"{k} {ext}\n".encode() * 10 for k in ("bw", "em", "ma", "118e00") for ext in ("hea", "dat")}
+    for rel, data in files.items():
+        (site / rel).write_bytes(data)
+    (site / "SHA256SUMS.txt").write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {rel}\n" for rel, d in files.items()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", site
+    httpd.shutdown()
+
+
+def test_nstdb_download_fetches_the_three_noise_records_verified(nstdb_server, tmp_path):
+    from ecgrecon.io.download import NSTDB_FILES, download_nstdb
+
+    url, site = nstdb_server
+    out = tmp_path / "nstdb"
+    assert download_nstdb(url, out, log=lambda m: None) == 6
+    assert sorted(p.name for p in out.iterdir()) == sorted(NSTDB_FILES)
+    assert download_nstdb(url, out, log=lambda m: None) == 0
+    (site / "em.dat").write_bytes(b"tampered")
+    (out / "em.dat").unlink()
+    with pytest.raises(DownloadError, match=r"em\.dat: SHA256 .* does not match"):
+        download_nstdb(url, out, log=lambda m: None)
+
+
+def test_nstdb_offline_error_names_what_is_missing(tmp_path):
+    from ecgrecon.io.download import download_nstdb
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "bw.hea").write_text("x")
+    with pytest.raises(DownloadError) as e:
+        download_nstdb(f"http://127.0.0.1:{port}/", tmp_path, log=lambda m: None)
+    msg = str(e.value)
+    assert "Are you offline?" in msg and "Missing in" in msg and "em.hea" in msg and "bw.hea," not in msg
+    assert "noise.source: synthetic" in msg and "\n" not in msg
