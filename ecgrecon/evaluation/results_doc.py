@@ -294,6 +294,23 @@ def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list
     return out
 
 
+def write_noise(runs: dict[str, Path], out) -> str:
+    """A page with only the noise tasks of each run (``--noise-only``)."""
+    lines = ["# Results: noise tasks", "",
+             "Written by `python -m ecgrecon.evaluation.results_doc --noise-only "
+             + " ".join(f"--run {shlex.quote(f'{k}={v}')}" for k, v in runs.items())
+             + f" --out {out}` from the runs' noise tables; do not edit by hand. Method details: [noise.md](noise.md).", ""]
+    for i, (label, run) in enumerate(runs.items()):
+        section = noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
+        if not section:
+            raise FileNotFoundError(f"{run}: no results/noise/summary.csv (run the noise tasks first)")
+        lines += [f"## {label} (`{run}`)", "", *section]
+    text = "\n".join(lines)
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(text)
+    return text
+
+
 def write(runs: dict[str, Path], out) -> str:
     lines = [
         "# Results",
@@ -333,6 +350,7 @@ def main(argv=None) -> int:
         help="a finished run's working directory, e.g. synthetic=. (repeatable)",
     )
     ap.add_argument("--out", default="docs/results.md")
+    ap.add_argument("--noise-only", action="store_true", help="only the noise tasks' sections (e.g. docs/results_noise.md)")
     a = ap.parse_args(argv)
     runs = {}
     for item in a.run:
@@ -340,7 +358,7 @@ def main(argv=None) -> int:
         if not sep:
             ap.error(f"--run {item!r}: expected LABEL=FOLDER")
         runs[label] = Path(folder)
-    write(runs, a.out)
+    (write_noise if a.noise_only else write)(runs, a.out)
     print(f"wrote {a.out}")
     return 0
 
