@@ -11,6 +11,16 @@ import pytest
 from ecgrecon.io.download import DownloadError, download_ptbxl
 
 
+def _serve(site):
+    """Serve ``site`` over HTTP on localhost: yields (base URL, site), then stops the server."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", site
+    httpd.shutdown()
+
+
 @pytest.fixture()
 def server(tmp_path):
     """Serve a tiny PTB-XL-shaped tree with a SHA256SUMS.txt over HTTP on localhost."""
@@ -27,12 +37,7 @@ def server(tmp_path):
         (site / rel).write_bytes(data)
     sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {rel}\n" for rel, d in files.items())
     (site / "SHA256SUMS.txt").write_text(sums)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", site
-    httpd.shutdown()
+    yield from _serve(site)
 
 
 def test_download_verifies_and_resumes(server, tmp_path):
@@ -73,12 +78,7 @@ def nstdb_server(tmp_path):
     for rel, data in files.items():
         (site / rel).write_bytes(data)
     (site / "SHA256SUMS.txt").write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {rel}\n" for rel, d in files.items()))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", site
-    httpd.shutdown()
+    yield from _serve(site)
 
 
 def test_nstdb_download_fetches_the_three_noise_records_verified(nstdb_server, tmp_path):
