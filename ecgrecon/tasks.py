@@ -18,6 +18,7 @@ each method loses, and how much training with noise recovers).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,11 +76,31 @@ class NoiseSpec:
     levels: tuple
 
 
+NOISE_KINDS = ("bw", "em", "ma")
+"""Noise kinds: baseline wander, electrode motion, muscle (EMG) artefact."""
+BEDIN = "bedin"
+"""The named noise level of Bedin et al. 2025 (noise peak-to-peak relative to the clean lead's)."""
+
+
+def parse_level(value, key: str = "noise.levels"):
+    """A noise level as configured: a finite number (SNR in dB) or ``"bedin"``; anything else raises
+    :class:`TaskError`, one line naming ``key``."""
+    if isinstance(value, str) and value.strip().lower() == BEDIN:
+        return BEDIN
+    if isinstance(value, bool):
+        raise TaskError(f"{key}: {value!r} is not an SNR in dB (a number) or {BEDIN!r}")
+    try:
+        db = float(value)
+    except (TypeError, ValueError):
+        raise TaskError(f"{key}: {value!r} is not an SNR in dB (a number) or {BEDIN!r}") from None
+    if not math.isfinite(db):
+        raise TaskError(f"{key}: {value!r} is not a finite SNR in dB")
+    return db
+
+
 def parse_noise(key: str, spec) -> NoiseSpec:
     """Check ``tasks.<name>.noise``; raise :class:`TaskError` naming the key."""
-    from ecgrecon.noise.corrupt import parse_level
-    from ecgrecon.noise.sources import KINDS, NoiseError
-
+    KINDS = NOISE_KINDS
     if not isinstance(spec, dict):
         raise TaskError(f"{key}: a task with corruption noise needs noise: {{kind: bw | em | ma, levels: [dB, ...]}}")
     kind = spec.get("kind")
@@ -88,10 +109,7 @@ def parse_noise(key: str, spec) -> NoiseSpec:
     levels = spec.get("levels")
     if not isinstance(levels, list) or not levels:
         raise TaskError(f"{key}.levels: {levels!r} must be a non-empty list of SNRs in dB (or 'bedin')")
-    try:
-        parsed = tuple(parse_level(v, f"{key}.levels") for v in levels)
-    except NoiseError as e:
-        raise TaskError(str(e)) from None
+    parsed = tuple(parse_level(v, f"{key}.levels") for v in levels)
     if len(set(parsed)) != len(parsed):
         raise TaskError(f"{key}.levels lists a level twice: {levels}")
     return NoiseSpec(kind, parsed)

@@ -217,13 +217,16 @@ def noise_source():
     return "nstdb", folder
 
 
+NOISE_SOURCE = noise_source() if NOISE_KINDS else ("synthetic", None)  # resolved once: a bad noise source stops the run at start
+
+
 def noise_bank(kind):
     return f"results/noise/bank_{kind}.h5"
 
 
 def noise_bank_inputs(wildcards):
     """The NSTDB files the bank of one kind is read from (none for synthetic noise)."""
-    src, folder = noise_source()
+    src, folder = NOISE_SOURCE
     if src != "nstdb":
         return []
     if NOISE_CFG["source"] == "download":

@@ -9,7 +9,7 @@ rule download_nstdb:
         [os.path.join(NOISE_CFG["download_dir"], f"{k}.{ext}") for k in ("bw", "em", "ma") for ext in ("hea", "dat")],
     params:
         url=NOISE_CFG["download_url"],
-        out_dir=NOISE_CFG["download_dir"],
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     threads: 2
     resources:
         mem_mb=1000,
@@ -33,8 +33,8 @@ rule noise_bank:
     wildcard_constraints:
         kind="bw|em|ma",
     params:
-        source=lambda wildcards: noise_source()[0],
-        folder=lambda wildcards: noise_source()[1],
+        source=NOISE_SOURCE[0],
+        folder=NOISE_SOURCE[1],
         split=NOISE_CFG["split"],
         fs=config["clean"]["fs"],
         seed=config["seed"],

@@ -296,10 +296,14 @@ def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list
 
 def write_noise(runs: dict[str, Path], out) -> str:
     """A page with only the noise tasks of each run (``--noise-only``)."""
-    lines = ["# Results: noise tasks", "",
-             "Written by `python -m ecgrecon.evaluation.results_doc --noise-only "
-             + " ".join(f"--run {shlex.quote(f'{k}={v}')}" for k, v in runs.items())
-             + f" --out {out}` from the runs' noise tables; do not edit by hand. Method details: [noise.md](noise.md).", ""]
+    lines = [
+        "# Results: noise tasks",
+        "",
+        "Written by `python -m ecgrecon.evaluation.results_doc --noise-only "
+        + " ".join(f"--run {shlex.quote(f'{k}={v}')}" for k, v in runs.items())
+        + f" --out {out}` from the runs' noise tables; do not edit by hand. Method details: [noise.md](noise.md).",
+        "",
+    ]
     for i, (label, run) in enumerate(runs.items()):
         section = noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
         if not section:

@@ -11,8 +11,9 @@
 """
 
 from ecgrecon.noise.bank import NoiseBank, build_bank, read_bank
-from ecgrecon.noise.corrupt import Assignment, assign, corrupt, level_label, parse_level, snr_db
+from ecgrecon.noise.corrupt import Assignment, assign, corrupt, level_label, snr_db
 from ecgrecon.noise.sources import KINDS, NoiseError, find_nstdb, read_nstdb, synthetic_noise
+from ecgrecon.tasks import parse_level
 
 __all__ = [
     "KINDS",

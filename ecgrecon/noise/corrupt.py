@@ -7,7 +7,7 @@ else the run holds. A segment that starts ``s`` samples into its record takes th
 ``start + s`` on, so the overlapping windows of one record see one continuous noise recording. Leads
 draw their channel and start independently, so no two leads share identical noise.
 
-Levels (:func:`parse_level`): a target SNR per lead in dB (signal power of the clean lead over the
+Levels (:func:`ecgrecon.tasks.parse_level`): a target SNR per lead in dB (signal power of the clean lead over the
 power of the added noise, per segment: met exactly) or the named preset ``bedin`` of Bedin et al.
 2025 (noise peak-to-peak = a factor x the clean lead's peak-to-peak per segment: 2 for bw, 1 for em;
 1 for ma, which they do not use).
@@ -22,26 +22,11 @@ import numpy as np
 
 from ecgrecon.noise.bank import SPLITS, NoiseBank
 from ecgrecon.noise.sources import KINDS, NoiseError
+from ecgrecon.tasks import BEDIN
 
-BEDIN = "bedin"
 BEDIN_PTP = {"bw": 2.0, "em": 1.0, "ma": 1.0}
 """Noise ptp / clean-lead ptp of the ``bedin`` preset, per kind."""
 EPS = 1e-12
-
-
-def parse_level(value, key: str = "noise.levels"):
-    """A level as configured: a finite number (dB) or ``"bedin"``; anything else is a one-line error naming ``key``."""
-    if isinstance(value, str) and value.strip().lower() == BEDIN:
-        return BEDIN
-    if isinstance(value, bool):
-        raise NoiseError(f"{key}: {value!r} is not an SNR in dB (a number) or {BEDIN!r}")
-    try:
-        db = float(value)
-    except (TypeError, ValueError):
-        raise NoiseError(f"{key}: {value!r} is not an SNR in dB (a number) or {BEDIN!r}") from None
-    if not np.isfinite(db):
-        raise NoiseError(f"{key}: {value!r} is not a finite SNR in dB")
-    return db
 
 
 def level_label(level) -> str:

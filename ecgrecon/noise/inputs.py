@@ -8,7 +8,8 @@ import numpy as np
 
 from ecgrecon import LEADS12
 from ecgrecon.noise.bank import NoiseBank, read_bank
-from ecgrecon.noise.corrupt import Assignment, assign, corrupt, parse_level
+from ecgrecon.noise.corrupt import Assignment, assign, corrupt
+from ecgrecon.tasks import parse_level
 
 
 @dataclass

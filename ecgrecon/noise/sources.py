@@ -20,10 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import signal as sps
 
-KINDS = ("bw", "em", "ma")
-"""Noise kinds: baseline wander, electrode motion, muscle (EMG) artefact."""
+from ecgrecon.signal.filters import bandpass
+from ecgrecon.tasks import NOISE_KINDS
+
+KINDS = NOISE_KINDS
 NSTDB_FS = 360.0
 N_CHANNELS = 2
 EM_PAIR = ("118e00", "118e24")
@@ -143,8 +144,7 @@ SYNTH_DURATION_S = 1800.0
 def _bandlimited(rng, n: int, fs: float, lo: float, hi: float) -> np.ndarray:
     """Unit-variance Gaussian noise band-limited to [lo, hi] Hz, (2, n)."""
     white = rng.standard_normal((N_CHANNELS, n))
-    sos = sps.butter(4, [lo, min(hi, 0.45 * fs)], btype="band", fs=fs, output="sos")
-    x = sps.sosfiltfilt(sos, white, axis=1)
+    x = bandpass(white, fs, lo, hi, order=4, axis=1)  # upper edge clipped to 0.9 x Nyquist
     return x / x.std(axis=1, keepdims=True)
 
 

@@ -10,6 +10,7 @@ from ecgrecon.noise import NoiseError, assign, build_bank, corrupt, find_nstdb, 
 from ecgrecon.noise.bank import split_in_time
 from ecgrecon.noise.inputs import NoisyInputs
 from ecgrecon.noise.sources import EM_PAIR, NSTDB_FS, derive_em, em_blocks, synthetic_noise
+from ecgrecon.tasks import TaskError
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +161,7 @@ def test_em_pair_that_differs_outside_the_blocks_is_refused(nstdb, tmp_path):
 
 @pytest.mark.parametrize("value", ["loud", None, True, float("nan"), [3]])
 def test_an_snr_that_is_not_a_number_names_the_key(value):
-    with pytest.raises(NoiseError, match=r"^tasks\.x\.noise\.levels: .* is not (a finite )?(an )?SNR"):
+    with pytest.raises(TaskError, match=r"^tasks\.x\.noise\.levels: .* is not (a finite )?(an )?SNR"):
         parse_level(value, "tasks.x.noise.levels")
     assert parse_level("bedin") == "bedin" and parse_level(-6) == -6.0 and parse_level("12") == 12.0
 

@@ -109,7 +109,9 @@ def test_every_method_named_by_a_shipped_config_is_registered():
     from ecgrecon.tasks import parse_tasks
 
     tasks = parse_tasks(yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"])
-    assert set(tasks) == {"paper", "lead_i"}
+    assert set(tasks) == {"paper", "lead_i", "denoise_bw", "denoise_em", "denoise_ma", "paper_noisy"}
+    assert all(tasks[f"denoise_{k}"].denoising and tasks[f"denoise_{k}"].noise.kind == k for k in ("bw", "em", "ma"))
+    assert tasks["paper_noisy"].clean_models == "paper" and not tasks["paper_noisy"].denoising
     assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM")
     assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
     assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM"}

@@ -14,6 +14,7 @@ LAYERS = {
     "ecgrecon.io": 1,
     "ecgrecon.signal": 2,
     "ecgrecon.synth": 3,
+    "ecgrecon.noise": 3,
     "ecgrecon.data": 3,
     "ecgrecon.learn": 4,
     "ecgrecon.methods": 5,
@@ -67,8 +68,8 @@ def test_no_module_imports_a_higher_layer_or_a_private_helper():
 
 def test_every_module_sits_in_a_concern_package():
     top = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
-    assert top == ["tasks"], top  # everything else lives in io/, signal/, data/, learn/, methods/, evaluation/, deploy/, synth/
-    for sub in ("io", "signal", "data", "learn", "methods", "evaluation", "deploy", "synth"):
+    assert top == ["tasks"], top  # everything else lives in io/, signal/, data/, noise/, learn/, methods/, evaluation/, deploy/, synth/
+    for sub in ("io", "signal", "data", "noise", "learn", "methods", "evaluation", "deploy", "synth"):
         assert (PKG / sub / "__init__.py").exists(), sub
 
 
