@@ -121,20 +121,29 @@ def lead_rows(y: np.ndarray, p: np.ndarray, leads, snr_in: dict, base: dict) -> 
     return rows
 
 
-def _noisy_h(encoders: dict, noisy_in: np.ndarray, ecg_ids, dev) -> dict:
-    """Encoder section -> (h of the noisy inputs, normalised with the clean train statistics, None)."""
-    from ecgrecon.learn.reps import encode, tile_by_record
+def _load_encoders(encoders: dict, dev) -> dict:
+    """Encoder section -> (encoder, tile, train mean, train std of h): loaded once for every level."""
     from ecgrecon.learn.train_encoder import load_encoder
 
     out = {}
     for section, (enc_path, reps_path) in encoders.items():
         encoder, _ = load_encoder(enc_path, dev)
-        h = encode(encoder, noisy_in, dev)
         with h5py.File(reps_path, "r") as f:
             tile = bool(f.attrs.get("tile", False))
+        _, _, mean, std = read_reps(reps_path, FOLD)
+        out[section] = (encoder, tile, mean, std)
+    return out
+
+
+def _noisy_h(loaded: dict, noisy_in: np.ndarray, ecg_ids, dev) -> dict:
+    """Encoder section -> (h of the noisy inputs, normalised with the clean train statistics, None)."""
+    from ecgrecon.learn.reps import encode, tile_by_record
+
+    out = {}
+    for section, (encoder, tile, mean, std) in loaded.items():
+        h = encode(encoder, noisy_in, dev)
         if tile:
             h = tile_by_record(h, ecg_ids)
-        _, _, mean, std = read_reps(reps_path, FOLD)
         out[section] = (normalise_h(h, mean, std), None)
     return out
 
@@ -166,6 +175,7 @@ def evaluate_noise(segments, folds_path, noise, s: NoiseEvalSettings, out: dict,
         f"noise task {task.name}: {len(rows)} test segments of {mt['ecg_id'].nunique()} records; noise {noise.kind} "
         f"({noise.source}); levels {[level_label(v) for v in noise.levels]}; {len(s.entries)} predictors"
     )
+    encoders = _load_encoders(s.encoders, dev)
     for level in noise.levels:
         noisy_in, g = noise.apply(clean_in, task.inputs, ids, starts, "test", level)
         gains_by_level[level_label(level)] = g
@@ -183,7 +193,7 @@ def evaluate_noise(segments, folds_path, noise, s: NoiseEvalSettings, out: dict,
             rh=None,
             device=dev,
             clean={**s.clean, "fs": fs},
-            h_by=_noisy_h(s.encoders, noisy_in, ids, dev),
+            h_by=_noisy_h(encoders, noisy_in, ids, dev),
         )
         data.h = data.h_by.get("encoder", (None, None))[0]
         base = {
@@ -191,7 +201,7 @@ def evaluate_noise(segments, folds_path, noise, s: NoiseEvalSettings, out: dict,
             "kind": noise.kind,
             "source": noise.source,
             "level": level_label(level),
-            "snr_in": float(np.mean(snr_in_all)) if level != BEDIN else float(np.mean(snr_in_all)),
+            "snr_in": float(np.mean(snr_in_all)),
         }
         preds = {}
         for e in s.entries:
