@@ -25,6 +25,21 @@ def repo_path(p):
     return str(p if p.is_absolute() else Path(workflow.basedir) / p)
 
 
+def check_config():
+    """Refuse the run at start, one line per problem naming the key and the value: a key given twice in a
+    config file (the last would silently win), values inconsistent with each other or with the data
+    (ecgrecon.data.config_checks)."""
+    from ecgrecon.data.config_checks import config_problems, duplicate_keys
+
+    problems = [p for f in dict.fromkeys(map(str, workflow.configfiles)) for p in duplicate_keys(f)]
+    problems += config_problems(config, workflow.basedir)
+    if problems:
+        raise WorkflowError("\n".join(f"config: {p}" for p in problems))
+
+
+check_config()
+
+
 def raw_dir():
     """The PTB-XL-shaped folder the `clean` rule reads."""
     if DATASET == "synthetic":
@@ -333,6 +348,8 @@ def export_inputs(wildcards):
               "record_csv": f"results/{task.name}/tables/record_metrics.csv"}
     if m.uses_h:
         inputs.update(encoder=f"{encoder_dir(task)}/encoder.pt", reps=f"{encoder_dir(task)}/reps.h5")
+    if registry.baseline() in task.methods:  # the task's GL map goes into the bundle (for `ecgrecon evaluate`)
+        inputs.update(gl=linear_map(task, EXPORT_FOLD, registry.baseline()))
     return inputs
 
 

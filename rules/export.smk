@@ -1,11 +1,12 @@
 # Model export (exportable methods of the registry): per task and method one file holding the encoder
 # (methods that read h), the decoders of every target lead of the official fold, lead names, fs,
 # window/hop, cleaning settings, h statistics, config hash and the validation/test metrics, for
-# `ecgrecon reconstruct`; plus a JSON model card beside it.
+# `ecgrecon reconstruct`; plus a JSON model card beside it. The task's population linear map GL of
+# the same fold goes in too, so that `ecgrecon evaluate` scores the model beside GL on a user's records.
 
 
 rule export_model:
-    """Pack one method's trained models, settings and metrics into results/{task}/model/ecgrecon-{method}.pt."""
+    """Pack one method's trained models, settings, metrics and the task's GL map into results/{task}/model/ecgrecon-{method}.pt."""
     input:
         unpack(export_inputs),
     output:

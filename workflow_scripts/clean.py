@@ -1,4 +1,8 @@
-"""Rule clean: raw database folder (read by the adapter of its kind) -> cleaned HDF5 + quarantine list."""
+"""Rule clean: raw database folder (read by the adapter of its kind) -> cleaned HDF5 + quarantine list.
+
+Over the quarantine limit the job fails and Snakemake deletes its outputs: the list is then kept beside the log."""
+
+from pathlib import Path
 
 from ecgrecon.data.clean import clean_dataset
 from ecgrecon.io.runlog import script_run
@@ -14,5 +18,6 @@ with script_run(snakemake) as log:
         kind=snakemake.params.kind,
         threads=snakemake.threads,
         log=log,
+        failed_list=Path(snakemake.log[0]).with_suffix(".quarantine.csv"),
     )
     log(f"summary: {summary}")

@@ -36,6 +36,7 @@ READ_STAGE = "clean.read"
 SIGNAL_STAGE = "clean.signal"
 FLAT_PTP_MV = 1e-4  # a lead whose peak-to-peak amplitude is below this is flat
 BATCH_SIZE = 256
+N_SHOWN = 3  # quarantined records named in the limit error
 META_COLUMNS = ("ecg_id", "patient_id", "strat_fold", "scp_codes", "labels", "superclass", "subclass", "filename")
 
 
@@ -165,13 +166,17 @@ def clean_dataset(
     threads: int = 1,
     log=print,
     kind: str = "ptbxl",
+    failed_list=None,
 ) -> dict:
     """Clean every record of ``raw_dir``; write ``out_h5`` and ``quarantine_csv``; return counts.
 
     ``kind`` picks the database adapter (:func:`ecgrecon.io.adapters.get_adapter`);
     ``records_subdir`` is its records folder (``None``: the adapter's default, ``records100``
     for PTB-XL). Raises :class:`QuarantineLimitError` (after writing the quarantine list) when
-    more than ``clean_cfg['max_quarantine_fraction']`` of the input records were quarantined.
+    more than ``clean_cfg['max_quarantine_fraction']`` of the input records were quarantined;
+    the list is then also written to ``failed_list`` (when given: a path that outlives the failed
+    job, such as one beside the rule's log, whereas Snakemake deletes the outputs of a failed job)
+    and the message names that file and the first rows.
     """
     t0 = time.perf_counter()
     adapter = get_adapter(kind)
@@ -222,7 +227,7 @@ def clean_dataset(
                 if elapsed >= next_report or done == n_total:
                     log(f"clean: {done}/{n_total} records read ({done / max(elapsed, 1e-9):.0f} records/s)")
                     next_report = elapsed + 5.0
-            summary = _finish(cands.n_input, len(metas), quarantine, quarantine_csv, clean_cfg, log)
+            summary = _finish(cands.n_input, len(metas), quarantine, quarantine_csv, clean_cfg, log, failed_list)
             h5.attrs["fs"] = float(clean_cfg["fs"])
             h5.attrs["leads"] = list(LEADS12)
             write_table(
@@ -256,21 +261,28 @@ def _superclass_counts(metas: list[dict]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, cfg: dict, log) -> dict:
+def _finish(n_input: int, n_kept: int, quarantine: list[dict], quarantine_csv, cfg: dict, log, failed_list=None) -> dict:
     """Check kept + quarantined = input, write the quarantine list, enforce the limit."""
     n_q = len(quarantine)
     if n_kept + n_q != n_input:
         raise RuntimeError(f"record accounting broken: kept {n_kept} + quarantined {n_q} != input {n_input}")
-    table = pd.DataFrame(quarantine, columns=["record", "stage", "reason"])
-    write_csv(quarantine_csv, table.sort_values(["record", "stage"], kind="stable"))
+    table = pd.DataFrame(quarantine, columns=["record", "stage", "reason"]).sort_values(["record", "stage"], kind="stable")
+    write_csv(quarantine_csv, table)
     frac = n_q / n_input
     limit = float(cfg["max_quarantine_fraction"])
     reasons = Counter(q["reason"].split(":")[0] for q in quarantine)
     if frac > limit:
+        where = quarantine_csv
+        if failed_list is not None:
+            write_csv(failed_list, table)
+            where = failed_list
+        first = "; ".join(f"{r.record}: {r.reason}" for r in table.head(N_SHOWN).itertuples())
         raise QuarantineLimitError(
             f"{n_q} of {n_input} records quarantined ({frac:.1%}) exceeds "
             f"clean.max_quarantine_fraction = {limit:g}; reasons: {dict(reasons)}; "
-            f"see {quarantine_csv}"
+            f"the list: {where}; first {min(N_SHOWN, n_q)}: {first}"
         )
+    if failed_list is not None:
+        Path(failed_list).unlink(missing_ok=True)  # a list left by an earlier failed run is stale now
     log(f"clean: quarantined {n_q}/{n_input} ({frac:.1%}, limit {limit:.1%})")
     return {"n_input": n_input, "n_kept": n_kept, "n_quarantined": n_q, "quarantine_fraction": round(frac, 6), "reasons": dict(reasons)}

@@ -13,6 +13,10 @@ A bundle is a dict saved with ``torch.save`` that loads with ``torch.load(weight
 - ``h_norm``: ``{"mean", "std"}`` of h over the fold's train segments (``Ch``, ``ChA``) or None.
 - ``decoders`` of variant ``ChA`` carry their frozen GL anchor (buffers ``anchor.weight``, ``anchor.bias``).
 - ``decoders``: lead -> decoder state dict, one per target lead.
+- ``gl`` (optional; bundles exported before it lack it): the task's population linear map GL of the
+  same fold (``results/{task}/linear/{fold}/GL.json``): ``inputs``, ``targets``, ``context``, ``fold`` and
+  float64 tensors ``weights`` (targets, inputs, 2 context + 1), ``intercept`` and ``alpha`` (targets,),
+  so that ``ecgrecon evaluate`` scores the model beside GL on the same windows (:func:`bundle_gl`).
 
 The model card (``.json`` beside the bundle) is ``meta`` plus the bundle's file name and SHA-256.
 """
@@ -23,6 +27,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +39,7 @@ from ecgrecon import __version__
 from ecgrecon.data.datasets import EPS_MV, ArtifactError
 from ecgrecon.io.atomic import atomic_path
 from ecgrecon.io.wfdbio import PathError
-from ecgrecon.learn.linear import GLAnchor
+from ecgrecon.learn.linear import GLAnchor, LinearMap, load_checked
 from ecgrecon.learn.models import LeadDecoder, SignalEncoder, build_decoder, check_variant
 from ecgrecon.methods import REGISTRY
 
@@ -105,6 +110,7 @@ def assemble_bundle(
     h_mean=None,
     h_std=None,
     metrics: dict | None = None,
+    gl: LinearMap | None = None,
 ) -> dict:
     """The bundle dict from in-memory parts.
 
@@ -112,6 +118,8 @@ def assemble_bundle(
     settings, :data:`CLEAN_KEYS`). ``decoders``: lead -> :class:`LeadDecoder` (or its state
     dict); ``decoder_info``: lead -> {arch, h_dim, n_params, ...}. Variant Ch also needs the
     encoder (module or state dict), ``encoder_info`` ({embed_dim, width, ...}) and h_mean/h_std.
+    ``gl``: the population linear map of the same inputs and targets (stored under ``gl``, its
+    context, fold and alphas also in ``meta["gl"]``), or None.
     """
     inputs, targets = [str(x) for x in settings["inputs"]], [str(x) for x in settings["targets"]]
     check_variant(variant)
@@ -140,9 +148,18 @@ def assemble_bundle(
         "units": "mV",
         "output_names": {lead: lead + RECON_SUFFIX for lead in targets},
     }
+    if gl is not None:
+        if (list(gl.inputs), list(gl.targets)) != (inputs, targets):
+            raise ValueError(f"GL map of {gl.inputs} -> {gl.targets} does not fit the bundle's {inputs} -> {targets}")
+        meta["gl"] = {
+            "method": "GL",
+            "fold": str(gl.info.get("fold", fold)),
+            "context": int(gl.context),
+            "alpha": {t: float(a) for t, a in zip(targets, gl.alpha)},
+        }
     shaping = {k: meta[k] for k in ("variant", "fold", "inputs", "targets", "window", "hop", "clean", "tile_reps")}
     meta["settings_sha256"] = hashlib.sha256(json.dumps(_json_safe(shaping), sort_keys=True).encode()).hexdigest()
-    return {
+    bundle = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
         "meta": _json_safe(meta),
@@ -154,6 +171,17 @@ def assemble_bundle(
         ),
         "decoders": {lead: _cpu_state(decoders[lead]) for lead in targets},
     }
+    if gl is not None:
+        bundle["gl"] = {
+            "inputs": inputs,
+            "targets": targets,
+            "context": int(gl.context),
+            "fold": meta["gl"]["fold"],
+            "weights": torch.as_tensor(np.asarray(gl.weights, np.float64)).clone(),
+            "intercept": torch.as_tensor(np.asarray(gl.intercept, np.float64)).clone(),
+            "alpha": torch.as_tensor(np.asarray(gl.alpha, np.float64)).clone(),
+        }
+    return bundle
 
 
 def card_of(bundle: dict, data: bytes, file_name: str) -> dict:
@@ -190,6 +218,56 @@ def _need(cond: bool, path, reason: str) -> None:
         raise BundleError(path, reason)
 
 
+_TORCH_ADVICE = (
+    "weights_only",
+    "weights only load failed",
+    "trusted source",
+    "safe_globals",
+    "file an issue",
+    "documentation of torch.load",
+)
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load`` failed, in one line, without torch's advice on how to load it anyway
+    (never retry a refused file with ``weights_only=False``: that can run code from it)."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(str(exc).split()))
+    kept = " ".join(x for x in sentences if x and not any(a in x.lower() for a in _TORCH_ADVICE))
+    if "weights only load failed" in str(exc).lower():
+        kept = "refused by the weights-only loader" + (f": {kept}" if kept else "")
+    return f"{type(exc).__name__}: {kept}" if kept else type(exc).__name__
+
+
+def _tensors(obj, where: str = ""):
+    """(key path, tensor) of every tensor in nested dicts / lists / tuples."""
+    if isinstance(obj, torch.Tensor):
+        yield where, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensors(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _tensors(v, f"{where}[{i}]")
+
+
+def _positive_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _check_numbers(b: dict, p: Path) -> None:
+    """Refuse non-finite weights or statistics and a rate / window that cannot be used."""
+    for where, t in _tensors(b):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise BundleError(p, f"non-finite values (NaN or inf) in {where}: the bundle is corrupt; re-export it")
+    meta = b["meta"]
+    for key, v in (("fs", meta["fs"]), ("clean.fs", meta["clean"]["fs"])):
+        _need(_positive_number(v), p, f"invalid model sampling rate meta.{key} = {v!r} (must be a positive number of Hz)")
+    _need(meta["fs"] == meta["clean"]["fs"], p, f"meta.fs {meta['fs']!r} differs from meta.clean.fs {meta['clean']['fs']!r}")
+    for key in ("window", "hop"):
+        v = meta[key]
+        _need(isinstance(v, int) and not isinstance(v, bool) and v > 0, p, f"invalid meta.{key} = {v!r} (must be a positive integer)")
+
+
 def read_bundle(path) -> dict:
     """Load a bundle file (``weights_only``) and check format, version and structure."""
     p = Path(path)
@@ -197,9 +275,7 @@ def read_bundle(path) -> dict:
     try:
         b = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a bad bundle
-        raise BundleError(
-            p, f"not a readable ecgrecon model bundle ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from None
+        raise BundleError(p, f"not a readable ecgrecon model bundle ({_load_failure(exc)})") from None
     _need(
         isinstance(b, dict) and b.get("format") == BUNDLE_FORMAT,
         p,
@@ -237,7 +313,43 @@ def read_bundle(path) -> dict:
             p,
             f"variant {meta['variant']} bundle lacks the encoder or the h normalisation statistics",
         )
+    _check_numbers(b, p)
     return b
+
+
+def bundle_gl(bundle: dict, path="bundle") -> LinearMap | None:
+    """The population linear map GL stored in a bundle (:func:`read_bundle` output), or None for a
+    bundle exported before GL was included. BundleError when the stored map is damaged."""
+    g = bundle.get("gl")
+    if g is None:
+        return None
+    meta = bundle["meta"]
+    try:
+        w = g["weights"].numpy().astype(np.float64)
+        gl = LinearMap(
+            inputs=[str(x) for x in g["inputs"]],
+            targets=[str(x) for x in g["targets"]],
+            context=int(g["context"]),
+            weights=w,
+            intercept=g["intercept"].numpy().astype(np.float64),
+            alpha=g["alpha"].numpy().astype(np.float64),
+            info={"fold": str(g.get("fold", meta["fold"]))},
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise BundleError(path, f"bundle GL map is damaged ({type(exc).__name__}: {exc})") from None
+    k = 2 * gl.context + 1
+    _need(
+        (gl.inputs, gl.targets) == (list(meta["inputs"]), list(meta["targets"])),
+        path,
+        f"bundle GL map {gl.inputs} -> {gl.targets} does not fit the model's {meta['inputs']} -> {meta['targets']}",
+    )
+    _need(
+        w.shape == (len(gl.targets), len(gl.inputs), k) and gl.intercept.shape == gl.alpha.shape == (len(gl.targets),),
+        path,
+        f"bundle GL weights of shape {w.shape} for {len(gl.targets)} targets, {len(gl.inputs)} inputs, context {gl.context}",
+    )
+    _need(np.isfinite(w).all() and np.isfinite(gl.intercept).all(), path, "bundle GL map holds non-finite weights")
+    return gl
 
 
 def _is_variant(name) -> bool:
@@ -391,11 +503,13 @@ def build_bundle(
     record_csv,
     encoder_path=None,
     reps_path=None,
+    gl_path=None,
 ) -> dict:
     """The bundle of one variant and fold from the pipeline's checkpoints, reps.h5 and tables.
 
     Checks that every checkpoint matches the settings (inputs, lead, variant, fold, window,
-    tile flag) so a bundle never mixes models of different runs.
+    tile flag) so a bundle never mixes models of different runs. ``gl_path``: the task's GL map
+    of the same fold (``linear/{fold}/GL.json``), packed in too (None: a bundle without GL).
     """
     from ecgrecon.data.datasets import read_reps
 
@@ -436,6 +550,11 @@ def build_bundle(
             raise ArtifactError(
                 f"{reps_path}: made with tile={tile}, config says encoder.tile_reps={settings['tile_reps']} (rerun extract_reps)"
             )
+    gl = None
+    if gl_path is not None:
+        gl = load_checked(gl_path, fold, inputs)
+        if gl.targets != targets:
+            raise ArtifactError(f"{gl_path}: GL map targets {gl.targets} differ from the bundle's targets {targets}")
     return assemble_bundle(
         variant=variant,
         fold=fold,
@@ -447,6 +566,7 @@ def build_bundle(
         h_mean=mean,
         h_std=std,
         metrics=metrics,
+        gl=gl,
     )
 
 
@@ -461,6 +581,7 @@ def artifact_paths(results, task: str, variant: str, fold: str, inputs, targets)
         "record_csv": r / task / "tables" / "record_metrics.csv",
         "encoder_path": enc / "encoder.pt",
         "reps_path": enc / "reps.h5",
+        "gl_path": r / task / "linear" / fold / "GL.json",
     }
 
 
@@ -472,6 +593,7 @@ def export_model(out_bundle, out_card, *, variant: str, fold: str, settings: dic
     mean = card["metrics"]["test"]["segment"]["Mean"]
     log(
         f"export: {out_bundle} (variant {variant}, fold {fold}, {len(card['targets'])} decoders, {n:,} parameters, "
-        f"test RMSE {mean['rmse']:.4f} mV, R2 {mean['r2']:.3f}); card {out_card}"
+        f"test RMSE {mean['rmse']:.4f} mV, R2 {mean['r2']:.3f}"
+        f"{', with the GL map' if 'gl' in card else ', without a GL map'}); card {out_card}"
     )
     return card

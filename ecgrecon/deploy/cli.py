@@ -23,6 +23,7 @@ EPILOG = """examples:
   ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt \\
       --input results/raw/synthetic/records100/00000/00008_lr --output reconstructed --plot
   ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output out/
+  ecgrecon evaluate --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output scores/
 
 See docs/reconstruct.md for what the output records hold."""
 
@@ -65,21 +66,44 @@ class Progress:
         self.stream.flush()
 
 
+def _resolves_into(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (symlinks resolved) lies in ``folder``; False for a symlink loop (read later, reported then)."""
+    try:
+        return path.resolve().is_relative_to(folder)
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        return False
+
+
 def _folder_records(folder: Path, out_dir: Path, skip: Path) -> list[tuple[Path, Path]]:
     """Every record (.hea) below ``folder``, except under ``skip`` or named ``*_recon`` (outputs)."""
     from ecgrecon.deploy.reconstruct import OUTPUT_SUFFIX, output_base, record_base
     from ecgrecon.io.wfdbio import RecordError
 
-    heads = sorted(h for h in folder.rglob("*.hea") if not h.resolve().is_relative_to(skip) and not h.stem.endswith(OUTPUT_SUFFIX))
+    heads = sorted(h for h in folder.rglob("*.hea") if not _resolves_into(h, skip) and not h.stem.endswith(OUTPUT_SUFFIX))
     if not heads:
         raise RecordError(folder, "no WFDB header (.hea) in this folder")
     return [(record_base(h), output_base(out_dir, record_base(h.relative_to(folder)))) for h in heads]
 
 
-def expand_inputs(path: str, out_dir: Path) -> list[tuple[Path, Path]]:
+def expand_inputs(path: str, out_dir: Path, errors: list | None = None) -> list[tuple[Path, Path]]:
     """(record path, output record path) for a record, a folder (every .hea below it, outputs
     keep the sub-folders) or a RECORDS list (one record or sub-folder per line, relative to the
-    list; the outputs keep those relative paths)."""
+    list; the outputs keep those relative paths).
+
+    A bad path or list entry raises :class:`RecordError`; with an ``errors`` list it is appended
+    there instead (one per bad entry, naming the list and the entry) and the good ones are kept."""
+    from ecgrecon.io.wfdbio import RecordError
+
+    if errors is None:
+        return _expand(path, out_dir, None)
+    try:
+        return _expand(path, out_dir, errors)
+    except RecordError as exc:
+        errors.append(exc)
+        return []
+
+
+def _expand(path: str, out_dir: Path, errors: list | None) -> list[tuple[Path, Path]]:
     from ecgrecon.deploy.reconstruct import output_base, record_base
     from ecgrecon.io.wfdbio import RecordError, safe_record_path
 
@@ -100,11 +124,17 @@ def expand_inputs(path: str, out_dir: Path) -> list[tuple[Path, Path]]:
         raise RecordError(p, "empty RECORDS list")
     items, root = [], p.parent.resolve()
     for rel in rels:
-        target = safe_record_path(root, rel.rstrip("/"))
-        if target.is_dir():  # PhysioNet's multi-level databases list sub-folders ("p00/")
-            items += _folder_records(target, out_dir / rel.rstrip("/"), skip)
-        else:
-            items.append((target, output_base(out_dir, PurePosixPath(rel))))
+        try:
+            target = safe_record_path(root, rel.rstrip("/"))
+            if target.is_dir():  # PhysioNet's multi-level databases list sub-folders ("p00/")
+                items += _folder_records(target, out_dir / rel.rstrip("/"), skip)
+            else:
+                items.append((target, output_base(out_dir, PurePosixPath(rel))))
+        except RecordError as exc:
+            err = RecordError(p, f"entry {rel!r}: {exc.reason}")
+            if errors is None:
+                raise err from None
+            errors.append(err)
     return items
 
 
@@ -131,27 +161,103 @@ def cmd_reconstruct(args) -> int:
         raise RecordError("--device cuda", "torch sees no CUDA device (use cpu or auto)") from None
     model = load_model(args.model, device)
     out_dir = Path(args.output)
-    items = [item for path in args.input for item in expand_inputs(path, out_dir)]
+    bad: list[RecordError] = []  # every bad --input path or list entry, one line each; the rest still run
+    items = [item for path in args.input for item in expand_inputs(path, out_dir, bad)]
     dup = sorted(str(o) for o, n in Counter(o for _, o in items).items() if n > 1)
     if dup:
         raise RecordError(dup[0], "two inputs map to the same output record; give them separate --output folders")
-    bar = Progress(len(items), enabled=not args.quiet)
-    failed, t0 = 0, time.perf_counter()
-    for i, res in enumerate(run_records(model, items, plot=args.plot, jobs=args.jobs, threads=args.threads)):
+    for exc in bad:
+        print(f"ecgrecon: error: {exc}", file=sys.stderr)
+    total = len(items) + len(bad)
+    bar = Progress(total, enabled=not args.quiet)
+    failed, t0 = len(bad), time.perf_counter()
+    for i, res in enumerate(run_records(model, items, plot=args.plot, jobs=args.jobs, threads=args.threads), start=len(bad)):
         if res.error:
             failed += 1
             if bar.tty and bar.enabled:
                 sys.stderr.write("\n")
             print(f"ecgrecon: error: {res.error}", file=sys.stderr)
-        elif len(items) == 1 and not args.quiet:
+        elif total == 1 and not args.quiet:
             print(
                 f"wrote {', '.join(res.files)} ({res.n_samples} samples at {res.fs:g} Hz)"
                 + (f"; {_fmt_metrics(res.metrics)}" if res.metrics else "")
             )
         bar.update(i + 1, failed)
-    if len(items) > 1 and not args.quiet:
+    if total > 1 and not args.quiet:
         rate = len(items) / max(time.perf_counter() - t0, 1e-9)
-        print(f"reconstructed {len(items) - failed} of {len(items)} records into {out_dir} ({rate:.1f} records/s)")
+        print(f"reconstructed {total - failed} of {total} records into {out_dir} ({rate:.1f} records/s)")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+EVALUATE_HELP = """Score a model bundle on your own WFDB records with the pipeline's own tables, beside the
+population linear map GL packed into the bundle by `ecgrecon export` (older bundles without GL:
+the model alone, and the outputs say so). Every record that holds the model's input leads and
+all its target leads is read and cleaned exactly like `reconstruct` does and cut into the
+pipeline's windows: segments (every window at the bundle's hop; no QC pass) for Table I, and
+non-overlapping record windows (the last aligned to the record end) for Table II and the
+morphology errors (records with all 12 leads, or whose limb leads follow from I and II). A
+record lacking a target lead is listed and skipped (a note, not an error).
+
+Output folder: segment_metrics.csv (Table I: pooled and seg-mean RMSE and R2, r, per lead and
+Mean), record_metrics.csv (Table II: per-record RMSE, R2, r, mean and 95 % CI, pooled RMSE and
+R2), morphology_metrics.csv (R amplitude, ST60, T amplitude errors), records.csv (per record,
+method and lead), not_scored.csv (skipped and bad records with the reason), metrics.md (Tables I
+and II) and rmse_per_lead.png (per-lead RMSE of the model and GL, and per record model vs GL).
+
+example:
+  ecgrecon evaluate --model results/paper/model/ecgrecon-Ch.pt \\
+      --input my_records/ --output scores/"""
+
+
+def cmd_evaluate(args) -> int:
+    from ecgrecon.deploy.bundle import load_model
+    from ecgrecon.deploy.evaluate import evaluate_records, load_gl, write_outputs
+    from ecgrecon.io.wfdbio import RecordError
+    from ecgrecon.learn.device import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError:
+        raise RecordError("--device cuda", "torch sees no CUDA device (use cpu or auto)") from None
+    model = load_model(args.model, device)
+    gl = load_gl(model)
+    out_dir = Path(args.output)
+    bad: list[RecordError] = []  # bad --input paths or list entries: one line each, the rest still scored
+    paths = list(dict.fromkeys(src for path in args.input for src, _ in expand_inputs(path, out_dir, bad)))
+    failed = []
+    for exc in bad:
+        failed.append(str(exc))
+        print(f"ecgrecon: error: {exc}", file=sys.stderr)
+
+    def error(msg: str) -> None:
+        failed.append(msg)
+        print(f"ecgrecon: error: {msg}", file=sys.stderr)
+
+    def skip(msg: str) -> None:
+        if not args.quiet:
+            print(f"ecgrecon: note: {msg}")
+
+    ev = evaluate_records(paths, model, gl, on_error=error, on_skip=skip, bad_inputs=bad)
+    if ev is None:
+        if not failed:  # every record skipped: say so once
+            raise RecordError(args.input[0], f"no record holds all the target leads {', '.join(model.targets)}: nothing to score")
+        return EXIT_BAD_INPUT
+    out = write_outputs(ev, model, out_dir)
+    if not args.quiet:
+        mean = ev.record[ev.record["lead"] == "Mean"].set_index("variant")
+        n = int(ev.record["n_records"].iloc[0])
+        print(
+            f"evaluated {n} of {len(paths) + len(bad)} records ({len(paths) + len(bad) - n - len(failed)} skipped, "
+            f"{len(failed)} bad) into {out_dir}; "
+            "record-level mean over leads: "
+            + "; ".join(
+                f"{m} RMSE {mean.loc[m, 'rmse_mean']:.4f} mV, R2 {mean.loc[m, 'r2_mean']:.3f}, r {mean.loc[m, 'pearson_mean']:.3f}"
+                for m in ev.methods
+            )
+        )
+        for note in ev.notes:
+            print(f"note: {note}")
+        print(f"wrote {', '.join(p.name for p in out.values())}")
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -173,6 +279,8 @@ def cmd_export(args) -> int:
     paths = artifact_paths(args.results, args.task, args.variant, args.fold, settings["inputs"], settings["targets"])
     if not registry.get(args.variant).uses_h:
         paths.pop("encoder_path"), paths.pop("reps_path")
+    if not Path(paths["gl_path"]).is_file():  # a task without GL: the bundle holds the model alone
+        print(f"export: no GL map at {paths.pop('gl_path')}; the bundle will not hold one")
     export_model(out, out.with_suffix(".json"), variant=args.variant, fold=args.fold, settings=settings, log=print, **paths)
     return 0
 
@@ -245,6 +353,26 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     rc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     rc.set_defaults(func=cmd_reconstruct)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a model bundle (and its GL map) on your own WFDB records with the pipeline's tables",
+        description=EVALUATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 all records scored or skipped, 2 bad input (each bad record named on stderr; the others still scored)",
+    )
+    ev.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
+    ev.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        metavar="RECORD",
+        help="WFDB record(s), folder(s) (every record below, except *_recon outputs) or RECORDS list(s)",
+    )
+    ev.add_argument("--output", default="evaluation", metavar="DIR", help="folder for the tables and the figure (default %(default)s)")
+    ev.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
+    ev.add_argument("--quiet", action="store_true", help="no notes or summary")
+    ev.set_defaults(func=cmd_evaluate)
     return ap
 
 
@@ -259,6 +387,11 @@ def main(argv=None) -> int:
         return args.func(args)
     except (BundleError, RecordError, ArtifactError) as exc:
         print(f"ecgrecon: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. an output folder below a regular file, a full disk
+        from ecgrecon.deploy.reconstruct import os_error_line
+
+        print(f"ecgrecon: error: {os_error_line(exc, getattr(args, 'output', None) or '-')}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ecgrecon.data.clean import FLAT_PTP_MV
 from ecgrecon.data.datasets import normalise_h, zscore_segments
 from ecgrecon.data.segment import record_windows
 from ecgrecon.deploy.bundle import RECON_SUFFIX, ReconModel
@@ -37,6 +38,11 @@ OUTPUT_SUFFIX = "_recon"
 """Output record name = input record name + this suffix (never overwrites the input)."""
 PLOT_SECONDS = 10.0
 MAX_ABS_MV = 32.0  # above this a lead is stored with a smaller ADC gain (16-bit range)
+MAX_INPUT_MV = 32000.0
+"""An input lead beyond +-32 V is no ECG (a wrong ADC gain or unit); the output could not store it (>= 1 adu/mV)."""
+SATURATED_FRACTION = 0.1
+"""An input lead is saturated when at least this fraction of its samples sit at its highest or at
+its lowest value (clipped at a rail; real leads of PTB-XL, LUDB and CinC 2021: at most 3 %)."""
 
 
 @dataclass
@@ -71,12 +77,50 @@ def _find(names: list[str], lead: str) -> list[int]:
     return [i for i, n in enumerate(names) if n == lead.upper()]
 
 
+def hz(fs: float) -> str:
+    """A rate as written in the header, to full precision (100, 100.0001, 333.3333333333333)."""
+    text = repr(float(fs))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def check_leads(sig: np.ndarray, leads: list[str], hea) -> None:
+    """RecordError for an input lead that holds NaN / infinite samples, is flat (peak-to-peak below
+    the pipeline's :data:`ecgrecon.data.clean.FLAT_PTP_MV`, the clean stage's reason ``flat lead(s)``)
+    or saturated (:data:`SATURATED_FRACTION` of its samples at one extreme). ``sig``: (n, leads) mV."""
+    n = len(sig)
+    for j, lead in enumerate(leads):
+        bad = int(np.isnan(sig[:, j]).sum())
+        if bad == n:
+            raise RecordError(hea, f"input lead {lead} holds only NaN samples (no valid data)")
+        if bad:
+            raise RecordError(hea, f"input lead {lead} has {bad} NaN sample(s) of {n} (gaps are not filled)")
+    inf = ~np.isfinite(sig).all(axis=0)
+    if inf.any():
+        raise RecordError(hea, f"infinite samples in input lead(s) {', '.join(np.asarray(leads)[inf])} (check the ADC gain)")
+    huge = np.abs(sig).max(axis=0) > MAX_INPUT_MV
+    if huge.any():
+        raise RecordError(
+            hea,
+            f"input lead(s) {', '.join(np.asarray(leads)[huge])} reach {np.abs(sig).max():.3g} mV, beyond any ECG "
+            f"(+-{MAX_INPUT_MV:g} mV; check the header's ADC gain and units)",
+        )
+    flat = np.ptp(sig, axis=0) < FLAT_PTP_MV
+    if flat.any():
+        raise RecordError(hea, f"flat lead(s) {', '.join(np.asarray(leads)[flat])} (peak-to-peak below {FLAT_PTP_MV:g} mV)")
+    at_rail = np.maximum((sig == sig.max(axis=0)).mean(axis=0), (sig == sig.min(axis=0)).mean(axis=0))
+    sat = at_rail >= SATURATED_FRACTION
+    if sat.any():
+        names, pct = ", ".join(np.asarray(leads)[sat]), ", ".join(f"{100 * f:.0f} %" for f in at_rail[sat])
+        raise RecordError(hea, f"saturated lead(s) {names} ({pct} of the samples at the lead's highest or lowest value: clipped)")
+
+
 def read_input(path, model: ReconModel) -> InputRecord:
     """Read the model's input leads (and target leads when present) of one WFDB record.
 
     RecordError (naming the header) for an unreadable header, a missing or duplicated input
-    lead, a rate the cleaning cannot handle, a record shorter than one window, NaN samples in
-    an input lead. Target leads with NaN samples are ignored (not compared).
+    lead, a rate the cleaning cannot handle, a record shorter than one window, NaN or infinite
+    samples in an input lead, a flat or saturated input lead (:func:`check_leads`). Target leads
+    with NaN samples are ignored (not compared).
     """
     base = record_base(path)
     hea = base.with_name(base.name + ".hea")
@@ -93,8 +137,9 @@ def read_input(path, model: ReconModel) -> InputRecord:
     try:
         check_rate(fs, model.meta["clean"])
         up, down = resample_factors(fs, model.meta["fs"])
-    except ValueError as exc:
-        raise RecordError(hea, f"cannot clean a {fs:g} Hz record: {exc}") from None
+    except ValueError as exc:  # the filters' message rounds the rate (:g); say it in full
+        reason = str(exc).replace(f"{fs:g} Hz ->", f"{hz(fs)} Hz ->", 1)
+        raise RecordError(hea, f"cannot clean a {hz(fs)} Hz record: {reason}") from None
     extra = [lead for lead in model.targets if len(_find(names, lead)) == 1]
     chans = [_find(names, lead)[0] for lead in model.inputs + extra]
     sig = _read_signals(base, header, chans)
@@ -104,17 +149,12 @@ def read_input(path, model: ReconModel) -> InputRecord:
     if n_model < window:
         raise RecordError(
             hea,
-            f"too short: {n} samples at {fs:g} Hz ({n / fs:.2f} s); the model needs at least "
+            f"too short: {n} samples at {hz(fs)} Hz ({n / fs:.2f} s); the model needs at least "
             f"one window of {window} samples at {model.meta['fs']:g} Hz "
             f"({window / model.meta['fs']:.2f} s)",
         )
     k = len(model.inputs)
-    for j, lead in enumerate(model.inputs):
-        bad = int(np.isnan(sig[:, j]).sum())
-        if bad == n:
-            raise RecordError(hea, f"input lead {lead} holds only NaN samples (no valid data)")
-        if bad:
-            raise RecordError(hea, f"input lead {lead} has {bad} NaN sample(s) of {n} (gaps are not filled)")
+    check_leads(sig[:, :k], model.inputs, hea)
     originals = {lead: sig[:, k + j] for j, lead in enumerate(extra) if np.isfinite(sig[:, k + j]).all()}
     return InputRecord(base, fs, n, sig[:, :k], originals)
 
@@ -187,6 +227,10 @@ def reconstruct_record(rec: InputRecord, model: ReconModel) -> Reconstruction:
     starts, keep = record_windows(len(y), window)
     wins = np.stack([y[s : s + window, :k].T for s in starts])
     pred = predict_windows(model, wins)
+    hea = rec.base.with_name(rec.base.name + ".hea")
+    if not np.isfinite(pred).all():
+        bad = int((~np.isfinite(pred)).sum())
+        raise RecordError(hea, f"the model's reconstruction holds non-finite values ({bad} of {pred.size} samples); nothing written")
     meta = pd.DataFrame({"ecg_id": 0, "start": starts, "n_keep_from": keep})
     recon_m = reassemble(pred, meta)[0]  # (n_targets, n_model)
     metrics = {lead: record_lead_metrics(y[:, k + j], recon_m[model.targets.index(lead)]) for j, lead in enumerate(leads)}
@@ -194,6 +238,8 @@ def reconstruct_record(rec: InputRecord, model: ReconModel) -> Reconstruction:
     if back.shape[1] != rec.n_samples:
         raise AssertionError(f"{rec.base}: resampled back to {back.shape[1]} samples, expected {rec.n_samples}")
     back = back.astype(np.float32)
+    if not np.isfinite(back).all():
+        raise RecordError(hea, "non-finite values after resampling back to the record's rate; nothing written")
     originals = {lead: back[k + j] for j, lead in enumerate(leads)}
     recon = back[k + len(leads) :].T
     return Reconstruction(rec.fs, np.ascontiguousarray(back[:k].T), np.ascontiguousarray(recon), originals, metrics)
@@ -260,21 +306,36 @@ def write_output(out: Path, rec: InputRecord, res: Reconstruction, model: ReconM
     Everything is written into a hidden temporary folder beside the outputs, then renamed
     into place (the header last, so a visible header always has its data).
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
     sig = np.concatenate([res.measured, res.reconstructed], axis=1).astype(np.float64)
+    if not np.isfinite(sig).all() or min(adc_gains(sig)) < 1.0:  # never NaN as 0 mV, never a 0 gain
+        peak = np.abs(sig).max()
+        raise RecordError(out.with_suffix(".hea"), f"output beyond what format 16 stores at 1 adu/mV (max |x| {peak:.3g} mV)")
     header, data = wfdb_files(out.name, sig, output_names(model), rec.fs, comment_lines(rec, res, model))
-    tmp = Path(tempfile.mkdtemp(prefix=".ecgrecon-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a regular file where the folder (or one above it) should be
+        raise RecordError(exc.filename or out.parent, f"cannot create the output folder of {out.name} ({exc.strerror or exc})") from None
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".ecgrecon-", dir=out.parent))
+    except OSError as exc:
+        raise RecordError(out.parent, f"cannot write into the output folder ({exc.strerror or exc})") from None
+    current = out.with_suffix(".dat")
     try:
         (tmp / (out.name + ".dat")).write_bytes(data)
+        current = out.with_suffix(".hea")
         (tmp / (out.name + ".hea")).write_text(header)
         done = [out.with_suffix(".dat")]
         if plot:
+            current = out.with_suffix(".png")
             plot_reconstruction(rec, res, model, tmp / (out.name + ".png"))
             done.append(out.with_suffix(".png"))
         done.append(out.with_suffix(".hea"))
         for final in done:
+            current = final
             os.replace(tmp / (out.name + final.suffix), final)
         return done
+    except OSError as exc:  # a full disk, a file size limit, an I/O error: this record's header stays unwritten
+        raise RecordError(current, f"cannot write the output ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -340,12 +401,25 @@ class Outcome:
 _MODEL: ReconModel | None = None  # the model of forked worker processes (inherited, not pickled)
 
 
+def os_error_line(exc: OSError, default) -> str:
+    """``"<file>: <reason>"`` of an OSError (the file it names, else ``default``)."""
+    name = exc.filename if exc.filename is not None else default
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{name}: {reason}" + (f" (-> {exc.filename2})" if exc.filename2 else "")
+
+
 def _run_one(task: tuple) -> Outcome:
+    """One record; any failure becomes the Outcome's one-line error (the batch goes on)."""
     src, out, plot = task
     try:
         res, files = reconstruct_file(src, out, _MODEL, plot)
     except RecordError as exc:
         return Outcome(Path(src), Path(out), error=str(exc))
+    except OSError as exc:  # unwritable output, a path below a regular file, a full disk, a symlink loop
+        return Outcome(Path(src), Path(out), error=os_error_line(exc, out))
+    except Exception as exc:  # noqa: BLE001 - one record's failure must not cancel the batch
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        return Outcome(Path(src), Path(out), error=f"{src}: unexpected error ({type(exc).__name__}: {msg})")
     return Outcome(Path(src), Path(out), None, [str(f) for f in files], len(res.measured), res.fs, res.metrics)
 
 

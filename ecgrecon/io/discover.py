@@ -42,15 +42,16 @@ def build_candidates(raw_dir: Path, records_subdir: str, statements: Statements,
     db = load_database(raw_dir, records_subdir)
     files = find_record_files(raw_dir, records_subdir)
     out = Candidates(n_input=len(db))
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # normalised file -> ecg_id of the row kept for it
     ids: set[int] = set()
     for row in db.to_dict("records"):
         key = _norm(row["filename"])
         name = row["filename"] or f"ecg_id={row['ecg_id']}"
         if key in seen:
-            out.quarantine.append(_q(name, "duplicate metadata row for this file"))
+            reason = f"duplicate metadata row for this file: ecg_id {row['ecg_id']} dropped (the first row for it: ecg_id {seen[key]})"
+            out.quarantine.append(_q(name, reason))
             continue
-        seen.add(key)
+        seen[key] = row["ecg_id"]
         try:
             meta = row_metadata(row, statements, min_likelihood)
         except ValueError as exc:

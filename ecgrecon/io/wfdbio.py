@@ -91,7 +91,16 @@ def safe_record_path(root: Path, rel: str) -> Path:
 @lru_cache(maxsize=4096)
 def _inside(root: Path, folder: Path) -> bool:
     """Whether ``folder`` (symlinks resolved) lies inside ``root``; cached per folder."""
-    return folder.resolve().is_relative_to(root)
+    return _resolves_inside(folder, root)
+
+
+def _resolves_inside(path: Path, root: Path) -> bool:
+    """``path`` with symlinks resolved lies inside ``root``; True for a symlink loop, which leads
+    nowhere (opening it then fails with a one-line "Too many levels of symbolic links")."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a loop
+        return True
 
 
 def declared_fs(rel: str) -> float | None:
@@ -227,6 +236,8 @@ def read_digital(dat: Path, fmt: str, offset: int, n_sig: int, n_samples: int | 
         size = dat.stat().st_size - offset
     except FileNotFoundError:
         raise RecordError(dat, "missing .dat file") from None
+    except OSError as exc:  # a symlink loop, a permission problem, an I/O error
+        raise RecordError(dat, f"unreadable .dat ({exc.strerror or exc})") from None
     if n_samples is None:
         n_samples = int(size // (width * n_sig))
     expected = int(np.ceil(n_samples * n_sig * width))
@@ -245,7 +256,7 @@ def read_digital(dat: Path, fmt: str, offset: int, n_sig: int, n_samples: int | 
             if fmt == "80":
                 d = d.astype(np.int16) - 128
     except OSError as exc:
-        raise RecordError(dat, f"unreadable .dat ({exc})") from None
+        raise RecordError(dat, f"unreadable .dat ({exc.strerror or exc})") from None
     return d.reshape(n_samples, n_sig)
 
 
@@ -267,7 +278,7 @@ def read_record(root: Path, rel: str, check_fs: bool = True, extra_leads: tuple[
     """
     base = safe_record_path(root, rel)
     hea = base.with_name(base.name + ".hea")
-    if hea.is_symlink() and not hea.resolve().is_relative_to(root):
+    if hea.is_symlink() and not _resolves_inside(hea, root):
         raise RecordError(rel, "path outside data root (header symlink escapes)")
     header = parse_header(hea)
     order = lead_order(header, hea, extra_leads)
@@ -286,7 +297,7 @@ def read_record(root: Path, rel: str, check_fs: bool = True, extra_leads: tuple[
     if PurePosixPath(dat_name).name != dat_name or dat_name in ("", ".", ".."):
         raise RecordError(hea, f"path outside data root (.dat name {dat_name!r} refused)")
     dat = base.with_name(dat_name)
-    if dat.is_symlink() and not dat.resolve().is_relative_to(root):
+    if dat.is_symlink() and not _resolves_inside(dat, root):
         raise RecordError(hea, "path outside data root (.dat symlink escapes)")
     fmt, offset = fmts.pop()
     digital = read_digital(dat, fmt, offset, len(group), header.n_samples)
@@ -299,7 +310,11 @@ def read_record(root: Path, rel: str, check_fs: bool = True, extra_leads: tuple[
 
 def to_physical(digital: np.ndarray, specs: list[SignalSpec], path: Path, sentinel: int | None) -> np.ndarray:
     """float32 mV from digital samples (columns matching ``specs``); ``sentinel`` samples -> NaN."""
-    scale = np.array([unit_scale(s.units, path) / s.gain for s in specs], dtype=np.float32)
+    scale = np.array([unit_scale(s.units, path) / s.gain for s in specs], dtype=np.float64)
+    if (np.abs(scale) > np.finfo(np.float32).max).any():
+        tiny = [s.name for s, k in zip(specs, scale) if abs(k) > np.finfo(np.float32).max]
+        raise RecordError(path, f"ADC gain too small for lead(s) {tiny} (mV per unit beyond float32)")
+    scale = scale.astype(np.float32)
     base_adc = np.array([s.baseline for s in specs], dtype=np.float32)
     phys = digital.astype(np.float32)
     phys -= base_adc

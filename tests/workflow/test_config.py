@@ -115,3 +115,64 @@ def test_every_method_named_by_a_shipped_config_is_registered():
     assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM")
     assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
     assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM"}
+
+
+def _refused_at_start(tmp_path, *args, configfile=None, snakefile=None):
+    """Dry-run with a bad config: non-zero exit, no traceback, no results/ (refused before any job); the output rows."""
+    proc = snakemake(tmp_path, "-n", *args, configfile=configfile, snakefile=snakefile, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert not (tmp_path / "results").exists()
+    return out.splitlines()
+
+
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        ({"qc": {"percentiles": [99.9, 0.1]}}, "config: qc.percentiles: [99.9, 0.1] must be [low, high] with low < high"),
+        ({"qc": {"percentiles": [5, 5]}}, "config: qc.percentiles: [5, 5] must be [low, high]"),
+        ({"segment": {"window": 2048}}, "config: segment.window: 2048 samples is longer than a cleaned record (clean.duration_s 10 s"),
+        ({"clean": {"duration_s": 2.0}}, "config: segment.window: 256 samples is longer than a cleaned record (clean.duration_s 2 s"),
+        ({"clean": {"duration_s": 12.0}}, "config: clean.duration_s: 12 s is longer than the synthetic records (10 s)"),
+        ({"segment": {"window": 250}}, "config: segment.window: 250 is not a multiple of decoder.stride 4"),
+        ({"decoder_denoise": {"stride": 3}}, "config: segment.window: 256 is not a multiple of decoder_denoise.stride 3"),
+        ({"split": {"val_folds": [8]}}, "config: split: fold(s) [8] in both split.train_folds and split.val_folds"),
+        ({"split": {"test_folds": [9, 10]}}, "config: split: fold(s) [9] in both split.val_folds and split.test_folds"),
+        (
+            {"split": {"cv_k": 2}, "evaluation": {"folds": ["official", "cv7"]}},
+            "config: evaluation.folds: 'cv7' does not exist with split.cv_k: 2",
+        ),
+        (
+            {"split": {"cv_k": 2}, "evaluation": {"folds": ["cv2"]}},
+            "config: evaluation.folds: 'cv2' does not exist with split.cv_k: 2 (folds cv0 .. cv1)",
+        ),
+        ({"clean": {"bandpass_hz": [45.0, 0.5]}}, "config: clean.bandpass_hz: [45.0, 0.5] must be [low, high] Hz with low < high"),
+        ({"dataset": "ptbxl_local", "data": {"ptbxl_dir": "no/such/ptb-xl"}}, "config: data.ptbxl_dir: no/such/ptb-xl is not a folder"),
+        ({"datasets": {"ludb": {"kind": "ludb", "path": "no/such/ludb"}}}, "config: datasets.ludb.path: no/such/ludb is not a folder"),
+    ],
+)
+def test_inconsistent_value_is_refused_at_start_in_one_line(tmp_path, override, line):
+    rows = _refused_at_start(tmp_path, configfile=write_config(tmp_path / "bad.yaml", override))
+    assert any(line in row for row in rows), "\n".join(rows[-40:])
+
+
+def test_a_key_given_twice_in_any_config_file_is_refused_at_start(tmp_path):
+    (tmp_path / "ok.yaml").write_text("synth:\n  n_records: 50\n")
+    (tmp_path / "twice.yaml").write_text("qc:\n  percentiles: [1, 99]\n  percentiles: [5, 95]\nseed: 1\nseed: 2\n")
+    rows = _refused_at_start(tmp_path, "--configfile", str(tmp_path / "ok.yaml"), str(tmp_path / "twice.yaml"))
+    for key, lines in (("qc.percentiles", "lines 2 and 3;"), ("seed", "lines 4 and 5: 1, then 2;")):
+        assert any(f"config: {tmp_path / 'twice.yaml'}: key {key} given twice ({lines} the last would win)" in row for row in rows), rows[
+            -20:
+        ]
+    assert not any("ok.yaml" in row for row in rows if row.startswith("config:"))
+
+
+def test_a_key_given_twice_in_the_workflow_config_yaml_is_refused_at_start(tmp_path):
+    from snakemake_helpers import copy_workflow
+
+    snakefile = copy_workflow(tmp_path / "wf")
+    default = snakefile.parent / "config.yaml"
+    default.write_text(default.read_text() + "seed: 7\n")
+    rows = _refused_at_start(tmp_path / "wf", snakefile=snakefile)
+    assert any(f"config: {default}: key seed given twice" in row for row in rows), rows[-20:]
