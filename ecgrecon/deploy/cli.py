@@ -285,6 +285,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _model_and_inputs(p: argparse.ArgumentParser) -> None:
+    """--model and --input, as ``reconstruct`` and ``evaluate`` both read them."""
+    p.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
+    p.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        metavar="RECORD",
+        help="WFDB record(s) (path with or without .hea), folder(s) (every record below, except "
+        "*_recon outputs) or RECORDS list file(s) (records or sub-folders relative to it)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ecgrecon",
@@ -325,15 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit codes: 0 all records done, 2 bad input (every failed record is named on stderr; the others are still written)",
     )
-    rc.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
-    rc.add_argument(
-        "--input",
-        required=True,
-        nargs="+",
-        metavar="RECORD",
-        help="WFDB record (path with or without .hea), a folder (every record below it, except "
-        "*_recon outputs) or a RECORDS list file (records or sub-folders relative to it)",
-    )
+    _model_and_inputs(rc)
     rc.add_argument("--output", default="reconstructed", metavar="DIR", help="output folder (default %(default)s)")
     rc.add_argument("--plot", action="store_true", help="also write <name>_recon.png (measured vs reconstructed)")
     rc.add_argument(
@@ -361,14 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit codes: 0 all records scored or skipped, 2 bad input (each bad record named on stderr; the others still scored)",
     )
-    ev.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
-    ev.add_argument(
-        "--input",
-        required=True,
-        nargs="+",
-        metavar="RECORD",
-        help="WFDB record(s), folder(s) (every record below, except *_recon outputs) or RECORDS list(s)",
-    )
+    _model_and_inputs(ev)
     ev.add_argument("--output", default="evaluation", metavar="DIR", help="folder for the tables and the figure (default %(default)s)")
     ev.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     ev.add_argument("--quiet", action="store_true", help="no notes or summary")

@@ -13,6 +13,7 @@ import pytest
 import scipy.signal as ss
 import torch
 import wfdb
+from hostile import write_record
 from test_bundle import _sha, trained_run  # noqa: F401 (shared session fixture)
 
 from ecgrecon import LEADS12
@@ -29,23 +30,6 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def write_record(base: Path, sig: np.ndarray, names: list[str], fs: float) -> Path:
-    """A WFDB record (format 16, 1 uV per unit) with the given signal names; NaN -> invalid."""
-    base.parent.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(
-        base.name,
-        fs=fs,
-        units=["mV"] * len(names),
-        sig_name=names,
-        p_signal=np.asarray(sig, np.float64),
-        fmt=["16"] * len(names),
-        adc_gain=[1000.0] * len(names),
-        baseline=[0] * len(names),
-        write_dir=str(base.parent),
-    )
-    return base
 
 
 def synthetic_record(run, ecg_id: int, hr: bool = False) -> tuple[np.ndarray, float]:
