@@ -10,6 +10,7 @@ from ecgrecon import methods as registry
 
 work = Path(sys.argv[1])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calinet_checks import check_calinet  # noqa: E402
 from noise_checks import CLEAN_TASKS as TASKS  # noqa: E402 (the clean tasks of run_tasks; noise tasks below)
 from noise_checks import check_noise_tasks  # noqa: E402
 
@@ -27,6 +28,9 @@ assert n_seg > 0
 for task in ("paper", "lead_i"):
     for table in sorted((work / "results" / task / "tables").glob("*.csv")):
         print(f"{task} table {table.name}: {len(pd.read_csv(table))} rows")
+for task, spec in TASKS.items():
+    if "calinet" in spec["methods"]:
+        check_calinet(work, task)
 print("real-data run OK")
 for task, spec in TASKS.items():  # every task's population methods, from the method registry
     expected = [m for m in spec["methods"] if registry.get(m).kind != "calibrated"]

@@ -11,6 +11,7 @@ from ecgrecon.io.h5io import read_table
 
 work = Path(sys.argv[1])
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calinet_checks import check_calinet  # noqa: E402
 from noise_checks import CLEAN_TASKS as TASKS  # noqa: E402 (the clean tasks of run_tasks; noise tasks below)
 from noise_checks import check_noise_tasks  # noqa: E402
 
@@ -37,5 +38,7 @@ for task, spec in TASKS.items():  # every task's population methods, from the me
     assert (tables / "morphology_metrics.csv").stat().st_size > 0
     if any(registry.get(m).kind == "calibrated" for m in spec["methods"]):
         assert (tables / "pcm_metrics.csv").stat().st_size > 0
+    if "calinet" in spec["methods"]:
+        check_calinet(work, task)
 check_noise_tasks(work, "pooled real")
 print("pooled real-data run OK")

@@ -353,6 +353,26 @@ def export_inputs(wildcards):
     return inputs
 
 
+# ---- CaLiNet-E (rules/calinet.smk) ----------------------------------------------------------------------
+def calinet_train_cfg():
+    """The `calinet` section as training settings (robust_noise_db is the evaluation's: changing it retrains nothing)."""
+    return {k: v for k, v in config["calinet"].items() if k != "robust_noise_db"}
+
+
+def calinet_evaluate_inputs(wildcards):
+    task = task_of(wildcards)
+    inputs = {"clean": PRIMARY_CLEAN, "segments": "results/segments/segments.h5", "folds": "results/folds/folds.json",
+              "pcm_h5": f"results/{task.name}/pcm/{PCM_FOLD}/pcm.h5", "pcm_json": f"results/{task.name}/pcm/{PCM_FOLD}/pcm.json",
+              "model": f"results/{task.name}/calinet/model.pt", "noise_bank": noise_bank("em")}
+    if "ChA" in task.methods:  # the reference population method, from the evaluate rule's predictions
+        inputs["predictions"] = f"results/{task.name}/predictions/predictions.h5"
+    return inputs
+
+
+CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md", "robustness.png", "reliability.csv",
+                   "reliability.png"]
+
+
 # ---- targets of a full run -----------------------------------------------------------------------------
 NOISE_OUTPUTS = ["metrics.csv", "metrics.md", "morphology.csv", "assignment.h5", "rmse_vs_snr.png", "examples.png"]
 TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
@@ -374,6 +394,8 @@ def get_final_output():
         out += [f"results/{name}/tables/retention_metrics.{ext}" for ext in ("csv", "md")]
         if task.of_kind("calibrated"):
             out += [f"results/{name}/tables/pcm_metrics.{ext}" for ext in ("csv", "md")]
+        if "calinet" in task.methods:  # CaLiNet-E on PCM's test windows (rules/calinet.smk)
+            out += [f"results/{name}/calinet/{f}" for f in ("model.pt", "train_log.csv", *CALINET_OUTPUTS)]
         out += [f"results/{name}/model/ecgrecon-{m}.{ext}" for m in task.of_kind("decoder")
                 if registry.get(m).exportable for ext in ("pt", "json")]
         out += [f"results/{name}/cross/{d}/tables/{t}" for d in CROSS_DATASETS for t in TABLES]

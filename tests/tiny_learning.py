@@ -22,6 +22,7 @@ TINY = {
     "decoder": {"proj": 8, "hidden": 8, "out_channels": 4, "max_epochs": 1, "batch_size": 64},
     "encoder_paper": {"width": 4, "proj_dim": 8, "max_epochs": 1},
     "decoder_paper": {"width": 8, "max_epochs": 1, "batch_size": 128},
+    "calinet": {"channels": [4, 8], "embed_dim": 8, "max_epochs": 1, "episodes_per_record": 1, "batch_size": 32},
 }
 LEARNING = ("results/paper/predictions/predictions.h5",)
 

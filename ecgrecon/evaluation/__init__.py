@@ -1,1 +1,1 @@
-"""Evaluation: tables, figures, morphology plots, diagnostic retention, PCM tables, docs/results.md."""
+"""Evaluation: tables, figures, morphology plots, diagnostic retention, PCM and CaLiNet-E tables, docs/results.md."""

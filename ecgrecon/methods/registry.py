@@ -20,7 +20,8 @@ Kinds (which rule fits the method, and how the evaluation gets its predictions):
 - ``fixed``: nothing is fitted (the classical cleaning filters of a denoising task); evaluated by
   the method module's ``predict`` with no artifact.
 - ``calibrated``: per-patient methods fitted on a calibration segment of each test record
-  (rule ``calibrate_pcm``), reported in their own table, never beside the population methods
+  (rule ``calibrate_pcm``; CaLiNet-E on top of it: ``train_calinet``, ``evaluate_calinet``), reported
+  in their own tables, never beside the population methods
   (they see part of the test record).
 
 Extra methods (a user's, or a test fixture's) are Python files named under ``method_plugins:``
@@ -77,6 +78,7 @@ class Method:
     compare_to: str | None = None  # Table I's Δ % column: this method relative to that one (C-h vs C)
     neighbours: bool = False  # decoders: each lead's network sees that lead and its NEIGHBOURS among the task's inputs
     section: str | None = None  # decoders: config section of its settings, when not the design's (e.g. decoder_denoise)
+    fitted_by: str | None = None  # README's "fitted by" cell when not the kind's rule (calinet: `train_calinet`)
     design: str = "ours"  # decoders: whose networks and training (ours | paper: the authors' released code,
     # :mod:`ecgrecon.learn.paper`); their settings are config sections `decoder` / `encoder` (ours) or
     # `decoder_{design}` / `encoder_{design}`
@@ -230,7 +232,7 @@ def markdown_table() -> str:
     rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "fixed": "nothing", "calibrated": "`calibrate_pcm`"}
     for m in REGISTRY.values():
         rows.append(
-            f"| `{m.name}` | {m.display} | {m.family} | {rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "
+            f"| `{m.name}` | {m.display} | {m.family} | {m.fitted_by or rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "
             f"{'yes' if m.exportable else 'no'} | {m.description} |"
         )
     return "\n".join(rows)

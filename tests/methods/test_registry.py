@@ -8,7 +8,11 @@ from ecgrecon.tasks import TaskError, parse_task
 
 
 def test_built_in_methods_in_table_order_with_what_they_need():
-    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM"]
+    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM", "calinet"]
+    assert registry.names("calibrated") == ["PCM", "calinet"]
+    cal = registry.get("calinet")
+    assert cal.display == "CaLiNet-E" and cal.calibration and cal.anchor == "GL" and cal.fitted_by == "`train_calinet`"
+    assert "| `calinet` | CaLiNet-E | per-patient calibrated + deep residual | `train_calinet` |" in registry.markdown_table()
     assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper", "DN"]
     assert registry.names("fixed") == ["filter"]
     dn = registry.get("DN")

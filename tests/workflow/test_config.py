@@ -112,9 +112,9 @@ def test_every_method_named_by_a_shipped_config_is_registered():
     assert set(tasks) == {"paper", "lead_i", "denoise_bw", "denoise_em", "denoise_ma", "paper_noisy"}
     assert all(tasks[f"denoise_{k}"].denoising and tasks[f"denoise_{k}"].noise.kind == k for k in ("bw", "em", "ma"))
     assert tasks["paper_noisy"].clean_models == "paper" and not tasks["paper_noisy"].denoising
-    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM")
+    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM", "calinet")
     assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
-    assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM"}
+    assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM", "calinet"}
 
 
 def _refused_at_start(tmp_path, *args, configfile=None, snakefile=None):

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import h5py
@@ -193,6 +194,54 @@ def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_l
     gl5 = json.loads((work / "results/paper/linear/official/GL5.json").read_text())
     assert gl5["context"] == 5 and (work / "logs/fit_linear/paper/official_GL5.log").stat().st_size > 0
     assert "GL (+-5)" in (work / "results/paper/tables/segment_metrics.md").read_text()
+
+
+CALINET = tuple(f"results/paper/calinet/{f}" for f in ("metrics.csv", "metrics.md", "robustness.csv", "reliability.csv"))
+
+
+def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_learning_run, tmp_path):
+    from ecgrecon.learn.calinet import load_calinet
+
+    work = _copy_run(tiny_learning_run, tmp_path / "work")
+    cfg = _cfg(work, "calinet.yaml", tasks={"paper": {**PAPER, "methods": [*PAPER["methods"], "PCM", "calinet"]}})
+    jobs = scheduled_rules(work, cfg, *LEARNING, *CALINET)
+    assert jobs == {"calibrate_pcm": 1, "train_calinet": 1, "noise_bank": 1, "evaluate_calinet": 1}, jobs  # nothing else reruns
+    snakemake(work, *LEARNING, *CALINET, configfile=cfg)
+    m = pd.read_csv(work / CALINET[0]).set_index(["method", "lead"])
+    assert set(m.index.get_level_values(0)) == {"GL", "PCM-raw", "PCM", "CaLiNet-E", "ChA"}
+    assert set(m.index.get_level_values(1)) == {"V4", "Mean", "Anterior"}  # V4: the one anterior target of the tiny task
+    assert np.isfinite(m[["pcc", "nrmse", "rmse", "r2"]].to_numpy()).all() and (m["n_windows"] > 0).all()
+    pcm = pd.read_csv(work / "results/paper/tables/pcm_metrics.csv")
+    pcm = pcm[pcm["split"] == "test_records"].set_index(["method", "lead"])
+    for method in ("GL", "PCM", "PCM-raw"):  # the same windows and predictions as PCM's own table
+        assert m.loc[(method, "V4"), "rmse"] == pytest.approx(pcm.loc[(method, "V4"), "rmse"], rel=1e-5), method
+        assert m.loc[(method, "V4"), "n_windows"] == pcm.loc[(method, "V4"), "n_windows"]
+    model, ckpt, _, settings = load_calinet(work / "results/paper/calinet/model.pt")
+    summary = json.loads((work / "results/paper/pcm/official/pcm.json").read_text())
+    assert settings.alpha == summary["alpha"] and settings.rule == summary["rule"] and settings.channels == (4, 8)
+    log = pd.read_csv(work / "results/paper/calinet/train_log.csv")
+    assert list(log["epoch"]) == [0, 1] and np.isfinite(log["val_loss"]).all()
+    rob = pd.read_csv(work / CALINET[2])
+    assert {"cal 2 s", "cal 1 s", "cal 0.5 s", "cal 2 s + em 6 dB", "cal 2 s + ectopic beat"} <= set(rob["condition"])
+    assert set(rob["method"]) == {"GL", "PCM", "CaLiNet-E"} and np.isfinite(rob[["rmse", "nrmse", "pcc"]].to_numpy()).all()
+    gl = rob[rob["method"] == "GL"].set_index("condition")["rmse"]
+    assert gl.loc["cal 2 s"] == pytest.approx(gl.loc["cal 0.5 s"])  # GL reads no calibration
+    assert "CaLiNet-E" in (work / CALINET[1]).read_text() and len(pd.read_csv(work / CALINET[3])) > 0
+    assert (work / "results/paper/calinet/robustness.png").stat().st_size > 0
+    for name in ("train_calinet/paper", "evaluate_calinet/paper"):
+        assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
+    assert scheduled_rules(work, cfg, *LEARNING, *CALINET) == {}
+    tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "PCM", "calinet"]}}
+    lr = _cfg(work, "calinet_lr.yaml", tasks=tasks, calinet={"lr": 0.01})
+    assert scheduled_rules(work, lr, *LEARNING, *CALINET) == {"train_calinet": 1, "evaluate_calinet": 1}
+    noise = _cfg(work, "calinet_db.yaml", tasks=tasks, calinet={"robust_noise_db": 0})
+    assert scheduled_rules(work, noise, *LEARNING, *CALINET) == {"evaluate_calinet": 1}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import bench_calinet  # the speed bench on this run (a smoke run: its timings are not tested)
+
+    speed = bench_calinet.main(["--run", str(work), "--out", str(tmp_path / "bench"), "--repeats", "1", "--threads", "1"])
+    assert list(speed["method"]) == ["PCM", "CaLiNet-E"] and (speed["infer_ms_per_window"] > 0).all()
+    assert speed.set_index("method").loc["CaLiNet-E", "train_s_per_epoch"] > 0
 
 
 def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path):
