@@ -6,7 +6,8 @@ Each ``--run LABEL=FOLDER`` is the working directory of one finished run (its ``
 page has one section per run and task (test split of fold ``official``): the mean over the scored
 leads of every population method beside the linear baseline of the same run, RMSE and R² in both
 conventions (pooled over all test samples, and the mean of per-segment values that the paper
-reports; :data:`CONVENTIONS`), the 10-s record level, PCM where the task has it, diagnostic
+reports; :data:`CONVENTIONS`), the 10-s record level, PCM and CaLiNet-E where the task has them (with
+its calibration robustness, :func:`calinet_section`), diagnostic
 retention, the authors' design beside our redesign where a task runs both (:func:`compare_designs`),
 and, when a run has the tasks ``paper`` and ``lead_i``, a paragraph comparing them on the leads both
 reconstruct; a run with noise tasks gets their tables (RMSE per input level; SNR improvement where the
@@ -245,6 +246,74 @@ def _noise_reading(task: str, block: pd.DataFrame, levels: list[str]) -> list[st
     return [" ".join(out), ""]
 
 
+SOURCE_CALINET = {"CaLiNet-E": {"pcc": 0.967, "nrmse": 0.220, "st60": 0.041}, "PCM": {"pcc": 0.944, "nrmse": 0.300, "st60": 0.051}}
+"""Zhang et al. 2026 on PTB-XL (their fold 9, also their selection fold; 500 Hz): PCC, nRMSE, anterior ST60 error (mV)."""
+
+
+def calinet_section(run: Path, task: str, img_dir: Path | None = None, tag: str = "") -> list[str]:
+    """CaLiNet-E beside GL, PCM-raw, PCM and ChA on PCM's test windows (results/{task}/calinet/), the source's
+    numbers with the protocol differences, the calibration-robustness table and figure, and a computed reading."""
+    folder = run / "results" / task / "calinet"
+    if not (folder / "metrics.csv").exists():
+        return []
+    m = pd.read_csv(folder / "metrics.csv")
+    methods = list(dict.fromkeys(m["method"]))
+    mean, ant = m[m["lead"] == "Mean"].set_index("method"), m[m["lead"] == "Anterior"].set_index("method")
+    out = [
+        "**CaLiNet-E** (PCM's calibrated map + FiLM U-Net residual, [calinet.md](calinet.md)) on PCM's test windows "
+        f"({int(mean['n_windows'].iloc[0])} record windows, 2-s calibration from each test record's start). Mean over the "
+        "target leads; ST60 error also over the source's anterior group V1, V3, V4.",
+        "",
+        "| method | PCC | nRMSE | RMSE (mV) | R² | R amp. MAE (mV) | ST60 MAE (mV) | ST60 MAE anterior (mV) | T amp. MAE (mV) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for meth in methods:
+        r, a = mean.loc[meth], ant.loc[meth] if meth in ant.index else None
+        out.append(
+            f"| {meth} | {_f(r['pcc'])} | {_f(r['nrmse'])} | {_f(r['rmse'], 4)} | {_f(r['r2'])} | {_f(r['r_amp_mae'], 4)} | "
+            f"{_f(r['st60_mae'], 4)} | {_f(a['st60_mae'], 4) if a is not None else '-'} | {_f(r['t_amp_mae'], 4)} |"
+        )
+    out += [
+        "",
+        "The source (Zhang et al. 2026, PTB-XL, **their fold 9, which is also their model-selection fold**, 500 Hz, their "
+        "training budget): "
+        + "; ".join(f"{k} PCC {v['pcc']}, nRMSE {v['nrmse']}, anterior ST60 {v['st60']} mV" for k, v in SOURCE_CALINET.items())
+        + ". Ours: fold 10 (never used for a choice), 100 Hz, the cleaning of this pipeline and a short CPU budget, on "
+        "the run's records; the numbers are not comparable one to one.",
+        "",
+    ]
+    if {"CaLiNet-E", "PCM", "GL"} <= set(mean.index):
+        c, p, g = (mean.loc[k, "rmse"] for k in ("CaLiNet-E", "PCM", "GL"))
+        line = (
+            f"Reading: RMSE GL {_f(g, 4)} -> PCM {_f(p, 4)} ({100 * (p - g) / g:+.0f} %) -> CaLiNet-E {_f(c, 4)} mV "
+            f"({100 * (c - p) / p:+.1f} % vs PCM)"
+        )
+        if "PCM-raw" in mean.index:
+            line += f"; PCM-raw (no fallback) {_f(mean.loc['PCM-raw', 'rmse'], 4)} mV"
+        out += [line + ".", ""]
+    rob = folder / "robustness.csv"
+    if rob.exists():
+        r = pd.read_csv(rob)
+        ms = [x for x in ("GL", "PCM", "CaLiNet-E") if x in set(r["method"])]
+        out += ["Calibration robustness (RMSE mV; same test windows per condition, only the calibration changes):", ""]
+        out += ["| condition | records | " + " | ".join(ms) + " |", "|---|---|" + "---|" * len(ms)]
+        for cond, g in r.groupby("condition", sort=False):
+            g = g.set_index("method")
+            out.append(f"| {cond} | {int(g['n_records'].iloc[0])} | " + " | ".join(_f(g.loc[x, "rmse"], 4) for x in ms) + " |")
+        out.append("")
+        piv = r.pivot_table(index="condition", columns="method", values="rmse", sort=False)
+        if {"PCM", "GL"} <= set(piv.columns):
+            worse = [c for c in piv.index if piv.loc[c, "PCM"] > piv.loc[c, "GL"]]
+            out += ["Conditions where calibration hurts (PCM worse than GL): " + (", ".join(worse) if worse else "none") + ".", ""]
+        fig = folder / "robustness.png"
+        if img_dir is not None and fig.exists():
+            img_dir.mkdir(parents=True, exist_ok=True)
+            name = f"calinet_robustness{tag}.png"
+            shutil.copy(fig, img_dir / name)
+            out += [f"![error against calibration condition]({img_dir.name}/{name})", ""]
+    return out
+
+
 def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
     """The noise tasks of a run (results/noise/summary.csv): RMSE pooled per level and predictor, SNR improvement
     of the denoising tasks, a computed reading, and the summary figure copied to ``img_dir``."""
@@ -335,6 +404,7 @@ def write(runs: dict[str, Path], out) -> str:
         for task in tasks:
             lines += task_section(Path(run), task)
             lines += compare_designs(Path(run), task)
+            lines += calinet_section(Path(run), task, Path(out).parent / "img", f"_{i + 1}")
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))
         lines += noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")

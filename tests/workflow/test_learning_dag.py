@@ -228,6 +228,17 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     assert gl.loc["cal 2 s"] == pytest.approx(gl.loc["cal 0.5 s"])  # GL reads no calibration
     assert "CaLiNet-E" in (work / CALINET[1]).read_text() and len(pd.read_csv(work / CALINET[3])) > 0
     assert (work / "results/paper/calinet/robustness.png").stat().st_size > 0
+    from ecgrecon.evaluation import results_doc  # docs/results.md's CaLiNet-E section, from these tables
+
+    page = tmp_path / "docs" / "results.md"
+    assert results_doc.main(["--run", f"tiny={work}", "--out", str(page)]) == 0
+    text, mean = page.read_text(), m.xs("Mean", level="lead")
+    c = mean.loc["CaLiNet-E"]
+    assert f"| CaLiNet-E | {c['pcc']:.3f} | {c['nrmse']:.3f} | {c['rmse']:.4f} |" in text
+    assert "their fold 9, which is also their model-selection fold" in text and "Reading: RMSE GL" in text
+    cal = rob[rob["condition"] == "cal 0.5 s"].set_index("method")["rmse"]
+    assert "| cal 0.5 s | " in text and f"{cal['PCM']:.4f} | {cal['CaLiNet-E']:.4f} |" in text
+    assert (tmp_path / "docs" / "img" / "calinet_robustness_1.png").stat().st_size > 0
     for name in ("train_calinet/paper", "evaluate_calinet/paper"):
         assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
     assert scheduled_rules(work, cfg, *LEARNING, *CALINET) == {}
