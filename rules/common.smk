@@ -203,7 +203,9 @@ def decoder_threads(wildcards):
 # ---- noise tasks (corruption: noise; ecgrecon.noise) ---------------------------------------------------------
 NOISE_CFG = config["noise"]
 NOISE_FOLD = "official"  # noise tasks train and report on the official split only
-NOISE_KINDS = sorted({t.noise.kind for t in TASKS.values() if t.noise is not None})
+NOISE_KINDS = sorted({t.noise.kind for t in TASKS.values() if t.noise is not None})  # the noise tasks' kinds
+BANK_KINDS = sorted(set(NOISE_KINDS) | ({"em"} if any("calinet" in t.methods for t in TASKS.values()) else set()))
+"""Noise banks the run reads: the noise tasks' kinds, and em for CaLiNet-E's calibration-robustness table."""
 
 
 def noise_source():
@@ -223,7 +225,7 @@ def noise_source():
         if src == "nstdb":
             raise WorkflowError(f"config: noise.source nstdb: {e}") from None
         have = {}
-    missing = [k for k in NOISE_KINDS if k not in have]
+    missing = [k for k in BANK_KINDS if k not in have]
     if src == "nstdb" and missing:
         raise WorkflowError(f"config: noise.source nstdb: {folder} lacks the NSTDB records {missing} "
                             "(set noise.source: download or synthetic)")
@@ -232,7 +234,7 @@ def noise_source():
     return "nstdb", folder
 
 
-NOISE_SOURCE = noise_source() if NOISE_KINDS else ("synthetic", None)  # resolved once: a bad noise source stops the run at start
+NOISE_SOURCE = noise_source() if BANK_KINDS else ("synthetic", None)  # resolved once: a bad noise source stops the run at start
 
 
 def noise_bank(kind):

@@ -303,7 +303,9 @@ def robustness(test: EvalWindows, clean_h5, noise_bank, gl, pcm_summary: dict, m
         )  # fmt: skip
         noisy, _ = corrupt(cal12, bank, a, float(noise_db))
         noisy = noisy.astype(np.float64)
-        conds.append((f"cal {n_cal / fs:g} s + em {noise_db:g} dB", dataclasses.replace(d, cal_x=noisy[:, :n_in], cal_y=noisy[:, n_in:])))
+        src = bank.sources["em"]  # nstdb / nstdb-derived / synthetic: named in the condition, so synthetic noise says so
+        name = f"cal {n_cal / fs:g} s + em {noise_db:g} dB" + ("" if src.startswith("nstdb") else f" ({src.upper()} noise)")
+        conds.append((name, dataclasses.replace(d, cal_x=noisy[:, :n_in], cal_y=noisy[:, n_in:])))
     if len(cal12):
         ect = insert_ectopic(cal12, fs, seed)
         conds.append((f"cal {n_cal / fs:g} s + ectopic beat", dataclasses.replace(d, cal_x=ect[:, :n_in], cal_y=ect[:, n_in:])))

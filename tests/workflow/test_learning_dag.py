@@ -199,7 +199,7 @@ def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_l
 CALINET = tuple(f"results/paper/calinet/{f}" for f in ("metrics.csv", "metrics.md", "robustness.csv", "reliability.csv"))
 
 
-def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_learning_run, tmp_path):
+def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_learning_run, tmp_path, shared_data):
     from ecgrecon.learn.calinet import load_calinet
 
     work = _copy_run(tiny_learning_run, tmp_path / "work")
@@ -222,7 +222,12 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     log = pd.read_csv(work / "results/paper/calinet/train_log.csv")
     assert list(log["epoch"]) == [0, 1] and np.isfinite(log["val_loss"]).all()
     rob = pd.read_csv(work / CALINET[2])
-    assert {"cal 2 s", "cal 1 s", "cal 0.5 s", "cal 2 s + em 6 dB", "cal 2 s + ectopic beat"} <= set(rob["condition"])
+    from ecgrecon.noise import read_bank
+
+    src = read_bank(work / "results/noise/bank_em.h5").sources["em"]  # synthetic noise is named in the condition
+    assert src == "nstdb-derived", src  # a run without noise tasks still reads the shared NSTDB (em from 118e00 - 118e24)
+    em = "cal 2 s + em 6 dB" + ("" if src.startswith("nstdb") else f" ({src.upper()} noise)")
+    assert {"cal 2 s", "cal 1 s", "cal 0.5 s", em, "cal 2 s + ectopic beat"} <= set(rob["condition"])
     assert set(rob["method"]) == {"GL", "PCM", "CaLiNet-E"} and np.isfinite(rob[["rmse", "nrmse", "pcc"]].to_numpy()).all()
     gl = rob[rob["method"] == "GL"].set_index("condition")["rmse"]
     assert gl.loc["cal 2 s"] == pytest.approx(gl.loc["cal 0.5 s"])  # GL reads no calibration
