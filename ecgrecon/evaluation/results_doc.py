@@ -246,6 +246,15 @@ def _noise_reading(task: str, block: pd.DataFrame, levels: list[str]) -> list[st
     return [" ".join(out), ""]
 
 
+def _figure(fig: Path, img_dir: Path | None, name: str, alt: str) -> list[str]:
+    """A run's figure copied beside the page (``img_dir``) and its markdown line; nothing when absent."""
+    if img_dir is None or not fig.exists():
+        return []
+    img_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fig, img_dir / name)
+    return [f"![{alt}]({img_dir.name}/{name})", ""]
+
+
 SOURCE_CALINET = {"CaLiNet-E": {"pcc": 0.967, "nrmse": 0.220, "st60": 0.041}, "PCM": {"pcc": 0.944, "nrmse": 0.300, "st60": 0.051}}
 """Zhang et al. 2026 on PTB-XL (their fold 9, also their selection fold; 500 Hz): PCC, nRMSE, anterior ST60 error (mV)."""
 
@@ -305,12 +314,7 @@ def calinet_section(run: Path, task: str, img_dir: Path | None = None, tag: str 
         if {"PCM", "GL"} <= set(piv.columns):
             worse = [c for c in piv.index if piv.loc[c, "PCM"] > piv.loc[c, "GL"]]
             out += ["Conditions where calibration hurts (PCM worse than GL): " + (", ".join(worse) if worse else "none") + ".", ""]
-        fig = folder / "robustness.png"
-        if img_dir is not None and fig.exists():
-            img_dir.mkdir(parents=True, exist_ok=True)
-            name = f"calinet_robustness{tag}.png"
-            shutil.copy(fig, img_dir / name)
-            out += [f"![error against calibration condition]({img_dir.name}/{name})", ""]
+        out += _figure(folder / "robustness.png", img_dir, f"calinet_robustness{tag}.png", "error against calibration condition")
     return out
 
 
@@ -354,12 +358,7 @@ def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list
             ]
             out.append(f"| {pred} | " + " | ".join(cells) + " |")
         out += [""] + _noise_reading(task, block, levels)
-    fig = run / "results" / "noise" / "rmse_vs_snr.png"
-    if img_dir is not None and fig.exists():
-        img_dir.mkdir(parents=True, exist_ok=True)
-        name = f"noise_rmse_vs_snr{tag}.png"
-        shutil.copy(fig, img_dir / name)
-        out += [f"![RMSE against input SNR]({img_dir.name}/{name})", ""]
+    out += _figure(run / "results" / "noise" / "rmse_vs_snr.png", img_dir, f"noise_rmse_vs_snr{tag}.png", "RMSE against input SNR")
     return out
 
 
