@@ -149,9 +149,9 @@ def _fmt_metrics(metrics: dict) -> str:
     return "; ".join(f"{lead} r {d['pearson']:.3f} RMSE {d['rmse']:.3f} mV" for lead, d in metrics.items())
 
 
-def cmd_reconstruct(args) -> int:
+def _load_model(args):
+    """The bundle of --model on the device of --device (one line when CUDA is asked for and absent)."""
     from ecgrecon.deploy.bundle import load_model
-    from ecgrecon.deploy.reconstruct import run_records
     from ecgrecon.io.wfdbio import RecordError
     from ecgrecon.learn.device import resolve_device
 
@@ -159,7 +159,14 @@ def cmd_reconstruct(args) -> int:
         device = resolve_device(args.device)
     except RuntimeError:
         raise RecordError("--device cuda", "torch sees no CUDA device (use cpu or auto)") from None
-    model = load_model(args.model, device)
+    return load_model(args.model, device)
+
+
+def cmd_reconstruct(args) -> int:
+    from ecgrecon.deploy.reconstruct import run_records
+    from ecgrecon.io.wfdbio import RecordError
+
+    model = _load_model(args)
     out_dir = Path(args.output)
     bad: list[RecordError] = []  # every bad --input path or list entry, one line each; the rest still run
     items = [item for path in args.input for item in expand_inputs(path, out_dir, bad)]
@@ -210,16 +217,10 @@ example:
 
 
 def cmd_evaluate(args) -> int:
-    from ecgrecon.deploy.bundle import load_model
     from ecgrecon.deploy.evaluate import evaluate_records, load_gl, write_outputs
     from ecgrecon.io.wfdbio import RecordError
-    from ecgrecon.learn.device import resolve_device
 
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError:
-        raise RecordError("--device cuda", "torch sees no CUDA device (use cpu or auto)") from None
-    model = load_model(args.model, device)
+    model = _load_model(args)
     gl = load_gl(model)
     out_dir = Path(args.output)
     bad: list[RecordError] = []  # bad --input paths or list entries: one line each, the rest still scored
