@@ -287,8 +287,9 @@ def cmd_export(args) -> int:
 
 
 def _model_and_inputs(p: argparse.ArgumentParser) -> None:
-    """--model and --input, as ``reconstruct`` and ``evaluate`` both read them."""
+    """--model, --device and --input, as ``reconstruct`` and ``evaluate`` both read them (:func:`_load_model`)."""
     p.add_argument("--model", required=True, metavar="BUNDLE", help="model bundle from `ecgrecon export`")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     p.add_argument(
         "--input",
         required=True,
@@ -356,7 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="torch threads per process (default %(default)s: fastest for the small batches of one record)",
     )
-    rc.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     rc.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     rc.set_defaults(func=cmd_reconstruct)
 
@@ -369,7 +369,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_and_inputs(ev)
     ev.add_argument("--output", default="evaluation", metavar="DIR", help="folder for the tables and the figure (default %(default)s)")
-    ev.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="torch device (default %(default)s)")
     ev.add_argument("--quiet", action="store_true", help="no notes or summary")
     ev.set_defaults(func=cmd_evaluate)
     return ap
