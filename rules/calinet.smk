@@ -1,7 +1,8 @@
 # CaLiNet-E (method `calinet`, kind `calibrated`; ecgrecon.learn.calinet): PCM's quality-weighted per-patient map plus a
 # FiLM-conditioned U-Net residual, trained per task on the official fold's train episodes (early stop on its val split)
 # with PCM's validation-chosen alpha and rule; evaluated on PCM's test windows beside GL, PCM-raw, PCM and ChA, with the
-# calibration-robustness table and the quality score's reliability plot.
+# calibration-robustness table, the three quality scores compared and the score's reliability plot; the classifier of
+# rules/diagnostic.smk scores the records CaLiNet-E reconstructs (retention_calinet).
 
 
 rule train_calinet:
@@ -34,7 +35,7 @@ rule train_calinet:
 
 
 rule evaluate_calinet:
-    """CaLiNet-E vs GL, PCM-raw, PCM (and ChA) on PCM's test windows; calibration robustness; score reliability."""
+    """CaLiNet-E vs GL, PCM-raw, PCM (and ChA) on PCM's test windows; calibration robustness; the scores; reliability."""
     input:
         unpack(calinet_evaluate_inputs),
     output:
@@ -50,6 +51,9 @@ rule evaluate_calinet:
         robustness_png="results/{task}/calinet/robustness.png",
         reliability_csv="results/{task}/calinet/reliability.csv",
         reliability_png="results/{task}/calinet/reliability.png",
+        scores_csv="results/{task}/calinet/scores.csv",
+        scores_md="results/{task}/calinet/scores.md",
+        predictions="results/{task}/calinet/predictions.h5",
     params:
         noise_db=config["calinet"]["robust_noise_db"],
         seed=config["seed"],
@@ -65,3 +69,35 @@ rule evaluate_calinet:
         f"{ENVS}/torch.yaml"
     script:
         "../workflow_scripts/evaluate_calinet.py"
+
+
+rule retention_calinet:
+    """Diagnostic retention of the records CaLiNet-E reconstructs (PCM's windows), beside GL, PCM and ChA."""
+    input:
+        classifier=f"results/classifier/{CLASSIFIER_FOLD}/classifier.pt",
+        predictions="results/{task}/calinet/predictions.h5",
+        segments="results/segments/segments.h5",
+        clean=PRIMARY_CLEAN,  # superclass labels of the test records
+    output:
+        csv=report(
+            "results/{task}/calinet/retention.csv",
+            caption="../report/calinet_retention.rst",
+            category="5 Evaluation",
+            subcategory="{task} tables",
+        ),
+        md="results/{task}/calinet/retention.md",
+    params:
+        fold=CLASSIFIER_FOLD,
+        device=config["device"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        "logs/retention_calinet/{task}.log",
+    benchmark:
+        "benchmarks/retention_calinet/{task}.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/retention_calinet.py"

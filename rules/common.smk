@@ -372,7 +372,7 @@ def calinet_evaluate_inputs(wildcards):
 
 
 CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md", "robustness.png", "reliability.csv",
-                   "reliability.png"]
+                   "reliability.png", "scores.csv", "scores.md", "retention.csv", "retention.md"]
 
 
 # ---- targets of a full run -----------------------------------------------------------------------------

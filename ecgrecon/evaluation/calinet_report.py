@@ -46,11 +46,15 @@ import numpy as np
 import pandas as pd
 
 from ecgrecon import LEADS12
-from ecgrecon.data.datasets import load_folds, open_clean, read_leads, read_segment_meta
+from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean, read_leads, read_segment_meta
+from ecgrecon.data.records import reassembled_records
 from ecgrecon.evaluation.plots import color, label
+from ecgrecon.evaluation.retention import record_labels, retention_markdown
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.calibration import SplitData, load_split, predict_split
-from ecgrecon.learn.calinet import crossfit_score, load_calinet, predict, source_quality
+from ecgrecon.learn.calinet import RHO_OPTIONS, crossfit_score, load_calinet, predict, source_quality
+from ecgrecon.learn.classifier import load_classifier, retention_table
+from ecgrecon.learn.device import resolve_device
 from ecgrecon.noise import assign, corrupt, read_bank
 from ecgrecon.signal.metrics import lead_metrics
 from ecgrecon.signal.morphology import morphology_table, replace_leads
@@ -119,6 +123,7 @@ class EvalWindows:
     win_id: np.ndarray  # (n_win,)
     x12: np.ndarray  # (n_win, 12, W) true 12-lead windows
     fs: float
+    file_rows: np.ndarray  # (n_win,) rows of the windows in segments.h5 ``records/``
 
 
 def load_test(clean_h5, segments, folds_json, gl, fold: str, cal_s: float) -> EvalWindows:
@@ -128,8 +133,9 @@ def load_test(clean_h5, segments, folds_json, gl, fold: str, cal_s: float) -> Ev
     file_rows = np.flatnonzero(np.isin(wmeta["ecg_id"].to_numpy(np.int64), ids))[data.win_rows]
     x12 = read_leads(segments, list(LEADS12), file_rows, group="records") if len(file_rows) else np.zeros((0, 12, data.x.shape[2]))
     return EvalWindows(
-        data, sub["start"].to_numpy(np.int64)[data.win_rows], sub["win_id"].to_numpy(np.int64)[data.win_rows], x12, float(attrs["fs"])
-    )
+        data, sub["start"].to_numpy(np.int64)[data.win_rows], sub["win_id"].to_numpy(np.int64)[data.win_rows], x12, float(attrs["fs"]),
+        file_rows,
+    )  # fmt: skip
 
 
 def row_of(data: SplitData) -> np.ndarray:
@@ -284,9 +290,9 @@ def _own_calibration(clean_h5, ecg_ids, n_cal: int, gl) -> tuple[np.ndarray, np.
     return cal[:, [LEADS12.index(c) for c in gl.inputs]], cal[:, [LEADS12.index(c) for c in gl.targets]]
 
 
-def robustness(test: EvalWindows, clean_h5, noise_bank, gl, pcm_summary: dict, model, settings, *, noise_db: float, seed: int, task: str):
-    """(robustness table, conditions -> Mean-row dicts): error against calibration condition (module docstring)."""
-    d, fs, targets = test.data, test.fs, list(gl.targets)
+def calibration_conditions(test: EvalWindows, clean_h5, noise_bank, gl, *, noise_db: float, seed: int, task: str) -> list:
+    """[(condition name, SplitData with that calibration)] of the robustness table (module docstring), PCM's own first."""
+    d, fs = test.data, test.fs
     n_cal = d.cal_x.shape[2]
     conds: list[tuple[str, SplitData]] = [(f"cal {n_cal / fs:g} s", d)]
     for sec in (1.0, 0.5):
@@ -319,6 +325,12 @@ def robustness(test: EvalWindows, clean_h5, noise_bank, gl, pcm_summary: dict, m
             own_x, own_y = _own_calibration(clean_h5, sub_plan["ecg_id"], n_cal, gl)
             conds.append(("own record (patients with 2+ records)", dataclasses.replace(base, cal_x=own_x, cal_y=own_y)))
             conds.append(("other record (patients with 2+ records)", base))
+    return conds
+
+
+def robustness(conds: list, gl, pcm_summary: dict, model, settings, fs: float) -> pd.DataFrame:
+    """Error against calibration condition (Mean rows of the target leads) for GL, PCM and CaLiNet-E."""
+    targets = list(gl.targets)
     rows = []
     for name, data in conds:
         preds = _robust_preds(data, gl, pcm_summary, model, settings, fs)
@@ -394,6 +406,117 @@ def quality_score(maps, data: SplitData, gl, fs: float, settings) -> np.ndarray:
     return np.repeat(rho[:, None], len(gl.targets), axis=1)
 
 
+def score_comparison(conds: list, gl, model, settings, fs: float) -> pd.DataFrame:
+    """The three calibration-quality options side by side, per calibration condition (Mean rows of the targets).
+
+    For each option of ``rho`` (crossfit, pcm, source): the quality-weighted map alone (W_eff with that rho, no
+    residual) and CaLiNet-E's trained residual on top of it (trained with ``settings.rho``: the other rows swap the
+    score at inference only), with the mean rho the option gives. A score that trusts a corrupted calibration shows as
+    a high mean rho beside a map error above GL's."""
+    targets = list(gl.targets)
+    rows = []
+    for name, data in conds:
+        y = data.y.astype(np.float64)
+        for opt in RHO_OPTIONS:
+            out = predict(model, gl, dataclasses.replace(settings, rho=opt), data.x, row_of(data), data.cal_x, data.cal_y, fs)
+            for what, key in (("map", "linear"), ("CaLiNet-E", "calinet")):
+                r = [row for row in method_rows(what, y, out[key].astype(np.float64), targets) if row["lead"] == "Mean"][0]
+                rows.append({"condition": name, "rho": opt, "trained_with": settings.rho, "mean_rho": float(np.mean(out["rho"])), **r})
+    cols = ["condition", "rho", "trained_with", "method", "mean_rho", "n_windows", "pcc", "nrmse", "rmse", "r2"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def score_markdown(df: pd.DataFrame, rob: pd.DataFrame) -> str:
+    trained = str(df["trained_with"].iloc[0]) if len(df) else "n/a"
+    parts = [
+        "# Calibration-quality scores compared: crossfit, pcm, source",
+        "",
+        "rho weights the patient's map against GL (W_eff = rho W_i + (1 - rho) W_GL). crossfit: this pipeline's cross-fit "
+        "score through PCM's validation-chosen ramp; pcm: PCM's own rule; source: Zhang et al.'s 0.3 s_cond + 0.6 s_fit "
+        f"+ 0.1 s_beat. map = the weighted map alone; CaLiNet-E = that map + the residual trained with rho {trained} "
+        "(other rows swap the score at inference only). RMSE in mV, mean over the target leads; GL for reference.",
+        "",
+        "| condition | GL | " + " | ".join(f"{o}: mean rho / map / CaLiNet-E" for o in RHO_OPTIONS) + " |",
+        "|---|---|" + "---|" * len(RHO_OPTIONS),
+    ]
+    gl = rob[rob["method"] == "GL"].set_index("condition")["rmse"] if len(rob) else pd.Series(dtype=float)
+    for cond, g in df.groupby("condition", sort=False):
+        cells = []
+        for o in RHO_OPTIONS:
+            h = g[g["rho"] == o].set_index("method")
+            cells.append(f"{_fmt(h['mean_rho'].iloc[0], 2)} / {_fmt(h.loc['map', 'rmse'], 4)} / {_fmt(h.loc['CaLiNet-E', 'rmse'], 4)}")
+        parts.append(f"| {cond} | {_fmt(gl.get(cond, np.nan), 4)} | " + " | ".join(cells) + " |")
+    return "\n".join(parts + [""])
+
+
+def write_predictions(path, test: EvalWindows, preds: dict, targets, fold: str) -> None:
+    """The methods' test-window predictions (mV) with their segments.h5 rows: the input of rule retention_calinet."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["fold"], f.attrs["targets"] = fold, [str(t) for t in targets]
+        f["win_id"], f["row"] = test.win_id, test.file_rows
+        for m, p in preds.items():
+            f[f"methods/{m}"] = np.asarray(p, np.float32)
+
+
+def calinet_retention(classifier_pt, predictions_h5, segments_h5, clean_h5, fold: str, device: str = "auto", log=print):
+    """(retention table, summary) of the records whose windows CaLiNet-E was scored on.
+
+    Each test record is reassembled from its record-level windows; in the windows of PCM's protocol the target leads are
+    replaced by each method's prediction (GL, PCM-raw, PCM, CaLiNet-E, ChA: the same samples for every method), while
+    the windows overlapping the record's own calibration segment keep the recorded leads, as every calibrated method is
+    given them. The classifier of the retention rule scores them beside the originals."""
+    dev = resolve_device(device)
+    model, thresholds, classes = load_classifier(classifier_pt, dev)
+    with h5py.File(predictions_h5, "r") as f:
+        if str(f.attrs["fold"]) != fold:
+            raise ArtifactError(f"{predictions_h5}: CaLiNet-E scored fold {f.attrs['fold']}, the classifier is of fold {fold}")
+        targets, win_rows = [str(t) for t in f.attrs["targets"]], f["row"][...]
+        preds = {m: f[f"methods/{m}"][...] for m in f["methods"]} if "methods" in f else {}
+        preds = {m: preds[m] for m in METHODS if m in preds}
+    wmeta, attrs = read_segment_meta(segments_h5, "records")
+    summary = {"fold": fold, "n_records": 0, "n_samples": 0, "fs": float(attrs["fs"]), "record_samples": None, "full_record": None}
+    if not len(win_rows):
+        log(f"CaLiNet-E retention: {predictions_h5} has no test windows; empty table")
+        return pd.DataFrame(columns=["fold", "method", "n_records", "macro_f1", "macro_auc", "f1_retention", "auc_retention"]), summary
+    ecg = wmeta["ecg_id"].to_numpy(np.int64)
+    keep = np.flatnonzero(np.isin(ecg, np.unique(ecg[win_rows])))
+    pos = np.searchsorted(keep, win_rows)
+    truth = read_leads(segments_h5, list(LEADS12), keep, group="records")
+    tidx = [LEADS12.index(t) for t in targets]
+    windows = {}
+    for m, p in preds.items():
+        w = truth[:, tidx].copy()
+        w[pos] = p
+        windows[m] = w
+    ids, truth12, recon = reassembled_records(truth, wmeta.iloc[keep].reset_index(drop=True), windows, targets)
+    y, record_samples = record_labels(clean_h5, ids, classes)
+    table = retention_table(model, thresholds, y, {"original": truth12, **recon}, classes=tuple(classes), device=dev)
+    table.insert(0, "fold", fold)
+    summary.update(
+        n_records=len(ids), n_samples=int(truth12.shape[-1]), record_samples=record_samples,
+        full_record=bool(truth12.shape[-1] == record_samples), replaced=float(len(win_rows) / len(keep)),
+    )  # fmt: skip
+    for _, r in table.iterrows():
+        log(
+            f"CaLiNet-E retention {r['method']}: macro-F1 {r['macro_f1']:.3f} macro-AUC {r['macro_auc']:.3f} "
+            f"(F1 retention {r['f1_retention']:.3f})"
+        )
+    return table, summary
+
+
+def write_calinet_retention(table: pd.DataFrame, summary: dict, out_csv, out_md) -> None:
+    note = (
+        f"Records: the {summary['n_records']} test records CaLiNet-E was scored on; in {100 * summary.get('replaced', 0):.0f} % "
+        "of their record windows (PCM's protocol: the windows after the calibration segment) the target leads are each "
+        "method's prediction, the same windows for every method; the windows overlapping the record's own 2-s calibration "
+        "keep the recorded leads, as every calibrated method is given them. The whole-record retention of the population "
+        "methods is in the task's retention_metrics table."
+    )
+    write_csv(out_csv, table)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(retention_markdown(table, summary, f"# Diagnostic retention of CaLiNet-E ({summary['fold']} test split)", note))
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -450,7 +573,7 @@ def evaluate_calinet(
     test = load_test(clean_h5, segments, folds_json, gl, pcm["fold"], float(pcm["cal_s"]))
     if len(test.data.x) == 0:  # PCM had no test window to evaluate (its pcm.h5 has no records group)
         log("CaLiNet-E: no test windows to evaluate")
-        return _write_empty(out, pcm, ckpt, task, noise_db)
+        return _write_empty(out, pcm, ckpt, task, noise_db, test, list(gl.targets))
     preds, extra = predict_all(test, pcm_h5, predictions_h5, model, gl, settings, pcm["fold"])
     df = metrics_table(test, preds, list(gl.targets))
     df.insert(0, "fold", pcm["fold"])
@@ -459,11 +582,17 @@ def evaluate_calinet(
         tmp.write_text(metrics_markdown(df.drop(columns="fold"), pcm, ckpt, task))
     mean = df[df["lead"] == "Mean"].set_index("method")
     log("CaLiNet-E " + ", ".join(f"{m} RMSE {mean.loc[m, 'rmse']:.4f}" for m in mean.index) + f" ({len(test.data.y)} windows)")
-    rob = robustness(test, clean_h5, noise_bank, gl, pcm, model, settings, noise_db=noise_db, seed=seed, task=task)
+    write_predictions(out["predictions"], test, preds, list(gl.targets), pcm["fold"])
+    conds = calibration_conditions(test, clean_h5, noise_bank, gl, noise_db=noise_db, seed=seed, task=task)
+    rob = robustness(conds, gl, pcm, model, settings, test.fs)
     write_csv(out["robustness_csv"], rob)
     with atomic_path(out["robustness_md"]) as tmp:
         tmp.write_text(robustness_markdown(rob, noise_db))
     robustness_figure(rob, out["robustness_png"])
+    sc = score_comparison(conds, gl, model, settings, test.fs)
+    write_csv(out["scores_csv"], sc)
+    with atomic_path(out["scores_md"]) as tmp:
+        tmp.write_text(score_markdown(sc, rob))
     scores = {"PCM": extra["maps"].score, "CaLiNet-E": quality_score(extra["maps"], test.data, gl, test.fs, settings)}
     rel = reliability(test, preds, scores, list(gl.targets))
     write_csv(out["reliability_csv"], rel)
@@ -471,7 +600,7 @@ def evaluate_calinet(
     return df
 
 
-def _write_empty(out: dict, pcm: dict, ckpt: dict, task: str, noise_db: float) -> pd.DataFrame:
+def _write_empty(out: dict, pcm: dict, ckpt: dict, task: str, noise_db: float, test_empty, targets) -> pd.DataFrame:
     df = pd.DataFrame(columns=["fold", *COLUMNS])
     write_csv(out["csv"], df)
     with atomic_path(out["md"]) as tmp:
@@ -483,4 +612,9 @@ def _write_empty(out: dict, pcm: dict, ckpt: dict, task: str, noise_db: float) -
     write_csv(out["reliability_csv"], pd.DataFrame(columns=["method", "bin", "score_lo", "score_hi", "mean_score", "mean_gain", "n"]))
     for key in ("robustness_png", "reliability_png"):
         robustness_figure(rob, out[key])
+    sc = pd.DataFrame(columns=["condition", "rho", "trained_with", "method", "mean_rho", "n_windows", "pcc", "nrmse", "rmse", "r2"])
+    write_csv(out["scores_csv"], sc)
+    with atomic_path(out["scores_md"]) as tmp:
+        tmp.write_text(score_markdown(sc, rob) + "No test windows to evaluate.\n")
+    write_predictions(out["predictions"], test_empty, {}, targets, pcm["fold"])
     return df

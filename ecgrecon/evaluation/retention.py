@@ -23,7 +23,7 @@ from ecgrecon.learn.device import resolve_device
 from ecgrecon.methods import baseline, display
 
 
-def _labels(clean_h5, ids: np.ndarray, classes) -> tuple[np.ndarray, int]:
+def record_labels(clean_h5, ids: np.ndarray, classes) -> tuple[np.ndarray, int]:
     """(y aligned with ``ids``, samples per cleaned record) from the cleaned file."""
     y, ecg, n_samples = load_labels(clean_h5, ids, tuple(classes))
     missing = np.setdiff1d(ids, ecg)
@@ -60,7 +60,7 @@ def retention_from_predictions(
     truth_windows = read_leads(segments_h5, list(LEADS12), rows, group="records")
     methods = sorted(preds, key=lambda k: k != baseline())  # the baseline (GL) first, then the file's order
     ids, truth12, recon = reassembled_records(truth_windows, m, {k: preds[k][order] for k in methods}, targets)
-    y, record_samples = _labels(clean_h5, ids, classes)
+    y, record_samples = record_labels(clean_h5, ids, classes)
     log(
         f"retention {fold}: {len(ids)} test records of {truth12.shape[-1]} samples; methods {methods}; "
         "positives per class " + ", ".join(f"{c} {int(v)}" for c, v in zip(classes, y.sum(axis=0)))
@@ -85,9 +85,9 @@ def _fmt(v: float) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.3f}"
 
 
-def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
-    """Short markdown table: method, n_records, macro-F1, macro-AUC, F1 and AUC retention."""
-    parts = [f"# Diagnostic retention ({summary['fold']} test split)", ""]
+def retention_markdown(table: pd.DataFrame, summary: dict, title: str | None = None, note: str = "") -> str:
+    """Short markdown table: method, n_records, macro-F1, macro-AUC, F1 and AUC retention (``note``: a paragraph after the intro)."""
+    parts = [title or f"# Diagnostic retention ({summary['fold']} test split)", ""]
     if len(table) == 0:
         return "\n".join(parts + ["No record-level windows in the predictions: nothing to score.", ""])
     n, fs = summary["n_samples"], summary["fs"]
@@ -101,7 +101,7 @@ def retention_markdown(table: pd.DataFrame, summary: dict) -> str:
         f"superclass classifier scores {span}, with the reconstructed leads replaced by each method's "
         f"reconstruction.",
         "",
-    ]
+    ] + ([note, ""] if note else [])
     header = ["method", "n_records", "macro-F1", "macro-AUC", "F1 retention", "AUC retention"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in table.iterrows():

@@ -196,7 +196,9 @@ def test_a_registered_extra_method_runs_in_the_dag_and_reaches_the_tables(tiny_l
     assert "GL (+-5)" in (work / "results/paper/tables/segment_metrics.md").read_text()
 
 
-CALINET = tuple(f"results/paper/calinet/{f}" for f in ("metrics.csv", "metrics.md", "robustness.csv", "reliability.csv"))
+CALINET = tuple(
+    f"results/paper/calinet/{f}" for f in ("metrics.csv", "metrics.md", "robustness.csv", "reliability.csv", "scores.csv", "retention.csv")
+)
 
 
 def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_learning_run, tmp_path, shared_data):
@@ -205,7 +207,15 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     work = _copy_run(tiny_learning_run, tmp_path / "work")
     cfg = _cfg(work, "calinet.yaml", tasks={"paper": {**PAPER, "methods": [*PAPER["methods"], "PCM", "calinet"]}})
     jobs = scheduled_rules(work, cfg, *LEARNING, *CALINET)
-    assert jobs == {"calibrate_pcm": 1, "train_calinet": 1, "noise_bank": 1, "evaluate_calinet": 1}, jobs  # nothing else reruns
+    expected = {
+        "calibrate_pcm": 1,
+        "train_calinet": 1,
+        "noise_bank": 1,
+        "evaluate_calinet": 1,
+        "train_classifier": 1,
+        "retention_calinet": 1,
+    }
+    assert jobs == expected, jobs  # nothing else reruns
     snakemake(work, *LEARNING, *CALINET, configfile=cfg)
     m = pd.read_csv(work / CALINET[0]).set_index(["method", "lead"])
     assert set(m.index.get_level_values(0)) == {"GL", "PCM-raw", "PCM", "CaLiNet-E", "ChA"}
@@ -233,6 +243,16 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     assert gl.loc["cal 2 s"] == pytest.approx(gl.loc["cal 0.5 s"])  # GL reads no calibration
     assert "CaLiNet-E" in (work / CALINET[1]).read_text() and len(pd.read_csv(work / CALINET[3])) > 0
     assert (work / "results/paper/calinet/robustness.png").stat().st_size > 0
+    sc = pd.read_csv(work / CALINET[4])  # every quality option on every condition; map = the weighted map alone
+    assert set(sc["rho"]) == {"crossfit", "pcm", "source"} and set(sc["condition"]) == set(rob["condition"])
+    assert (sc["trained_with"] == settings.rho).all() and sc["mean_rho"].between(0, 1).all()
+    own = sc[(sc["condition"] == "cal 2 s") & (sc["rho"] == settings.rho)].set_index("method")["rmse"]
+    robm = rob[rob["condition"] == "cal 2 s"].set_index("method")["rmse"]
+    assert own["CaLiNet-E"] == pytest.approx(robm["CaLiNet-E"], rel=1e-6)  # the trained option is the robustness row
+    ret = pd.read_csv(work / CALINET[5]).set_index("method")
+    assert list(ret.index) == ["original", "GL", "PCM-raw", "PCM", "CaLiNet-E", "ChA"]
+    assert ret.loc["original", "f1_retention"] == 1.0 and np.isfinite(ret["macro_auc"]).all()
+    assert (ret["n_records"] == ret.loc["original", "n_records"]).all() and ret["n_records"].iloc[0] > 0
     from ecgrecon.evaluation import results_doc  # docs/results.md's CaLiNet-E section, from these tables
 
     page = tmp_path / "docs" / "results.md"
@@ -244,14 +264,18 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     cal = rob[rob["condition"] == "cal 0.5 s"].set_index("method")["rmse"]
     assert "| cal 0.5 s | " in text and f"{cal['PCM']:.4f} | {cal['CaLiNet-E']:.4f} |" in text
     assert (tmp_path / "docs" / "img" / "calinet_robustness_1.png").stat().st_size > 0
-    for name in ("train_calinet/paper", "evaluate_calinet/paper"):
+    o = ret.loc["CaLiNet-E"]
+    assert f"CaLiNet-E {o['macro_f1']:.3f} / {o['macro_auc']:.3f} ({o['auc_retention']:.3f})" in text
+    s0 = sc[(sc["condition"] == "cal 0.5 s") & (sc["rho"] == "source")].set_index("method")
+    assert f"{s0.loc['map', 'mean_rho']:.2f} / {s0.loc['map', 'rmse']:.4f} / {s0.loc['CaLiNet-E', 'rmse']:.4f}" in text
+    for name in ("train_calinet/paper", "evaluate_calinet/paper", "retention_calinet/paper"):
         assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
     assert scheduled_rules(work, cfg, *LEARNING, *CALINET) == {}
     tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "PCM", "calinet"]}}
     lr = _cfg(work, "calinet_lr.yaml", tasks=tasks, calinet={"lr": 0.01})
-    assert scheduled_rules(work, lr, *LEARNING, *CALINET) == {"train_calinet": 1, "evaluate_calinet": 1}
+    assert scheduled_rules(work, lr, *LEARNING, *CALINET) == {"train_calinet": 1, "evaluate_calinet": 1, "retention_calinet": 1}
     noise = _cfg(work, "calinet_db.yaml", tasks=tasks, calinet={"robust_noise_db": 0})
-    assert scheduled_rules(work, noise, *LEARNING, *CALINET) == {"evaluate_calinet": 1}
+    assert scheduled_rules(work, noise, *LEARNING, *CALINET) == {"evaluate_calinet": 1, "retention_calinet": 1}
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import bench_calinet  # the speed bench on this run (a smoke run: its timings are not tested)
 
