@@ -126,3 +126,31 @@ def test_empty_mask_and_bad_k_raise():
         sample("ddnm", denoiser, SCHED, obs, 0, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="method must be one of"):
         sample("nope", denoiser, SCHED, obs, 1, generator=torch.Generator().manual_seed(0))
+
+
+def _noisy_case(sigma_y: float, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mask, y, posterior mean) of the noisy case at another noise level and draw."""
+    g = torch.Generator().manual_seed(seed)
+    x = MU + torch.linalg.cholesky(SIGMA) @ torch.randn(D, generator=g, dtype=torch.float64)
+    mask = torch.ones(SHAPE, dtype=torch.bool)
+    mask[1, 2] = False
+    y = torch.where(mask, x.reshape(SHAPE) + sigma_y * torch.randn(SHAPE, generator=g, dtype=torch.float64), 0.0)
+    o = mask.flatten()
+    gain = SIGMA[:, o] @ torch.linalg.inv(SIGMA[o][:, o] + sigma_y**2 * torch.eye(int(o.sum()), dtype=torch.float64))
+    return mask, y, MU + gain @ (y.flatten()[o] - MU[o])
+
+
+@pytest.mark.parametrize(("method", "options", "tol"), [("ddnm", {}, 0.25), ("dps", {"zeta": 0.3}, 0.3), ("mgps", {}, 0.35)])
+def test_a_batch_of_problems_with_their_own_noise_levels(method, options, tol):
+    """Windows stacked as independent problems (event_dims), each with its own sigma_y: each posterior mean is its own."""
+    cases = [_noisy_case(0.4, 1), _noisy_case(0.25, 1)]  # same draw, other noise: mgps under-fits far-off observations
+    obs = Observation(
+        torch.stack([c[0] for c in cases]), torch.stack([c[1] for c in cases]), torch.tensor([0.4, 0.25]).reshape(2, 1, 1), event_dims=2
+    )
+    out = sample(method, denoiser, SCHED, obs, 1000, steps=STEPS, generator=torch.Generator().manual_seed(12), **options)
+    assert out["samples"].shape == (1000, 2, *SHAPE)
+    for b, (_, _, mean) in enumerate(cases):
+        err = (out["mean"][b].flatten() - mean).abs().max().item()
+        assert err < tol, f"{method} problem {b}: max mean error {err:.3f} >= {tol}"
+    with pytest.raises(ValueError, match="does not broadcast"):
+        Observation(obs.mask, obs.y, torch.ones(4), event_dims=2)

@@ -98,7 +98,8 @@ class Observation:
 
     mask: torch.Tensor
     y: torch.Tensor
-    sigma_y: float = 0.0
+    sigma_y: float | torch.Tensor = 0.0  # a float, or a tensor broadcastable to the shape (per window / lead noise)
+    event_dims: int | None = None  # trailing dims of one independent problem (None: all); e.g. 2 for (n, C, W) windows
 
     def __post_init__(self) -> None:
         if self.mask.dtype != torch.bool:
@@ -107,14 +108,33 @@ class Observation:
             raise ValueError(f"observation mask {tuple(self.mask.shape)} and y {tuple(self.y.shape)} differ in shape")
         if not bool(self.mask.any()):
             raise ValueError("observation operator observes no lead (mask is all False): nothing to condition on")
-        if not (self.sigma_y >= 0 and math.isfinite(self.sigma_y)):
-            raise ValueError(f"sigma_y must be a finite float >= 0, got {self.sigma_y}")
+        sig = torch.as_tensor(self.sigma_y, dtype=torch.float64)
+        if not (bool(torch.isfinite(sig).all()) and bool((sig >= 0).all())):
+            raise ValueError(f"sigma_y must be finite and >= 0, got {self.sigma_y}")
+        if torch.is_tensor(self.sigma_y):
+            try:
+                torch.broadcast_shapes(tuple(self.sigma_y.shape), tuple(self.y.shape))
+            except RuntimeError:
+                raise ValueError(f"sigma_y {tuple(self.sigma_y.shape)} does not broadcast to y {tuple(self.y.shape)}") from None
+            object.__setattr__(self, "sigma_y", self.sigma_y.to(self.y.dtype).to(self.y.device))
+        if self.event_dims is not None and not 1 <= self.event_dims <= self.y.dim():
+            raise ValueError(f"event_dims must be in [1, {self.y.dim()}], got {self.event_dims}")
         if not torch.is_floating_point(self.y):
             raise ValueError(f"observation y must be a floating tensor, got {self.y.dtype}")
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.y.shape)
+
+    @property
+    def exact(self) -> bool:
+        """No observation noise anywhere (sigma_y == 0): the observed coordinates are constraints."""
+        return bool((torch.as_tensor(self.sigma_y) == 0).all())
+
+    def problem_norms(self, r: torch.Tensor) -> torch.Tensor:
+        """L2 norm of a batch r (n, *shape) per independent problem: over the last ``event_dims`` dims."""
+        k = r.dim() - 1 if self.event_dims is None else self.event_dims
+        return r.flatten(-k).norm(dim=-1)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """mask * (x - y) for a batch x (n, *shape): zero on the unobserved coordinates."""
@@ -200,12 +220,14 @@ def _ddnm(
             x0 = d(x, t)
         c_x0, c_xt, sig = ddim_coefficients(abar[t], abar[s], eta)
         noise = sig * _randn(x, g)
-        if obs.sigma_y == 0:
+        if obs.exact:
             x0 = torch.where(obs.mask, obs.y, x0)
         elif noisy == "gain":
             r2 = prior_var * (1 - abar[t]) / (abar[t] * prior_var + 1 - abar[t])
             x0 = x0 - r2 / (r2 + obs.sigma_y**2) * obs.residual(x0)
         else:
+            if torch.is_tensor(obs.sigma_y):
+                raise ValueError("ddnm noisy='ddnm+' needs one float sigma_y (use noisy='gain' for per-window noise)")
             lam = min(1.0, sig / (c_x0 * obs.sigma_y)) if c_x0 > 0 else 0.0
             x0 = x0 - lam * obs.residual(x0)
             reduced = math.sqrt(max(sig**2 - (c_x0 * lam * obs.sigma_y) ** 2, 0.0))
@@ -213,7 +235,7 @@ def _ddnm(
         x = c_x0 * x0 + c_xt * x + noise
     with torch.no_grad():
         x0 = d(x, grid[0])
-    return torch.where(obs.mask, obs.y, x0) if obs.sigma_y == 0 else x0
+    return torch.where(obs.mask, obs.y, x0) if obs.exact else x0
 
 
 def _dps(
@@ -232,7 +254,7 @@ def _dps(
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             x0 = d(xg, t)
-            norm = obs.residual(x0).flatten(1).norm(dim=1).sum()
+            norm = obs.problem_norms(obs.residual(x0)).sum()
             (grad,) = torch.autograd.grad(norm, xg)
         d.nvjp += 1
         c_x0, c_xt, sig = ddim_coefficients(abar[t], abar[s], eta)
@@ -259,8 +281,8 @@ def _mgps(
         raise ValueError(f"eta_mid must be in [0, 1], got {eta_mid}")
     if grad_steps < 0:
         raise ValueError(f"grad_steps must be >= 0, got {grad_steps}")
-    s_eff = max(obs.sigma_y, sigma_floor)
-    if s_eff <= 0:
+    s_eff = torch.as_tensor(obs.sigma_y, dtype=obs.y.dtype, device=obs.y.device).clamp(min=sigma_floor)
+    if not bool((s_eff > 0).all()):
         raise ValueError("mgps needs sigma_y > 0 or sigma_floor > 0 (a finite log-likelihood)")
     x0_prev = None
     for i in range(len(grid) - 1, 0, -1):
@@ -278,7 +300,7 @@ def _mgps(
             with torch.enable_grad():
                 x_ell = mu + rho.exp() * _randn(x, g)
                 kl = 0.5 * (((2 * rho).exp() + (mu - m_prior) ** 2) / var_prior - 1 - 2 * rho + math.log(var_prior)).sum()
-                nll = obs.residual(d(x_ell, ell)).square().sum() / (2 * s_eff**2)
+                nll = (obs.residual(d(x_ell, ell)).square() / (2 * s_eff**2)).sum()
                 grads = torch.autograd.grad(kl + nll, [mu, rho])
             d.nvjp += 1
             opt.step(grads)
