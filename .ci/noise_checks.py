@@ -21,11 +21,7 @@ def check_noise_tasks(work: Path, label: str) -> None:
             f"{registry.display(m)} (noise-trained)" if registry.get(m).kind != "fixed" else registry.display(m) for m in spec["methods"]
         }
         if spec.get("clean_models"):
-            want |= {
-                f"{registry.display(m)} (clean-trained)"
-                for m in TASKS[spec["clean_models"]]["methods"]
-                if registry.get(m).kind != "calibrated"
-            }
+            want |= {f"{registry.display(m)} (clean-trained)" for m in TASKS[spec["clean_models"]]["methods"] if registry.get(m).joint}
         assert want <= set(t["predictor"]), (task, sorted(set(t["predictor"])))
         assert len(set(t["level"])) == len(spec["noise"]["levels"]), (task, sorted(set(t["level"])))
         assert set(t["source"]) <= {"nstdb", "nstdb-derived"}, (task, set(t["source"]))  # CI has ../shared/data/nstdb

@@ -127,6 +127,7 @@ ENCODER_KEYS = [k for k in config["encoder"] if k != "tile_reps"]  # tile_reps o
 PCM_FOLD = "official"  # calibrated methods (rule calibrate_pcm) are reported on the official split only
 EXPORT_FOLD = "official"
 CLASSIFIER_FOLD = "official"  # the fold whose train / val / test records the diagnostic classifier uses
+PRIOR_FOLD = "official"  # the diffusion prior trains on this fold's train segments (early stop on val)
 
 
 def _alternatives(values):
@@ -300,8 +301,8 @@ def noise_task_params(wildcards):
 
 
 def population_methods(task):
-    """The task's methods evaluated beside each other (everything but the calibrated ones), in registry order."""
-    return [m for m in registry.names() if m in task.methods and registry.get(m).kind != "calibrated"]
+    """The task's methods evaluated beside each other (kinds linear, decoder, fixed: Method.joint), in registry order."""
+    return [m for m in registry.names() if m in task.methods and registry.get(m).joint]
 
 
 def method_artifacts(task, folds):
@@ -371,6 +372,34 @@ def calinet_evaluate_inputs(wildcards):
     return inputs
 
 
+def diffusion_sampling_cfg():
+    """The `diffusion` section's sampling settings (the prior's and realism's are other rules'; changing them does not
+    resample anything but through the prior)."""
+    return canonical({k: v for k, v in config["diffusion"].items() if k not in ("prior", "realism")})
+
+
+def diffusion_evaluate_inputs(wildcards):
+    """The prior, segments and folds; a clean task's predictions.h5 (its other methods on the same windows); a noise
+    task's evaluate_noise inputs (its methods re-predict on the same noisy windows)."""
+    task = task_of(wildcards)
+    if task.noise is not None:
+        inputs = noise_evaluate_inputs(wildcards)
+    else:
+        inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
+        if population_methods(task):
+            inputs["predictions"] = f"results/{task.name}/predictions/predictions.h5"
+    inputs["prior"] = "results/prior/model.pt"
+    return inputs
+
+
+def diffusion_task_params(wildcards):
+    task = task_of(wildcards)
+    return noise_task_params(wildcards) if task.noise is not None else task_params(wildcards)
+
+
+DIFFUSION_OUTPUTS = ["metrics.csv", "metrics.md", "cost.csv", "morphology.csv", "samples.h5", "samples.png"]
+
+
 CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md", "robustness.png", "reliability.csv",
                    "reliability.png", "scores.csv", "scores.md", "retention.csv", "retention.md"]
 
@@ -386,7 +415,11 @@ def get_final_output():
     out = [PRIMARY_CLEAN, "results/qc/qc_stats.json", "results/segments/segments.h5", "results/folds/folds.json"]
     if NOISE_KINDS:
         out += ["results/noise/summary.csv", "results/noise/rmse_vs_snr.png"]
+    if any(t.of_kind("generative") for t in TASKS.values()):
+        out += ["results/prior/model.pt", "results/prior/train_log.csv", "results/prior/realism.md"]
     for name, task in TASKS.items():
+        if task.of_kind("generative"):  # the diffusion prior's posterior sampling (rules/diffusion.smk)
+            out += [f"results/{name}/diffusion/{f}" for f in DIFFUSION_OUTPUTS]
         if task.noise is not None:
             out += [f"results/{name}/noise/{f}" for f in NOISE_OUTPUTS]
             continue

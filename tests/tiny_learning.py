@@ -23,6 +23,13 @@ TINY = {
     "encoder_paper": {"width": 4, "proj_dim": 8, "max_epochs": 1},
     "decoder_paper": {"width": 8, "max_epochs": 1, "batch_size": 128},
     "calinet": {"channels": [4, 8], "embed_dim": 8, "max_epochs": 1, "episodes_per_record": 1, "batch_size": 32},
+    "diffusion": {
+        "prior": {"T": 100, "channels": [4, 8], "time_dim": 8, "heads": 2, "max_steps": 20, "eval_every": 10, "batch_size": 32},
+        "K": 3,
+        "steps": 4,
+        "records": 2,
+        "realism": {"n": 8, "steps": 4},
+    },
 }
 LEARNING = ("results/paper/predictions/predictions.h5",)
 

@@ -121,7 +121,27 @@ def lead_rows(y: np.ndarray, p: np.ndarray, leads, snr_in: dict, base: dict) -> 
     return rows
 
 
-def _load_encoders(encoders: dict, dev) -> dict:
+def settings_from_rule(t: dict, inputs, clean: dict, device: str) -> NoiseEvalSettings:
+    """The settings of a noise task's evaluation from a rule's ``task`` params (rules/common.smk noise_task_params) and
+    named inputs (noise_evaluate_inputs: ``own__`` / ``clean__`` artifacts, ``encoder__`` / ``reps__`` files)."""
+    from ecgrecon.io.runlog import file_list
+
+    task = Task(t["name"], tuple(t["inputs"]), tuple(t["targets"]), tuple(t["derived"]), "noise", tuple(t["methods"]))
+
+    def artifact(prefix, m):
+        kind = registry.get(m).kind
+        if kind == "fixed":
+            return None
+        given = inputs[f"{prefix}__{registry.artifact_key(m, FOLD)}"]
+        return file_list(given) if kind == "decoder" else str(given)
+
+    own = [m for m in t["methods"] if registry.get(m).joint]
+    entries = [Entry(m, artifact("own", m), "noise") for m in own] + [Entry(m, artifact("clean", m), "clean") for m in t["clean_methods"]]
+    encoders = {sec: (inputs[f"encoder__{sec}"], inputs[f"reps__{sec}"]) for sec in t["encoder_sections"]}
+    return NoiseEvalSettings(task=task, entries=entries, encoders=encoders, clean=dict(clean), device=device)
+
+
+def load_encoders(encoders: dict, dev) -> dict:
     """Encoder section -> (encoder, tile, train mean, train std of h): loaded once for every level."""
     from ecgrecon.learn.train_encoder import load_encoder
 
@@ -146,6 +166,36 @@ def _noisy_h(loaded: dict, noisy_in: np.ndarray, ecg_ids, dev) -> dict:
             h = tile_by_record(h, ecg_ids)
         out[section] = (normalise_h(h, mean, std), None)
     return out
+
+
+def predict_entries(s: NoiseEvalSettings, noisy_in: np.ndarray, ids, fs: float, dev, encoders: dict | None = None) -> dict:
+    """Label -> (n, n_scored, W) predictions of every entry from the noisy inputs (n, n_inputs, W) of windows of records
+    ``ids``, and the unprocessed ``noisy input`` of a denoising task; ``encoders``: :func:`load_encoders` of
+    ``s.encoders`` (loaded here when None)."""
+    task = s.task
+    encoders = load_encoders(s.encoders, dev) if encoders is None else encoders
+    data = registry.EvalData(
+        fold=FOLD,
+        inputs=list(task.inputs),
+        targets=list(task.targets),
+        raw_in=noisy_in,
+        x=zscore_segments(noisy_in),
+        h=None,
+        r_raw=None,
+        rx=None,
+        rh=None,
+        device=dev,
+        clean={**s.clean, "fs": fs},
+        h_by=_noisy_h(encoders, noisy_in, ids, dev),
+    )
+    data.h = data.h_by.get("encoder", (None, None))[0]
+    preds = {}
+    for e in s.entries:
+        p = registry.predict(e.method, e.artifacts, data)
+        preds[e.label] = with_derived(p.segments, noisy_in, task)
+    if task.denoising:
+        preds[NOISY] = np.stack([noisy_in[:, task.inputs.index(lead)] for lead in task.scored], axis=1)
+    return preds
 
 
 def _first_windows(meta_test: pd.DataFrame) -> np.ndarray:
@@ -175,27 +225,12 @@ def evaluate_noise(segments, folds_path, noise, s: NoiseEvalSettings, out: dict,
         f"noise task {task.name}: {len(rows)} test segments of {mt['ecg_id'].nunique()} records; noise {noise.kind} "
         f"({noise.source}); levels {[level_label(v) for v in noise.levels]}; {len(s.entries)} predictors"
     )
-    encoders = _load_encoders(s.encoders, dev)
+    encoders = load_encoders(s.encoders, dev)
     for level in noise.levels:
         noisy_in, g = noise.apply(clean_in, task.inputs, ids, starts, "test", level)
         gains_by_level[level_label(level)] = g
         snr_in_all = snr_db(clean_in, noisy_in)
         snr_in = {lead: snr_in_all[:, j] for j, lead in enumerate(task.inputs) if lead in task.scored}
-        data = registry.EvalData(
-            fold=FOLD,
-            inputs=list(task.inputs),
-            targets=list(task.targets),
-            raw_in=noisy_in,
-            x=zscore_segments(noisy_in),
-            h=None,
-            r_raw=None,
-            rx=None,
-            rh=None,
-            device=dev,
-            clean={**s.clean, "fs": fs},
-            h_by=_noisy_h(encoders, noisy_in, ids, dev),
-        )
-        data.h = data.h_by.get("encoder", (None, None))[0]
         base = {
             "task": task.name,
             "kind": noise.kind,
@@ -203,12 +238,7 @@ def evaluate_noise(segments, folds_path, noise, s: NoiseEvalSettings, out: dict,
             "level": level_label(level),
             "snr_in": float(np.mean(snr_in_all)),
         }
-        preds = {}
-        for e in s.entries:
-            p = registry.predict(e.method, e.artifacts, data)
-            preds[e.label] = with_derived(p.segments, noisy_in, task)
-        if task.denoising:
-            preds[NOISY] = np.stack([noisy_in[:, task.inputs.index(lead)] for lead in task.scored], axis=1)
+        preds = predict_entries(s, noisy_in, ids, fs, dev, encoders)
         preds["zero"] = np.zeros_like(y)
         for label, p in preds.items():
             method = next((e.method for e in s.entries if e.label == label), label)

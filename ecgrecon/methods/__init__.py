@@ -10,10 +10,12 @@ from ecgrecon.methods import decoders  # noqa: F401
 from ecgrecon.methods import paper  # noqa: F401
 from ecgrecon.methods import denoise  # noqa: F401
 from ecgrecon.methods import calibrated  # noqa: F401
+from ecgrecon.methods import generative  # noqa: F401
 
 # isort: on
 from ecgrecon.methods.registry import (
     CORRUPTIONS,
+    JOINT_KINDS,
     KINDS,
     REFERENCE_DISPLAY,
     REGISTRY,
@@ -33,6 +35,7 @@ from ecgrecon.methods.registry import (
 __all__ = [
     "predict",
     "CORRUPTIONS",
+    "JOINT_KINDS",
     "KINDS",
     "REFERENCE_DISPLAY",
     "REGISTRY",

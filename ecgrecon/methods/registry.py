@@ -23,6 +23,12 @@ Kinds (which rule fits the method, and how the evaluation gets its predictions):
   (rule ``calibrate_pcm``; CaLiNet-E on top of it: ``train_calinet``, ``evaluate_calinet``), reported
   in their own tables, never beside the population methods
   (they see part of the test record).
+- ``generative``: a generative prior of the 12-lead ECG with posterior sampling (``diffusion``: rule
+  ``train_prior``, one prior per run shared by the tasks; rule ``evaluate_diffusion`` per task, on a
+  seeded subset of the test records, beside the task's other methods on the same windows), reported in
+  its own tables (its sampling is too slow for every test segment on a CPU).
+
+Only the first three kinds are evaluated by the ``evaluate`` / ``evaluate_noise`` rules (:attr:`Method.joint`).
 
 Extra methods (a user's, or a test fixture's) are Python files named under ``method_plugins:``
 in the config; :func:`load_plugins` imports them and they call :func:`register`.
@@ -34,7 +40,9 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("linear", "decoder", "fixed", "calibrated")
+KINDS = ("linear", "decoder", "fixed", "calibrated", "generative")
+JOINT_KINDS = ("linear", "decoder", "fixed")
+"""Kinds the evaluate rules run beside each other on every test segment (the others have their own rules and tables)."""
 DESIGNS = ("ours", "paper")
 """Whose networks a decoder method uses: ours (the redesign) or the paper's authors' (their released code)."""
 CORRUPTIONS = ("none", "noise", "time_mask")
@@ -94,6 +102,11 @@ class Method:
     def encoder_section(self) -> str:
         """Config section of the encoder whose h the method reads (``encoder``, ``encoder_paper``)."""
         return "encoder" if self.design == "ours" else f"encoder_{self.design}"
+
+    @property
+    def joint(self) -> bool:
+        """Evaluated by the evaluate / evaluate_noise rules beside the population methods (kinds in JOINT_KINDS)."""
+        return self.kind in JOINT_KINDS
 
     def supports(self, corruption: str) -> bool:
         return corruption in self.corruptions
@@ -229,7 +242,13 @@ def load_plugins(paths) -> list[str]:
 def markdown_table() -> str:
     """The registry as a markdown table (README's methods table; a test keeps the two equal)."""
     rows = ["| method | table name | family | fitted by | reads h | exported | what it is |", "|---|---|---|---|---|---|---|"]
-    rule = {"linear": "`fit_linear`", "decoder": "`train_decoder` (per lead)", "fixed": "nothing", "calibrated": "`calibrate_pcm`"}
+    rule = {
+        "linear": "`fit_linear`",
+        "decoder": "`train_decoder` (per lead)",
+        "fixed": "nothing",
+        "calibrated": "`calibrate_pcm`",
+        "generative": "`train_prior`",
+    }
     for m in REGISTRY.values():
         rows.append(
             f"| `{m.name}` | {m.display} | {m.family} | {m.fitted_by or rule[m.kind]} | {'yes' if m.uses_h else 'no'} | "

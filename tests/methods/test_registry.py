@@ -8,7 +8,9 @@ from ecgrecon.tasks import TaskError, parse_task
 
 
 def test_built_in_methods_in_table_order_with_what_they_need():
-    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM", "calinet"]
+    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM", "calinet", "diffusion"]
+    assert registry.names("generative") == ["diffusion"] and not registry.get("diffusion").joint and registry.get("GL").joint
+    assert "| `diffusion` | Diffusion | generative prior | `train_prior` |" in registry.markdown_table()
     assert registry.names("calibrated") == ["PCM", "calinet"]
     cal = registry.get("calinet")
     assert cal.display == "CaLiNet-E" and cal.calibration and cal.anchor == "GL" and cal.fitted_by == "`train_calinet`"
@@ -17,7 +19,7 @@ def test_built_in_methods_in_table_order_with_what_they_need():
     assert registry.names("fixed") == ["filter"]
     dn = registry.get("DN")
     assert dn.neighbours and dn.raw_inputs and dn.decoder_section == "decoder_denoise" and dn.corruptions == ("noise",)
-    assert [m for m in registry.names() if registry.get(m).supports("noise")] == ["GL", "C", "filter", "DN"]
+    assert [m for m in registry.names() if registry.get(m).supports("noise")] == ["GL", "C", "filter", "DN", "diffusion"]
     ch, chp = registry.get("Ch"), registry.get("Chpaper")
     assert (ch.design, ch.decoder_section, ch.encoder_section) == ("ours", "decoder", "encoder")
     assert (chp.design, chp.decoder_section, chp.encoder_section) == ("paper", "decoder_paper", "encoder_paper")

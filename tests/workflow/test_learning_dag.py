@@ -13,7 +13,7 @@ import torch
 
 from snakemake_helpers import scheduled_rules, snakemake
 from tiny_learning import LEAD_I as LEAD_I_SPEC  # tiny_learning_run: the session fixture in conftest.py
-from tiny_learning import LEARNING, PAPER
+from tiny_learning import LEARNING, PAPER, TINY
 from tiny_learning import tiny_config as _cfg
 
 
@@ -282,6 +282,52 @@ def test_calinet_trains_with_pcms_choice_and_is_scored_on_pcms_windows(tiny_lear
     speed = bench_calinet.main(["--run", str(work), "--out", str(tmp_path / "bench"), "--repeats", "1", "--threads", "1"])
     assert list(speed["method"]) == ["PCM", "CaLiNet-E"] and (speed["infer_ms_per_window"] > 0).all()
     assert speed.set_index("method").loc["CaLiNet-E", "train_s_per_epoch"] > 0
+
+
+DIFFUSION = tuple(f"results/paper/diffusion/{f}" for f in ("metrics.csv", "cost.csv", "samples.h5", "morphology.csv", "samples.png"))
+PRIOR = ("results/prior/model.pt", "results/prior/realism.md")
+
+
+def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(tiny_learning_run, tmp_path):
+    import h5py
+
+    from ecgrecon.learn.diffusion.prior import load_prior
+
+    work = _copy_run(tiny_learning_run, tmp_path / "work")
+    cfg = _cfg(work, "diffusion.yaml", tasks={"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}})
+    jobs = scheduled_rules(work, cfg, *LEARNING, *DIFFUSION, *PRIOR)
+    assert jobs == {"train_prior": 1, "prior_realism": 1, "evaluate_diffusion": 1}, jobs  # nothing else reruns
+    snakemake(work, *LEARNING, *DIFFUSION, *PRIOR, configfile=cfg)
+    prior = load_prior(work / PRIOR[0])
+    assert prior.window == 256 and prior.fs == 100.0 and prior.ckpt["best_step"] >= 0
+    m = pd.read_csv(work / DIFFUSION[0]).set_index(["method", "lead"])
+    methods = set(m.index.get_level_values(0))
+    assert {"GL", "C", "C-h", "ChA", "Diffusion", "Diffusion (ddnm)", "Diffusion (dps)"} <= methods, methods
+    d = m.loc[("Diffusion", "Mean")]
+    assert np.isfinite(d[["rmse", "r2", "single_rmse", "cov50", "cov90"]].to_numpy(float)).all()
+    assert 0 <= d["cov50"] <= d["cov90"] <= 1 and d["single_rmse"] >= d["rmse"] - 1e-9  # one sample is never better on average
+    with h5py.File(work / "results/paper/predictions/predictions.h5") as f:  # GL: the evaluate rule's numbers on these windows
+        win, gl = f["official/records/win_id"][...], f["official/records/GL"][...]
+    with h5py.File(work / DIFFUSION[2]) as f:
+        ids, truth = f["win_id"][...], f["truth"][...]
+        samples = f["clean/Diffusion/samples"][...]
+    pos = pd.Index(win).get_indexer(ids)
+    assert (pos >= 0).all() and samples.shape == (3, len(ids), 1, 256)
+    assert m.loc[("GL", "V4"), "rmse"] == pytest.approx(float(np.sqrt(np.mean((gl[pos][:, 0] - truth[:, 0]) ** 2))), rel=1e-5)
+    cost = pd.read_csv(work / DIFFUSION[1]).set_index("sampler")
+    assert set(cost.index) == {"mgps", "ddnm", "dps"} and (cost["seconds_per_window"] > 0).all()
+    assert cost.loc["ddnm", "nfe_per_sample"] == 4 and cost.loc["mgps", "nfe_per_sample"] > cost.loc["ddnm", "nfe_per_sample"]
+    assert "Diffusion" in (work / "results/prior/realism.md").read_text()
+    for name in ("train_prior", "prior_realism", "evaluate_diffusion/paper"):
+        assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
+    assert scheduled_rules(work, cfg, *LEARNING, *DIFFUSION, *PRIOR) == {}
+    tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}}
+    k = _cfg(work, "diffusion_k.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "K": 2})
+    assert scheduled_rules(work, k, *LEARNING, *DIFFUSION, *PRIOR) == {"evaluate_diffusion": 1}  # sampling only
+    steps = _cfg(
+        work, "diffusion_prior.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "prior": {**TINY["diffusion"]["prior"], "max_steps": 30}}
+    )
+    assert scheduled_rules(work, steps, *LEARNING, *DIFFUSION, *PRIOR) == {"train_prior": 1, "prior_realism": 1, "evaluate_diffusion": 1}
 
 
 def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path):

@@ -1,0 +1,387 @@
+"""The diffusion prior on a task (rule ``evaluate_diffusion``): posterior sampling beside the task's other methods.
+
+Windows: the record-level windows (segments.h5 ``records/``: non-overlapping, covering each record) of ``records``
+test records of the official fold, drawn with the run's seed (0: every test record), so that a record-level table
+exists too; posterior sampling of every test segment is too slow for a CPU run. The other methods of the task are
+scored on exactly these windows: a clean task's from its ``predictions.h5`` (``official/records/``, the evaluate
+rule's own numbers), a noise task's re-predicted on the same noisy windows (:func:`ecgrecon.evaluation.noisy.
+predict_entries`, the noise assignment of the evaluate_noise rule).
+
+Observation operator (:func:`observation`): the task's input leads among the prior's 8 (I, II, V1-V6), every
+sample, in the prior's scaled space; a noise task adds Gaussian observation noise per window and lead with the
+standard deviation the level implies: for a dB level, the RMS of the noisy input times sqrt(10^(-L/10) / (1 +
+10^(-L/10))) (the level is an SNR of mean squares, :func:`ecgrecon.noise.corrupt.gains`); for the ``bedin`` preset
+(a peak-to-peak ratio), the RMS of the noise actually added (an oracle of its level, not of its waveform). Real
+baseline wander and electrode motion are neither white nor Gaussian: the likelihood is the samplers' model, not
+the noise's.
+
+Per sampler (``samplers``; the ``sampler`` one is the ``Diffusion`` row, others ``Diffusion (ddnm)`` ...): K
+samples per window (seeded per task, sampler and level), the posterior mean as the reconstruction (targets from
+the 8 sampled leads, derived leads as every method gets them, :func:`ecgrecon.tasks.with_derived`).
+
+Metrics (``metrics.csv``: method x lead and ``Mean`` over the scored leads; a noise task: per level): ``rmse``
+(pooled, mV), ``rmse_seg``, ``r2`` (pooled), ``pearson`` (per-window r, mean), the record-level RMSE (per record,
+pooled over its scored leads; mean and 95 % CI half-width over records); for the samplers also ``single_rmse`` (the
+mean over the K samples of each sample's pooled RMSE: the source's convention of reporting single samples),
+``cov50`` / ``cov90`` (share of true samples inside the central 50 / 90 % interval of the K samples, linear
+quantile interpolation: with K = 4 these intervals are coarse, calibrated samples reach 0.5 / 0.9 only as K grows)
+and ``post_std`` (mean posterior standard deviation, mV). ``cost.csv``: per sampler and level network evaluations
+and backward passes per sample, seconds per window (all K samples), windows per second. ``morphology.csv``: R
+amplitude, ST60 and T amplitude errors (:func:`ecgrecon.signal.morphology.morphology_table`) on the windows.
+``samples.h5``: win_id, truth, per sampler the posterior mean and the K samples (scored leads, mV).
+``samples.png``: the K samples around the truth for a few windows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from ecgrecon import LEADS12
+from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
+from ecgrecon.evaluation.plots import color
+from ecgrecon.io.atomic import atomic_path, save_png, write_csv
+from ecgrecon.learn.device import derive_seed, resolve_device
+from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12, load_prior
+from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
+from ecgrecon.learn.diffusion.samplers import Observation, sample
+from ecgrecon.methods import display
+from ecgrecon.noise.corrupt import BEDIN, level_label
+from ecgrecon.signal.metrics import lead_metrics, mean_ci, reassemble
+from ecgrecon.signal.morphology import morphology_table, replace_leads
+from ecgrecon.tasks import Task, TaskError, with_derived
+
+FOLD = "official"
+COLUMNS = ["level", "method", "lead", "n_windows", "rmse", "rmse_seg", "r2", "pearson", "record_rmse", "record_rmse_ci",
+           "single_rmse", "cov50", "cov90", "post_std"]  # fmt: skip
+
+
+@dataclass
+class DiffusionSettings:
+    """The ``diffusion`` config section's sampling part, with the run's seed and device."""
+
+    sampler: str = "mgps"
+    samplers: tuple = ("mgps",)
+    options: dict = field(default_factory=dict)
+    K: int = 4  # noqa: N815 - the issue's name
+    steps: int = 20
+    records: int = 8
+    guidance: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        bad = [s for s in (self.sampler, *self.samplers) if s not in SAMPLERS]
+        if bad:
+            raise ValueError(f"diffusion.samplers: unknown sampler {bad[0]!r} (one of {', '.join(SAMPLERS)})")
+        if self.sampler not in self.samplers:
+            raise ValueError(f"diffusion.sampler {self.sampler!r} must be one of diffusion.samplers {list(self.samplers)}")
+        if self.K < 1:
+            raise ValueError(f"diffusion.K must be >= 1 (posterior samples per window), got {self.K}")
+        if self.records < 0 or self.steps < 2:
+            raise ValueError(f"diffusion.records must be >= 0 and diffusion.steps >= 2, got {self.records}, {self.steps}")
+
+    @classmethod
+    def of(cls, cfg: dict, seed: int, device: str) -> DiffusionSettings:
+        keys = ("sampler", "samplers", "options", "K", "steps", "records", "guidance")
+        return cls(**{k: tuple(cfg[k]) if k == "samplers" else cfg[k] for k in keys if k in cfg}, seed=int(seed), device=device)
+
+    def label(self, sampler: str) -> str:
+        return display("diffusion") if sampler == self.sampler else f"{display('diffusion')} ({sampler})"
+
+
+# ---------------------------------------------------------------- windows, observation, sampling
+
+
+@dataclass
+class Windows:
+    """Record-level test windows of the chosen records: truth (n, 12, W) mV, meta rows (ecg_id, start, ...)."""
+
+    rows: np.ndarray
+    meta: pd.DataFrame
+    truth12: np.ndarray
+    fs: float
+
+
+def choose_records(test_ids, n: int, seed: int) -> np.ndarray:
+    """``n`` of the test records (all when n is 0 or larger), drawn with ``seed``; ascending."""
+    ids = np.unique(np.asarray(test_ids, np.int64))
+    if n == 0 or n >= len(ids):
+        return ids
+    rng = np.random.default_rng(derive_seed(seed, "diffusion", "records"))
+    return np.sort(rng.choice(ids, size=n, replace=False))
+
+
+def load_windows(segments_h5, folds_json, n_records: int, seed: int) -> Windows:
+    meta, attrs = read_segment_meta(segments_h5, "records")
+    test = load_folds(folds_json, FOLD)["test"]
+    ids = choose_records(np.intersect1d(test, meta["ecg_id"].to_numpy(np.int64)), n_records, seed)
+    rows = np.flatnonzero(np.isin(meta["ecg_id"].to_numpy(np.int64), ids))
+    if not len(rows):
+        raise ArtifactError(f"{segments_h5}: no record-level windows of the {FOLD} fold's test records")
+    return Windows(
+        rows, meta.iloc[rows].reset_index(drop=True), read_leads(segments_h5, list(LEADS12), rows, "records"), float(attrs["fs"])
+    )
+
+
+def noise_sigma(noisy: np.ndarray, clean: np.ndarray, level) -> np.ndarray:
+    """(n, L) standard deviation of the observation noise a level implies (module docstring), mV."""
+    if level == BEDIN:
+        return np.sqrt(np.mean(np.square(noisy.astype(np.float64) - clean), axis=-1))
+    r = 10.0 ** (-float(level) / 10.0)
+    return np.sqrt(np.mean(np.square(noisy.astype(np.float64)), axis=-1) * r / (1.0 + r))
+
+
+def observation(task: Task, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None) -> Observation:
+    """The task's observation of the prior's 8 leads: its input leads among them, every sample, scaled; ``sigma_in``
+    (n, n_inputs) mV: Gaussian observation noise per window and lead (None: exact)."""
+    seen = [lead for lead in task.inputs if lead in PRIOR_LEADS]
+    if not seen:
+        raise TaskError(
+            f"tasks.{task.name}: method diffusion observes none of the prior's leads {', '.join(PRIOR_LEADS)} "
+            f"(inputs {', '.join(task.inputs)}): nothing to condition on"
+        )
+    n, _, w = x_in.shape
+    y = np.zeros((n, len(PRIOR_LEADS), w), np.float64)
+    mask = np.zeros(y.shape, bool)
+    sig = np.zeros((n, len(PRIOR_LEADS), 1), np.float64)
+    for lead in seen:
+        j, k = PRIOR_LEADS.index(lead), task.inputs.index(lead)
+        y[:, j], mask[:, j] = x_in[:, k] / scale, True
+        if sigma_in is not None:
+            sig[:, j, 0] = sigma_in[:, k] / scale
+    sigma = torch.from_numpy(sig).float() if sigma_in is not None else 0.0
+    return Observation(torch.from_numpy(mask), torch.from_numpy(y).float(), sigma, event_dims=2)
+
+
+class _Batched:
+    """The prior's denoiser on (K, n, 8, W) batches of stacked problems (it takes (B, 8, W))."""
+
+    def __init__(self, den):
+        self.den = den
+
+    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
+        return self.den(x.reshape(-1, *x.shape[-2:]), t).reshape(x.shape)
+
+
+def posterior(prior: Prior, obs: Observation, sampler: str, s: DiffusionSettings, *, key: str, labels=None) -> dict:
+    """K posterior samples of the 8 leads for every window: samples (K, n, 8, W) and mean (n, 8, W) in mV, nfe, nvjp,
+    seconds (all windows)."""
+    g = torch.Generator().manual_seed(derive_seed(s.seed, "diffusion", key, sampler))
+    den = _Batched(prior.denoiser(labels, s.guidance))
+    t0 = time.perf_counter()
+    out = sample(sampler, den, prior.schedule, obs, s.K, steps=s.steps, generator=g, **dict(s.options.get(sampler) or {}))
+    samples = out["samples"].double().numpy() * prior.scale
+    return {"samples": samples, "mean": samples.mean(axis=0), "nfe": out["nfe"], "nvjp": out["nvjp"], "seconds": time.perf_counter() - t0}
+
+
+def scored_of(task: Task, x8: np.ndarray, x_in: np.ndarray) -> np.ndarray:
+    """(..., 8, W) sampled leads -> (..., n_scored, W): the task's targets from the 12 derived leads, then its derived
+    leads as every method gets them (inputs where measured)."""
+    x12 = derive_12(x8)
+    tgt = x12[..., [LEADS12.index(t) for t in task.targets], :]
+    if not task.derived:
+        return tgt
+    flat = tgt.reshape(-1, *tgt.shape[-2:])
+    rep = np.broadcast_to(x_in, (flat.shape[0] // len(x_in), *x_in.shape)).reshape(-1, *x_in.shape[1:])
+    return with_derived(flat, rep, task).reshape(*tgt.shape[:-2], len(task.scored), tgt.shape[-1])
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def record_rmse(y: np.ndarray, p: np.ndarray, meta: pd.DataFrame) -> tuple[float, float]:
+    """Mean and 95 % CI half-width over records of the per-record RMSE (records reassembled from their windows)."""
+    ty, tp = reassemble(y, meta), reassemble(p, meta)
+    vals = np.array([np.sqrt(np.mean((tp[i].astype(np.float64) - ty[i]) ** 2)) for i in ty])
+    mean, half, _ = mean_ci(vals)
+    return float(mean), float(half)
+
+
+def method_rows(level: str, label: str, y, p, leads, meta, samples=None) -> list[dict]:
+    """Rows per lead and Mean of one predictor (y, p: (n, J, W) mV; ``samples`` (K, n, J, W) for a sampler)."""
+    rows = []
+    for j, lead in enumerate([*leads, "Mean"]):
+        sl = slice(None) if lead == "Mean" else slice(j, j + 1)
+        yy, pp = y[:, sl], p[:, sl]
+        if lead == "Mean":
+            per = [lead_metrics(y[:, k], p[:, k]) for k in range(len(leads))]
+            m = {k: float(np.mean([q[k] for q in per])) for k in ("rmse_seg", "r2", "pearson_seg")}
+            m["rmse"] = float(np.sqrt(np.mean((p.astype(np.float64) - y) ** 2)))
+        else:
+            m = lead_metrics(yy[:, 0], pp[:, 0])
+        rec, ci = record_rmse(yy, pp, meta)
+        row = {"level": level, "method": label, "lead": lead, "n_windows": len(y), "rmse": m["rmse"], "rmse_seg": m["rmse_seg"],
+               "r2": m["r2"], "pearson": m["pearson_seg"], "record_rmse": rec, "record_rmse_ci": ci}  # fmt: skip
+        if samples is not None:
+            sm = samples[:, :, sl].astype(np.float64)
+            row["single_rmse"] = float(np.mean([np.sqrt(np.mean((s - yy) ** 2)) for s in sm]))
+            for q, name in ((0.5, "cov50"), (0.9, "cov90")):
+                lo, hi = np.quantile(sm, [0.5 - q / 2, 0.5 + q / 2], axis=0)
+                row[name] = float(np.mean((yy >= lo) & (yy <= hi)))
+            row["post_std"] = float(sm.std(axis=0).mean())
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- the rule
+
+
+def _predictions_h5(path, win_id: np.ndarray, scored) -> dict:
+    """Label -> (n, J, W) of the task's population methods on these record windows (official/records/)."""
+    with h5py.File(path, "r") as f:
+        g = f.get(f"{FOLD}/records")
+        if g is None:
+            raise ArtifactError(f"{path}: no {FOLD}/records predictions (record-level windows) to compare with")
+        targets = [str(t) for t in f.attrs["targets"]]
+        if targets != list(scored):
+            raise ArtifactError(f"{path}: predictions of leads {targets}, the task scores {list(scored)}")
+        pos = pd.Index(g["win_id"][...]).get_indexer(win_id)
+        if (pos < 0).any():
+            raise ArtifactError(f"{path}: record window {int(win_id[pos < 0][0])} has no prediction")
+        return {display(m): g[m][...][pos] for m in g if m != "win_id"}
+
+
+def _level_block(task, prior, s, w: Windows, x_in, sigma_in, others: dict, level: str, log) -> tuple[list, list, dict, dict]:
+    y = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]].astype(np.float64)
+    rows, cost, preds, draws = [], [], dict(others), {}
+    obs = observation(task, x_in, prior.scale, sigma_in)
+    for sampler in s.samplers:
+        out = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}")
+        label = s.label(sampler)
+        preds[label] = scored_of(task, out["mean"], x_in)
+        draws[label] = scored_of(task, out["samples"], x_in)
+        n = len(x_in)
+        sec = out["seconds"]
+        cost.append({"level": level, "sampler": sampler, "method": label, "K": s.K, "steps": s.steps, "nfe_per_sample": out["nfe"],
+                     "nvjp_per_sample": out["nvjp"], "seconds_per_window": sec / n, "windows_per_s": n / sec})  # fmt: skip
+        log(f"  {level} {label}: {out['nfe']} network evaluations / sample, {out['seconds'] / n:.3f} s / window (K {s.K})")
+    for label, p in preds.items():
+        rows += method_rows(level, label, y, p.astype(np.float64), task.scored, w.meta, draws.get(label))
+    return rows, cost, preds, draws
+
+
+def evaluate_diffusion(*, task: Task, prior_pt, segments, folds_json, s: DiffusionSettings, out: dict, predictions_h5=None,
+                       noise=None, noise_settings=None, log=print) -> pd.DataFrame:  # fmt: skip
+    """Write metrics.{csv,md}, cost.csv, morphology.csv, samples.h5, samples.png (``out``: name -> path)."""
+    dev = resolve_device(s.device)
+    w = load_windows(segments, folds_json, s.records, s.seed)
+    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=w.fs, window=w.truth12.shape[-1], device=dev)
+    ids, starts = w.meta["ecg_id"].to_numpy(np.int64), w.meta["start"].to_numpy(np.int64)
+    clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
+    log(f"diffusion {task.name}: {len(w.rows)} record windows of {len(np.unique(ids))} test records; samplers {list(s.samplers)}, "
+        f"K {s.K}, {s.steps} steps; prior of {prior.ckpt.get('n_params')} parameters")  # fmt: skip
+    blocks = []
+    if noise is None:
+        others = _predictions_h5(predictions_h5, w.meta["win_id"].to_numpy(np.int64), task.scored) if predictions_h5 else {}
+        blocks.append(("clean", clean_in, None, others))
+    else:
+        from ecgrecon.evaluation.noisy import predict_entries
+
+        for lv in noise.levels:
+            noisy, _ = noise.apply(clean_in, task.inputs, ids, starts, "test", lv)
+            others = predict_entries(noise_settings, noisy, ids, w.fs, dev)
+            blocks.append((level_label(lv), noisy, noise_sigma(noisy, clean_in, lv), others))
+    rows, cost, morph, keep = [], [], [], {}
+    for level, x_in, sigma_in, others in blocks:
+        r, c, preds, draws = _level_block(task, prior, s, w, x_in, sigma_in, others, level, log)
+        rows += r
+        cost += c
+        recon = {k: replace_leads(w.truth12, v.astype(np.float32), task.scored) for k, v in preds.items()}
+        m, _ = morphology_table(w.truth12, recon, w.fs, task.scored)
+        m.insert(0, "level", level)
+        morph.append(m)
+        keep[level] = (x_in, preds, draws)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    write_csv(out["csv"], table)
+    write_csv(out["cost"], pd.DataFrame(cost))
+    write_csv(out["morphology"], pd.concat(morph, ignore_index=True))
+    _write_samples(out["samples"], w, task, keep, s)
+    with atomic_path(out["md"]) as tmp:
+        tmp.write_text(markdown(table, pd.DataFrame(cost), task, s, prior, len(np.unique(ids))))
+    samples_figure(w, task, keep, s, out["png"])
+    mean = table[table["lead"] == "Mean"]
+    log("diffusion " + "; ".join(f"{r.level} {r.method} RMSE {r.rmse:.4f}" for r in mean.itertuples()))
+    return table
+
+
+def _write_samples(path, w: Windows, task, keep: dict, s: DiffusionSettings) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update({"scored": list(task.scored), "units": "mV", "K": s.K, "sampler": s.sampler})
+        f["win_id"] = w.meta["win_id"].to_numpy(np.int64)
+        f["truth"] = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]]
+        for level, (_, preds, draws) in keep.items():
+            for label, d in draws.items():
+                g = f.require_group(f"{level}/{label}")
+                g["mean"], g["samples"] = preds[label].astype(np.float32), d.astype(np.float32)
+
+
+def _fmt(v, digits=3) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, s: DiffusionSettings, prior: Prior, n_records: int) -> str:
+    st = prior.ckpt
+    parts = [
+        f"# Diffusion prior on task {task.name} ({FOLD} fold, {n_records} test records, record-level windows)",
+        "",
+        f"Prior: {st.get('n_params')} parameters, best step {st.get('best_step')}, trained {st.get('seconds', float('nan')):.0f} s. "
+        f"Posterior mean of K = {s.K} samples, {s.steps} sampling steps; every other method on the same windows. "
+        "single: mean RMSE of one sample (the source's convention); cov50 / cov90: share of true samples inside the "
+        "central 50 / 90 % interval of the K samples.",
+        "",
+    ]
+    for level, g in table[table["lead"] == "Mean"].groupby("level", sort=False):
+        parts += [f"## {level}" if level != "clean" else "## mean over the scored leads", ""]
+        parts += [
+            "| method | RMSE (mV) | R² | r | record RMSE (mV ± 95 % CI) | single-sample RMSE | cov50 | cov90 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in g.itertuples():
+            parts.append(
+                f"| {r.method} | {_fmt(r.rmse, 4)} | {_fmt(r.r2)} | {_fmt(r.pearson)} | "
+                f"{_fmt(r.record_rmse, 4)} ± {_fmt(r.record_rmse_ci, 4)} | {_fmt(r.single_rmse, 4)} | "
+                f"{_fmt(r.cov50, 2)} | {_fmt(r.cov90, 2)} |"
+            )
+        parts.append("")
+    parts += ["## cost", "", "| level | sampler | network evaluations / sample | backward passes / sample | s / window | windows / s |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in cost.itertuples():
+        parts.append(
+            f"| {r.level} | {r.sampler} | {r.nfe_per_sample} | {r.nvjp_per_sample} | {r.seconds_per_window:.3f} | {r.windows_per_s:.2f} |"
+        )
+    return "\n".join(parts + [""])
+
+
+def samples_figure(w: Windows, task: Task, keep: dict, s: DiffusionSettings, path, n_show: int = 3) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    level = next(iter(keep))
+    _, preds, draws = keep[level]
+    label = s.label(s.sampler)
+    lead = next(t for t in task.targets if t not in task.inputs) if any(t not in task.inputs for t in task.targets) else task.targets[0]
+    j = task.scored.index(lead)
+    pick = np.linspace(0, len(w.rows) - 1, min(n_show, len(w.rows))).round().astype(int)
+    t = np.arange(w.truth12.shape[-1]) / w.fs
+    fig, axes = plt.subplots(len(pick), 1, figsize=(8, 2.2 * len(pick)), squeeze=False)
+    for ax, i in zip(axes[:, 0], pick, strict=True):
+        for k in range(draws[label].shape[0]):
+            ax.plot(t, draws[label][k, i, j], color=color("diffusion"), lw=0.6, alpha=0.5, label="samples" if k == 0 else None)
+        ax.plot(t, w.truth12[i, LEADS12.index(lead)], color="black", lw=1.2, label="truth")
+        ax.plot(t, preds[label][i, j], color=color("diffusion"), lw=1.4, ls="--", label="posterior mean")
+        if "GL" in preds:
+            ax.plot(t, preds["GL"][i, j], color=color("GL"), lw=1.0, label="GL")
+        ax.set_ylabel(f"{lead} (mV)", fontsize=8)
+        ax.set_title(f"record {int(w.meta['ecg_id'].iloc[i])}, window at {int(w.meta['start'].iloc[i])} ({level})", fontsize=8)
+    axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
+    axes[-1, 0].set_xlabel("s")
+    fig.suptitle(f"{task.name}: {label}, K = {s.K} posterior samples", fontsize=9)
+    save_png(fig, path, dpi=110, bbox_inches="tight")
