@@ -27,6 +27,8 @@ from ecgrecon import LEADS12
 from ecgrecon.methods import registry
 
 DERIVABLE = {"III": ("I", "II"), "AVR": ("I", "II"), "AVL": ("I", "II"), "AVF": ("I", "II")}
+INDEPENDENT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+"""The 8 leads the others are linear in (the limb leads of DERIVABLE from I and II): what a generative prior models."""
 """The limb leads that follow from I and II (Einthoven's and Goldberger's laws)."""
 
 
@@ -165,6 +167,10 @@ def parse_task(name: str, spec: dict) -> Task:
         if not registry.get(m).supports(corruption):
             raise TaskError(
                 f"{key}.methods: {m} does not support corruption {corruption!r} (supports: {', '.join(registry.get(m).corruptions)})"
+            )
+        if registry.get(m).kind == "generative" and not set(inputs) & set(INDEPENDENT):
+            raise TaskError(
+                f"{key}.methods: {m} observes the prior's leads {', '.join(INDEPENDENT)}; the inputs {', '.join(inputs)} hold none of them"
             )
     noise = None
     if corruption == "noise":

@@ -112,4 +112,26 @@ def config_problems(config: dict, basedir) -> list[str]:
         folder = _path(spec["path"], basedir)
         if not folder.is_dir():
             out.append(f"datasets.{name}.path: {spec['path']} is not a folder ({folder} does not exist)")
+    out += _diffusion_problems(config)
+    return out
+
+
+def _diffusion_problems(config: dict) -> list[str]:
+    d = config.get("diffusion")
+    if not d:
+        return []
+    out, prior, window = [], d["prior"], config["segment"]["window"]
+    if d["sampler"] not in d["samplers"]:
+        out.append(f"diffusion.sampler: {d['sampler']!r} is not among diffusion.samplers {d['samplers']}")
+    factor = 2 ** (len(prior["channels"]) - 1)
+    if window % factor:
+        out.append(
+            f"segment.window: {window} is not a multiple of {factor} (2 ** (levels - 1) of diffusion.prior.channels {prior['channels']})"
+        )
+    if prior["attention"] and prior["channels"][-1] % prior["heads"]:
+        out.append(f"diffusion.prior.heads: {prior['heads']} does not divide the bottleneck width {prior['channels'][-1]}")
+    if d["steps"] > prior["T"]:
+        out.append(f"diffusion.steps: {d['steps']} sampling steps exceed diffusion.prior.T {prior['T']}")
+    if prior["eval_every"] > prior["max_steps"]:
+        out.append(f"diffusion.prior.eval_every: {prior['eval_every']} is larger than max_steps {prior['max_steps']} (no validation)")
     return out

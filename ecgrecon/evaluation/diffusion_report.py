@@ -49,7 +49,7 @@ from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device
 from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12, load_prior
 from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
-from ecgrecon.learn.diffusion.samplers import Observation, sample
+from ecgrecon.learn.diffusion.samplers import Observation, sample, sampler_options
 from ecgrecon.methods import display
 from ecgrecon.noise.corrupt import BEDIN, level_label
 from ecgrecon.signal.metrics import lead_metrics, mean_ci, reassemble
@@ -81,6 +81,12 @@ class DiffusionSettings:
             raise ValueError(f"diffusion.samplers: unknown sampler {bad[0]!r} (one of {', '.join(SAMPLERS)})")
         if self.sampler not in self.samplers:
             raise ValueError(f"diffusion.sampler {self.sampler!r} must be one of diffusion.samplers {list(self.samplers)}")
+        for name, opts in (self.options or {}).items():
+            if name not in SAMPLERS:
+                raise ValueError(f"diffusion.options: unknown sampler {name!r} (one of {', '.join(SAMPLERS)})")
+            bad = sorted(set(opts or {}) - set(sampler_options(name)))
+            if bad:
+                raise ValueError(f"diffusion.options.{name}: unknown option(s) {bad} (has: {', '.join(sampler_options(name))})")
         if self.K < 1:
             raise ValueError(f"diffusion.K must be >= 1 (posterior samples per window), got {self.K}")
         if self.records < 0 or self.steps < 2:

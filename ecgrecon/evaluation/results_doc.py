@@ -396,6 +396,77 @@ def noise_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list
     return out
 
 
+def _diffusion_tasks(run: Path) -> list[str]:
+    return sorted(p.parent.parent.name for p in (run / "results").glob("*/diffusion/metrics.csv"))
+
+
+def diffusion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
+    """The diffusion prior of a run (results/prior/, results/{task}/diffusion/): its budget and realism, each task's
+    table of the posterior mean beside the task's methods on the same windows, the samplers' cost and a reading."""
+    tasks = _diffusion_tasks(run)
+    if not tasks:
+        return []
+    log = run / "results" / "prior" / "train_log.csv"
+    out = ["### Diffusion prior (method `diffusion`, [diffusion.md](diffusion.md))", ""]
+    if log.exists():
+        h = pd.read_csv(log)
+        best = h.loc[h["val_loss"].idxmin()] if "val_loss" in h and h["val_loss"].notna().any() else None
+        out += [
+            f"Prior: {int(h['n_params'].iloc[0])} parameters, trained on {int(h['n_train_windows'].iloc[0])} windows of the official "
+            f"fold's train split, {int(h['step'].max())} optimiser steps"
+            + (f" (best validation loss {best['val_loss']:.4f} at step {int(best['step'])})" if best is not None else "")
+            + ". Every method is scored on the same record windows of a seeded subset of the test records (below: n windows).",
+            "",
+        ]
+    real = run / "results" / "prior" / "realism.csv"
+    if real.exists():
+        r = pd.read_csv(real).set_index("measure")
+        cells = []
+        for meas, name in (("hr", "heart rate (bpm)"), ("qrs_ms", "QRS (ms)")):
+            if meas in r.index:
+                cells.append(
+                    f"{name} median {_f(r.loc[meas, 'ref_median'], 1)} (train windows) vs {_f(r.loc[meas, 'samp_median'], 1)} (samples)"
+                )
+        for kind in ("ptp", "rms"):
+            w = r[r.index.str.startswith(f"{kind}_")]["w_iqr"]
+            if len(w):
+                cells.append(f"{kind} Wasserstein / reference IQR {_f(w.mean(), 2)} (mean over leads)")
+        out += ["Realism of unconditional samples (results/prior/realism.md): " + "; ".join(cells) + ".", ""]
+    for task in tasks:
+        m = pd.read_csv(run / "results" / task / "diffusion" / "metrics.csv")
+        mean = m[m["lead"] == "Mean"]
+        for level, g in mean.groupby("level", sort=False):
+            head = f"Task `{task}`" + ("" if level == "clean" else f", {level}") + f" ({int(g['n_windows'].iloc[0])} record windows):"
+            out += [head, "", "| method | RMSE (mV) | R² | r | record RMSE (mV ± 95 % CI) | single-sample RMSE | cov50 | cov90 |",
+                    "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            for row in g.itertuples():
+                out.append(
+                    f"| {row.method} | {_f(row.rmse, 4)} | {_f(row.r2)} | {_f(row.pearson)} | {_f(row.record_rmse, 4)} ± "
+                    f"{_f(row.record_rmse_ci, 4)} | {_f(row.single_rmse, 4)} | {_f(row.cov50, 2)} | {_f(row.cov90, 2)} |"
+                )
+            out.append("")
+            d, base = g.set_index("method"), "GL" if "GL" in set(g["method"]) else "GL (noise-trained)"
+            if "Diffusion" in d.index and base in d.index:
+                dv, gv = d.loc["Diffusion", "rmse"], d.loc[base, "rmse"]
+                verdict = "beats" if dv < gv else "does not beat"
+                rel = f"{100 * (dv - gv) / gv:+.0f} %"
+                out += [f"Reading: the diffusion prior's posterior mean {verdict} {base} ({_f(dv, 4)} vs {_f(gv, 4)} mV, {rel}).", ""]
+    cost = run / "results" / tasks[0] / "diffusion" / "cost.csv"
+    if cost.exists():
+        c = pd.read_csv(cost)
+        c = c[c["level"] == c["level"].iloc[0]]
+        k, st = int(c["K"].iloc[0]), int(c["steps"].iloc[0])
+        out += [f"Cost per sampler (task `{tasks[0]}`, K = {k}, {st} steps, this run's machine):", "",
+                "| sampler | network evaluations / sample | backward passes / sample | s / window (all K) |",
+                "|---|---|---|---|"]  # fmt: skip
+        for row in c.itertuples():
+            out.append(f"| {row.sampler} | {row.nfe_per_sample} | {row.nvjp_per_sample} | {row.seconds_per_window:.3f} |")
+        out.append("")
+    fig_task = "lead_i" if "lead_i" in tasks else tasks[0]
+    out += _figure(run / "results" / fig_task / "diffusion" / "samples.png", img_dir, f"diffusion_samples{tag}.png", "posterior samples")
+    return out
+
+
 def write_noise(runs: dict[str, Path], out) -> str:
     """A page with only the noise tasks of each run (``--noise-only``)."""
     lines = [
@@ -441,6 +512,7 @@ def write(runs: dict[str, Path], out) -> str:
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))
         lines += noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
+        lines += diffusion_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text)

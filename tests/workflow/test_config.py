@@ -9,12 +9,19 @@ from snakemake_helpers import ROOT, scheduled_rules, snakemake, write_config
 SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
 
 
+def _deep_merge(base: dict, extra: dict) -> dict:
+    """Snakemake's merge of config files: mappings merge key by key at every depth, other values replace."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
 def test_default_and_shipped_configs_validate():
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     jsonschema.validate(base, SCHEMA)
     for extra in sorted((ROOT / "config").glob("*.yaml")):
-        merged = {**base, **{k: ({**base[k], **v} if isinstance(v, dict) else v) for k, v in yaml.safe_load(extra.read_text()).items()}}
-        jsonschema.validate(merged, SCHEMA)
+        jsonschema.validate(_deep_merge(base, yaml.safe_load(extra.read_text())), SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +33,8 @@ def test_default_and_shipped_configs_validate():
         ({"clean": {"filter_form": "zpk"}}, "zpk"),
         ({"qc": {"max_bad_leads": 12}}, "max_bad_leads"),
         ({"dataset": "mitbih"}, "mitbih"),
+        ({"diffusion": {"K": 0}}, "K"),  # no posterior sample
+        ({"diffusion": {"options": {"mgps": {"zeta": 1.0}}}}, "zeta"),  # another sampler's option
     ],
 )
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, override, needle):
@@ -92,6 +101,10 @@ PAPER = yaml.safe_load((ROOT / "config.yaml").read_text())["tasks"]["paper"]
             {"tasks": {"encoders": {"inputs": ["I"], "targets": ["V1"], "derived": [], "corruption": "none", "methods": ["GL"]}}},
             "config: tasks.encoders: 'encoders' names a shared folder of results/",
         ),
+        (
+            {"tasks": {"avf": {"inputs": ["AVF"], "targets": ["V1"], "derived": [], "corruption": "none", "methods": ["GL", "diffusion"]}}},
+            "config: tasks.avf.methods: diffusion observes the prior's leads I, II, V1, V2, V3, V4, V5, V6; the inputs AVF hold none",
+        ),
     ],
 )
 def test_bad_task_or_method_is_refused_at_start_in_one_line(tmp_path, override, line):
@@ -112,8 +125,9 @@ def test_every_method_named_by_a_shipped_config_is_registered():
     assert set(tasks) == {"paper", "lead_i", "denoise_bw", "denoise_em", "denoise_ma", "paper_noisy"}
     assert all(tasks[f"denoise_{k}"].denoising and tasks[f"denoise_{k}"].noise.kind == k for k in ("bw", "em", "ma"))
     assert tasks["paper_noisy"].clean_models == "paper" and not tasks["paper_noisy"].denoising
-    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM", "calinet")
-    assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA"} and tasks["lead_i"].derived
+    assert tasks["paper"].methods == ("GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "PCM", "calinet", "diffusion")
+    assert set(tasks["lead_i"].methods) == {"GL", "C", "Ch", "ChA", "diffusion"} and tasks["lead_i"].derived
+    assert all("diffusion" in t.methods for t in tasks.values())  # every task the source's method applies to
     assert set(registry.names()) >= {"GL", "C", "Ch", "ChA", "PCM", "calinet"}
 
 
@@ -150,6 +164,9 @@ def _refused_at_start(tmp_path, *args, configfile=None, snakefile=None):
         ({"clean": {"bandpass_hz": [45.0, 0.5]}}, "config: clean.bandpass_hz: [45.0, 0.5] must be [low, high] Hz with low < high"),
         ({"dataset": "ptbxl_local", "data": {"ptbxl_dir": "no/such/ptb-xl"}}, "config: data.ptbxl_dir: no/such/ptb-xl is not a folder"),
         ({"datasets": {"ludb": {"kind": "ludb", "path": "no/such/ludb"}}}, "config: datasets.ludb.path: no/such/ludb is not a folder"),
+        ({"diffusion": {"sampler": "dps", "samplers": ["mgps"]}}, "config: diffusion.sampler: 'dps' is not among diffusion.samplers"),
+        ({"diffusion": {"steps": 2000}}, "config: diffusion.steps: 2000 sampling steps exceed diffusion.prior.T 1000"),
+        ({"diffusion": {"prior": {"channels": [4] * 10}}}, "config: segment.window: 256 is not a multiple of 512 (2 ** (levels - 1)"),
     ],
 )
 def test_inconsistent_value_is_refused_at_start_in_one_line(tmp_path, override, line):
@@ -176,3 +193,13 @@ def test_a_key_given_twice_in_the_workflow_config_yaml_is_refused_at_start(tmp_p
     default.write_text(default.read_text() + "seed: 7\n")
     rows = _refused_at_start(tmp_path / "wf", snakefile=snakefile)
     assert any(f"config: {default}: key seed given twice" in row for row in rows), rows[-20:]
+
+
+def test_the_schema_lists_each_samplers_own_options():
+    from ecgrecon.learn.diffusion.samplers import METHODS, sampler_options
+
+    schema = yaml.safe_load((ROOT / "schemas/config.schema.yaml").read_text())
+    opts = schema["properties"]["diffusion"]["properties"]["options"]["properties"]
+    assert set(opts) == set(METHODS)
+    for m in METHODS:
+        assert set(opts[m]["properties"]) == set(sampler_options(m)), m

@@ -321,6 +321,14 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     for name in ("train_prior", "prior_realism", "evaluate_diffusion/paper"):
         assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
     assert scheduled_rules(work, cfg, *LEARNING, *DIFFUSION, *PRIOR) == {}
+    from ecgrecon.evaluation import results_doc  # docs/results.md's diffusion section, from these tables
+
+    page = tmp_path / "docs" / "results.md"
+    assert results_doc.main(["--run", f"tiny={work}", "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "### Diffusion prior" in text and f"| Diffusion | {d['rmse']:.4f} | {d['r2']:.3f} |" in text
+    assert "Reading: the diffusion prior's posterior mean" in text and "| mgps | " in text
+    assert (tmp_path / "docs" / "img" / "diffusion_samples_1.png").stat().st_size > 0
     tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}}
     k = _cfg(work, "diffusion_k.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "K": 2})
     assert scheduled_rules(work, k, *LEARNING, *DIFFUSION, *PRIOR) == {"evaluate_diffusion": 1}  # sampling only

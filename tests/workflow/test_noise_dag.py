@@ -144,3 +144,31 @@ def test_without_nstdb_the_run_uses_labelled_synthetic_noise(noise_run, tmp_path
     assert set(dn["source"]) == {"synthetic"}
     assert "SYNTHETIC noise (no NSTDB on this machine)" in (work / "results/dn/noise/metrics.md").read_text()
     assert "SYNTHETIC noise" in (work / "logs/noise_bank/em.log").read_text()
+
+
+def test_diffusion_on_noise_tasks_beside_their_methods_on_the_same_noisy_windows(noise_run, tmp_path):
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(noise_run[0], work, symlinks=True)
+    tasks = {
+        **TASKS,
+        "dn": {**DN_TASK, "methods": [*DN_TASK["methods"], "diffusion"]},
+        "pn": {**NOISY_PAPER, "methods": ["GL", "C", "diffusion"]},
+    }
+    cfg = _noise_cfg(work, "noise_diffusion.yaml", tasks=tasks)
+    out = ["results/dn/diffusion/metrics.csv", "results/pn/diffusion/metrics.csv"]
+    assert scheduled_rules(work, cfg, *OUT, *out) == {"train_prior": 1, "evaluate_diffusion": 2}  # the noise tables stay
+    snakemake(work, *OUT, *out, configfile=cfg)
+    dn = pd.read_csv(work / out[0])
+    assert set(dn["level"]) == {"6 dB", "0 dB"}
+    assert {"GL (noise-trained)", "DN (noise-trained)", "filter", "noisy input", "Diffusion"} <= set(dn["method"])
+    with h5py.File(work / "results/dn/diffusion/samples.h5") as f:
+        truth = f["truth"][...]
+    noisy = dn[(dn["method"] == "noisy input") & (dn["level"] == "0 dB")].set_index("lead")["rmse"]
+    for j, lead in enumerate(DN_TASK["targets"]):  # at 0 dB the added noise has the power of the clean lead, window by window
+        assert noisy[lead] == pytest.approx(float(np.sqrt(np.mean(truth[:, j].astype(np.float64) ** 2))), rel=1e-4), lead
+    d = dn[(dn["method"] == "Diffusion") & (dn["lead"] == "Mean")]
+    assert np.isfinite(d[["rmse", "single_rmse", "cov90"]].to_numpy(float)).all() and len(d) == 2
+    pn = pd.read_csv(work / out[1])
+    assert set(pn["level"]) == {"12 dB", "0 dB", "bedin"} and {"C (clean-trained)", "Diffusion"} <= set(pn["method"])

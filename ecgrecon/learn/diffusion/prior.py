@@ -49,9 +49,10 @@ from ecgrecon.learn.device import derive_seed, inference_batch, resolve_device, 
 from ecgrecon.learn.diffusion.schedule import SCHEDULES, Schedule, make_schedule
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
 from ecgrecon.learn.models import count_params
+from ecgrecon.tasks import INDEPENDENT
 
-PRIOR_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-"""The 8 independent leads the prior models, in this order."""
+PRIOR_LEADS = INDEPENDENT
+"""The 8 independent leads the prior models, in this order (:data:`ecgrecon.tasks.INDEPENDENT`)."""
 FORMAT = "ecgrecon-diffusion-prior-1"
 LR_SCHEDULES = ("constant", "cosine")
 

@@ -319,6 +319,16 @@ def _mgps(
 _SAMPLERS = {"ddnm": _ddnm, "dps": _dps, "mgps": _mgps}
 
 
+def sampler_options(method: str) -> dict:
+    """The options of ``method`` with their defaults (its keyword-only parameters)."""
+    import inspect
+
+    if method not in _SAMPLERS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    params = inspect.signature(_SAMPLERS[method]).parameters.values()
+    return {q.name: q.default for q in params if q.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def sample(
     method: str,
     denoiser: Denoiser,
