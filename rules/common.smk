@@ -300,6 +300,14 @@ def noise_task_params(wildcards):
             "encoder_sections": encoder_sections(twin) if twin else []}
 
 
+def decoder_cfg(wildcards):
+    """The method's decoder section with the task's `budget` (max_epochs, epoch_fraction) on top: make run's
+    other tasks train shorter than `paper` (changing a task's budget reruns that task's decoders only)."""
+    section = config[method_of(wildcards).decoder_section]
+    budget = config["tasks"][wildcards.task].get("budget") or {}
+    return canonical({**section, **budget})
+
+
 def population_methods(task):
     """The task's methods evaluated beside each other (kinds linear, decoder, fixed: Method.joint), in registry order."""
     return [m for m in registry.names() if m in task.methods and registry.get(m).joint]
@@ -378,17 +386,25 @@ def diffusion_sampling_cfg():
     return canonical({k: v for k, v in config["diffusion"].items() if k not in ("prior", "realism")})
 
 
+def diffusion_sample_inputs(wildcards):
+    """The prior, segments and folds, and a noise task's bank: all that the posterior samples depend on."""
+    inputs = with_noise_bank({"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}, wildcards)
+    inputs["prior"] = "results/prior/model.pt"
+    return inputs
+
+
 def diffusion_evaluate_inputs(wildcards):
-    """The prior, segments and folds; a clean task's predictions.h5 (its other methods on the same windows); a noise
-    task's evaluate_noise inputs (its methods re-predict on the same noisy windows)."""
+    """The samples; a clean task's predictions.h5 (its other methods on the same windows); a noise task's
+    evaluate_noise inputs (its methods re-predict on the same noisy windows)."""
     task = task_of(wildcards)
     if task.noise is not None:
         inputs = noise_evaluate_inputs(wildcards)
     else:
-        inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
+        inputs = {"segments": "results/segments/segments.h5"}
         if population_methods(task):
             inputs["predictions"] = f"results/{task.name}/predictions/predictions.h5"
-    inputs["prior"] = "results/prior/model.pt"
+    inputs["samples"] = f"results/{task.name}/diffusion/samples.h5"
+    inputs["cost"] = f"results/{task.name}/diffusion/cost.csv"
     return inputs
 
 

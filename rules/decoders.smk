@@ -21,7 +21,7 @@ rule train_decoder:
     wildcard_constraints:
         method=_alternatives(methods_of_kind("decoder")),
     params:
-        decoder=lambda wildcards: canonical(config[method_of(wildcards).decoder_section]),
+        decoder=decoder_cfg,
         inputs=lambda wildcards: method_of(wildcards).input_leads(task_of(wildcards).inputs, wildcards.lead),
         noise=noise_params,
         seed=config["seed"],

@@ -1,8 +1,9 @@
 # The diffusion prior (method `diffusion`, kind `generative`; ecgrecon.learn.diffusion): one prior of the 8 independent
 # leads per run (train_prior, the official fold's train segments, early stop on its val split; no task is read), its
 # unconditional samples through the realism measures (prior_realism), and per task listing `diffusion` posterior
-# sampling with every configured sampler on a seeded subset of the test records, beside the task's other methods on
-# the same windows (evaluate_diffusion).
+# sampling with every configured sampler on a seeded subset of the test records (sample_diffusion: reads the prior, the
+# data and the noise only) and its tables beside the task's other methods on the same windows (evaluate_diffusion:
+# a changed decoder or map reruns the tables, not the sampling).
 
 
 rule train_prior:
@@ -60,8 +61,35 @@ rule prior_realism:
         "../workflow_scripts/prior_realism.py"
 
 
+rule sample_diffusion:
+    """K posterior samples per window of the task's observation, with every sampler (and noise level)."""
+    input:
+        unpack(diffusion_sample_inputs),
+    output:
+        samples="results/{task}/diffusion/samples.h5",
+        cost="results/{task}/diffusion/cost.csv",
+    params:
+        task=task_params,
+        noise=noise_params,
+        diffusion=diffusion_sampling_cfg(),
+        seed=config["seed"],
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        "logs/sample_diffusion/{task}.log",
+    benchmark:
+        "benchmarks/sample_diffusion/{task}.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/sample_diffusion.py"
+
+
 rule evaluate_diffusion:
-    """Posterior sampling of the task's observation with every sampler, beside its other methods on the same windows."""
+    """The samplers' posterior means beside the task's other methods on the same windows (no resampling)."""
     input:
         unpack(diffusion_evaluate_inputs),
     output:
@@ -72,9 +100,7 @@ rule evaluate_diffusion:
             subcategory="{task} tables",
         ),
         md="results/{task}/diffusion/metrics.md",
-        cost="results/{task}/diffusion/cost.csv",
         morphology="results/{task}/diffusion/morphology.csv",
-        samples="results/{task}/diffusion/samples.h5",
         png=report(
             "results/{task}/diffusion/samples.png",
             caption="../report/diffusion_samples.rst",
@@ -84,15 +110,13 @@ rule evaluate_diffusion:
     params:
         task=diffusion_task_params,
         noise=noise_params,
-        diffusion=diffusion_sampling_cfg(),
         clean=canonical(config["clean"]),
         plugins=PLUGINS,
-        seed=config["seed"],
         device=config["device"],
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=30,
     log:
         "logs/evaluate_diffusion/{task}.log",
     benchmark:

@@ -1,4 +1,6 @@
-"""The diffusion prior on a task (rule ``evaluate_diffusion``): posterior sampling beside the task's other methods.
+"""The diffusion prior on a task: posterior sampling (rule ``sample_diffusion``: depends on the prior, the task's
+observation and the sampling settings only) and its tables beside the task's other methods (rule
+``evaluate_diffusion``: reruns when they change, without resampling).
 
 Windows: the record-level windows (segments.h5 ``records/``: non-overlapping, covering each record) of ``records``
 test records of the official fold, drawn with the run's seed (0: every test record), so that a record-level table
@@ -253,51 +255,112 @@ def _predictions_h5(path, win_id: np.ndarray, scored) -> dict:
         return {display(m): g[m][...][pos] for m in g if m != "win_id"}
 
 
-def _level_block(task, prior, s, w: Windows, x_in, sigma_in, others: dict, level: str, log) -> tuple[list, list, dict, dict]:
-    y = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]].astype(np.float64)
-    rows, cost, preds, draws = [], [], dict(others), {}
-    obs = observation(task, x_in, prior.scale, sigma_in)
-    for sampler in s.samplers:
-        out = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}")
-        label = s.label(sampler)
-        preds[label] = scored_of(task, out["mean"], x_in)
-        draws[label] = scored_of(task, out["samples"], x_in)
-        n = len(x_in)
-        sec = out["seconds"]
-        cost.append({"level": level, "sampler": sampler, "method": label, "K": s.K, "steps": s.steps, "nfe_per_sample": out["nfe"],
-                     "nvjp_per_sample": out["nvjp"], "seconds_per_window": sec / n, "windows_per_s": n / sec})  # fmt: skip
-        log(f"  {level} {label}: {out['nfe']} network evaluations / sample, {out['seconds'] / n:.3f} s / window (K {s.K})")
-    for label, p in preds.items():
-        rows += method_rows(level, label, y, p.astype(np.float64), task.scored, w.meta, draws.get(label))
-    return rows, cost, preds, draws
+def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+    """(level label, task inputs (n, C, W) mV, observation noise sigma (n, C) or None) per level; ``clean`` for a
+    clean task. The noisy inputs are the noise task's assignment (deterministic: every rule rebuilds the same)."""
+    clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
+    if noise is None:
+        return [("clean", clean_in, None)]
+    ids, starts = w.meta["ecg_id"].to_numpy(np.int64), w.meta["start"].to_numpy(np.int64)
+    out = []
+    for lv in noise.levels:
+        noisy, _ = noise.apply(clean_in, task.inputs, ids, starts, "test", lv)
+        out.append((level_label(lv), noisy, noise_sigma(noisy, clean_in, lv)))
+    return out
 
 
-def evaluate_diffusion(*, task: Task, prior_pt, segments, folds_json, s: DiffusionSettings, out: dict, predictions_h5=None,
-                       noise=None, noise_settings=None, log=print) -> pd.DataFrame:  # fmt: skip
-    """Write metrics.{csv,md}, cost.csv, morphology.csv, samples.h5, samples.png (``out``: name -> path)."""
+def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: DiffusionSettings, out: dict, noise=None, log=print) -> pd.DataFrame:
+    """Rule ``sample_diffusion``: K posterior samples per window and sampler (and level): ``out`` samples (h5), cost (csv)."""
     dev = resolve_device(s.device)
     w = load_windows(segments, folds_json, s.records, s.seed)
     prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=w.fs, window=w.truth12.shape[-1], device=dev)
-    ids, starts = w.meta["ecg_id"].to_numpy(np.int64), w.meta["start"].to_numpy(np.int64)
-    clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
-    log(f"diffusion {task.name}: {len(w.rows)} record windows of {len(np.unique(ids))} test records; samplers {list(s.samplers)}, "
+    n_rec = len(np.unique(w.meta["ecg_id"]))
+    log(f"diffusion {task.name}: {len(w.rows)} record windows of {n_rec} test records; samplers {list(s.samplers)}, "
         f"K {s.K}, {s.steps} steps; prior of {prior.ckpt.get('n_params')} parameters")  # fmt: skip
-    blocks = []
-    if noise is None:
-        others = _predictions_h5(predictions_h5, w.meta["win_id"].to_numpy(np.int64), task.scored) if predictions_h5 else {}
-        blocks.append(("clean", clean_in, None, others))
-    else:
-        from ecgrecon.evaluation.noisy import predict_entries
+    cost, keep = [], {}
+    for level, x_in, sigma_in in _blocks(task, w, noise):
+        obs = observation(task, x_in, prior.scale, sigma_in)
+        keep[level] = {}
+        for sampler in s.samplers:
+            res = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}")
+            label, n, sec = s.label(sampler), len(x_in), res["seconds"]
+            keep[level][label] = (scored_of(task, res["mean"], x_in), scored_of(task, res["samples"], x_in))
+            cost.append({"level": level, "sampler": sampler, "method": label, "K": s.K, "steps": s.steps, "nfe_per_sample": res["nfe"],
+                         "nvjp_per_sample": res["nvjp"], "seconds_per_window": sec / n, "windows_per_s": n / sec})  # fmt: skip
+            log(f"  {level} {label}: {res['nfe']} network evaluations / sample, {sec / n:.3f} s / window (K {s.K})")
+    with atomic_path(out["samples"]) as tmp, h5py.File(tmp, "w") as f:
+        ck, nan = prior.ckpt, float("nan")
+        f.attrs.update({"task": task.name, "scored": list(task.scored), "units": "mV", "K": s.K, "steps": s.steps,
+                        "sampler": s.label(s.sampler), "prior_n_params": int(ck.get("n_params", -1)),
+                        "prior_best_step": int(ck.get("best_step", -1)), "prior_seconds": float(ck.get("seconds", nan))})  # fmt: skip
+        f["win_id"] = w.meta["win_id"].to_numpy(np.int64)
+        f["truth"] = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]]
+        for level, by in keep.items():
+            for label, (mean, draws) in by.items():
+                g = f.require_group(f"{level}/{label}")
+                g["mean"], g["samples"] = mean.astype(np.float32), draws.astype(np.float32)
+    table = pd.DataFrame(cost)
+    write_csv(out["cost"], table)
+    return table
 
-        for lv in noise.levels:
-            noisy, _ = noise.apply(clean_in, task.inputs, ids, starts, "test", lv)
-            others = predict_entries(noise_settings, noisy, ids, w.fs, dev)
-            blocks.append((level_label(lv), noisy, noise_sigma(noisy, clean_in, lv), others))
-    rows, cost, morph, keep = [], [], [], {}
-    for level, x_in, sigma_in, others in blocks:
-        r, c, preds, draws = _level_block(task, prior, s, w, x_in, sigma_in, others, level, log)
-        rows += r
-        cost += c
+
+@dataclass
+class Samples:
+    """A task's samples.h5: window ids, truth (n, J, W), level -> label -> (posterior mean, samples (K, n, J, W)), attrs."""
+
+    win_id: np.ndarray
+    truth: np.ndarray
+    draws: dict
+    attrs: dict
+
+
+def read_samples(path) -> Samples:
+    try:
+        f = h5py.File(path, "r")
+    except (FileNotFoundError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a readable diffusion samples file ({exc})") from exc
+    with f:
+        draws = {
+            lv: {lab: (f[lv][lab]["mean"][...], f[lv][lab]["samples"][...]) for lab in f[lv]} for lv in f if isinstance(f[lv], h5py.Group)
+        }
+        return Samples(
+            f["win_id"][...], f["truth"][...], draws, {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+        )
+
+
+def windows_of(segments_h5, win_id: np.ndarray) -> Windows:
+    """The record-level windows ``win_id`` (ascending file rows) of segments.h5."""
+    meta, attrs = read_segment_meta(segments_h5, "records")
+    pos = pd.Index(meta["win_id"].to_numpy(np.int64)).get_indexer(win_id)
+    if (pos < 0).any() or (np.diff(pos) <= 0).any():
+        raise ArtifactError(f"{segments_h5}: the sampled windows are not its record windows (rerun sample_diffusion)")
+    return Windows(pos, meta.iloc[pos].reset_index(drop=True), read_leads(segments_h5, list(LEADS12), pos, "records"), float(attrs["fs"]))
+
+
+def evaluate_diffusion(*, task: Task, samples_h5, cost_csv, segments, out: dict, predictions_h5=None, noise=None, noise_settings=None,
+                       device: str = "auto", log=print) -> pd.DataFrame:  # fmt: skip
+    """Rule ``evaluate_diffusion``: the samplers' posterior means beside the task's other methods on the same windows;
+    writes metrics.{csv,md}, morphology.csv, samples.png (``out``: name -> path)."""
+    sm = read_samples(samples_h5)
+    if list(sm.attrs["scored"]) != list(task.scored):
+        raise ArtifactError(f"{samples_h5}: samples of leads {sm.attrs['scored']}, the task scores {list(task.scored)}")
+    w = windows_of(segments, sm.win_id)
+    y = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]].astype(np.float64)
+    dev = resolve_device(device)
+    rows, morph, keep = [], [], {}
+    for level, x_in, _ in _blocks(task, w, noise):
+        if level not in sm.draws:
+            raise ArtifactError(f"{samples_h5}: no samples for level {level!r} (rerun sample_diffusion)")
+        if noise is None:
+            others = _predictions_h5(predictions_h5, sm.win_id, task.scored) if predictions_h5 else {}
+        else:
+            from ecgrecon.evaluation.noisy import predict_entries
+
+            others = predict_entries(noise_settings, x_in, w.meta["ecg_id"].to_numpy(np.int64), w.fs, dev)
+        preds = {**others, **{lab: m for lab, (m, _) in sm.draws[level].items()}}
+        draws = {lab: d for lab, (_, d) in sm.draws[level].items()}
+        for label, p in preds.items():
+            rows += method_rows(level, label, y, p.astype(np.float64), task.scored, w.meta, draws.get(label))
         recon = {k: replace_leads(w.truth12, v.astype(np.float32), task.scored) for k, v in preds.items()}
         m, _ = morphology_table(w.truth12, recon, w.fs, task.scored)
         m.insert(0, "level", level)
@@ -305,39 +368,25 @@ def evaluate_diffusion(*, task: Task, prior_pt, segments, folds_json, s: Diffusi
         keep[level] = (x_in, preds, draws)
     table = pd.DataFrame(rows, columns=COLUMNS)
     write_csv(out["csv"], table)
-    write_csv(out["cost"], pd.DataFrame(cost))
     write_csv(out["morphology"], pd.concat(morph, ignore_index=True))
-    _write_samples(out["samples"], w, task, keep, s)
     with atomic_path(out["md"]) as tmp:
-        tmp.write_text(markdown(table, pd.DataFrame(cost), task, s, prior, len(np.unique(ids))))
-    samples_figure(w, task, keep, s, out["png"])
+        tmp.write_text(markdown(table, pd.read_csv(cost_csv), task, sm.attrs, len(np.unique(w.meta["ecg_id"]))))
+    samples_figure(w, task, keep, str(sm.attrs["sampler"]), out["png"])
     mean = table[table["lead"] == "Mean"]
     log("diffusion " + "; ".join(f"{r.level} {r.method} RMSE {r.rmse:.4f}" for r in mean.itertuples()))
     return table
-
-
-def _write_samples(path, w: Windows, task, keep: dict, s: DiffusionSettings) -> None:
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update({"scored": list(task.scored), "units": "mV", "K": s.K, "sampler": s.sampler})
-        f["win_id"] = w.meta["win_id"].to_numpy(np.int64)
-        f["truth"] = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]]
-        for level, (_, preds, draws) in keep.items():
-            for label, d in draws.items():
-                g = f.require_group(f"{level}/{label}")
-                g["mean"], g["samples"] = preds[label].astype(np.float32), d.astype(np.float32)
 
 
 def _fmt(v, digits=3) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
-def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, s: DiffusionSettings, prior: Prior, n_records: int) -> str:
-    st = prior.ckpt
+def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n_records: int) -> str:
     parts = [
         f"# Diffusion prior on task {task.name} ({FOLD} fold, {n_records} test records, record-level windows)",
         "",
-        f"Prior: {st.get('n_params')} parameters, best step {st.get('best_step')}, trained {st.get('seconds', float('nan')):.0f} s. "
-        f"Posterior mean of K = {s.K} samples, {s.steps} sampling steps; every other method on the same windows. "
+        f"Prior: {attrs['prior_n_params']} parameters, best step {attrs['prior_best_step']}, trained {attrs['prior_seconds']:.0f} s. "
+        f"Posterior mean of K = {attrs['K']} samples, {attrs['steps']} sampling steps; every other method on the same windows. "
         "single: mean RMSE of one sample (the source's convention); cov50 / cov90: share of true samples inside the "
         "central 50 / 90 % interval of the K samples.",
         "",
@@ -364,7 +413,7 @@ def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, s: DiffusionSe
     return "\n".join(parts + [""])
 
 
-def samples_figure(w: Windows, task: Task, keep: dict, s: DiffusionSettings, path, n_show: int = 3) -> None:
+def samples_figure(w: Windows, task: Task, keep: dict, label: str, path, n_show: int = 3) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -372,7 +421,6 @@ def samples_figure(w: Windows, task: Task, keep: dict, s: DiffusionSettings, pat
 
     level = next(iter(keep))
     _, preds, draws = keep[level]
-    label = s.label(s.sampler)
     lead = next(t for t in task.targets if t not in task.inputs) if any(t not in task.inputs for t in task.targets) else task.targets[0]
     j = task.scored.index(lead)
     pick = np.linspace(0, len(w.rows) - 1, min(n_show, len(w.rows))).round().astype(int)
@@ -389,5 +437,5 @@ def samples_figure(w: Windows, task: Task, keep: dict, s: DiffusionSettings, pat
         ax.set_title(f"record {int(w.meta['ecg_id'].iloc[i])}, window at {int(w.meta['start'].iloc[i])} ({level})", fontsize=8)
     axes[0, 0].legend(fontsize=7, ncol=4, loc="upper right")
     axes[-1, 0].set_xlabel("s")
-    fig.suptitle(f"{task.name}: {label}, K = {s.K} posterior samples", fontsize=9)
+    fig.suptitle(f"{task.name}: {label}, K = {draws[label].shape[0]} posterior samples", fontsize=9)
     save_png(fig, path, dpi=110, bbox_inches="tight")

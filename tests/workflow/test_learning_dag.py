@@ -296,7 +296,7 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     work = _copy_run(tiny_learning_run, tmp_path / "work")
     cfg = _cfg(work, "diffusion.yaml", tasks={"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}})
     jobs = scheduled_rules(work, cfg, *LEARNING, *DIFFUSION, *PRIOR)
-    assert jobs == {"train_prior": 1, "prior_realism": 1, "evaluate_diffusion": 1}, jobs  # nothing else reruns
+    assert jobs == {"train_prior": 1, "prior_realism": 1, "sample_diffusion": 1, "evaluate_diffusion": 1}, jobs  # nothing else reruns
     snakemake(work, *LEARNING, *DIFFUSION, *PRIOR, configfile=cfg)
     prior = load_prior(work / PRIOR[0])
     assert prior.window == 256 and prior.fs == 100.0 and prior.ckpt["best_step"] >= 0
@@ -318,7 +318,7 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     assert set(cost.index) == {"mgps", "ddnm", "dps"} and (cost["seconds_per_window"] > 0).all()
     assert cost.loc["ddnm", "nfe_per_sample"] == 4 and cost.loc["mgps", "nfe_per_sample"] > cost.loc["ddnm", "nfe_per_sample"]
     assert "Diffusion" in (work / "results/prior/realism.md").read_text()
-    for name in ("train_prior", "prior_realism", "evaluate_diffusion/paper"):
+    for name in ("train_prior", "prior_realism", "sample_diffusion/paper", "evaluate_diffusion/paper"):
         assert (work / "logs" / f"{name}.log").stat().st_size > 0 and (work / "benchmarks" / f"{name}.tsv").exists(), name
     assert scheduled_rules(work, cfg, *LEARNING, *DIFFUSION, *PRIOR) == {}
     from ecgrecon.evaluation import results_doc  # docs/results.md's diffusion section, from these tables
@@ -331,11 +331,15 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     assert (tmp_path / "docs" / "img" / "diffusion_samples_1.png").stat().st_size > 0
     tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}}
     k = _cfg(work, "diffusion_k.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "K": 2})
-    assert scheduled_rules(work, k, *LEARNING, *DIFFUSION, *PRIOR) == {"evaluate_diffusion": 1}  # sampling only
+    assert scheduled_rules(work, k, *LEARNING, *DIFFUSION, *PRIOR) == {"sample_diffusion": 1, "evaluate_diffusion": 1}  # no training
+    gl = _cfg(work, "diffusion_gl.yaml", tasks=tasks, gl={"context": 1})  # another GL: its table reruns, the sampling does not
+    jobs = scheduled_rules(work, gl, *LEARNING, *DIFFUSION, *PRIOR)
+    assert jobs.get("evaluate_diffusion") == 1 and "sample_diffusion" not in jobs and "train_prior" not in jobs, jobs
     steps = _cfg(
         work, "diffusion_prior.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "prior": {**TINY["diffusion"]["prior"], "max_steps": 30}}
     )
-    assert scheduled_rules(work, steps, *LEARNING, *DIFFUSION, *PRIOR) == {"train_prior": 1, "prior_realism": 1, "evaluate_diffusion": 1}
+    assert scheduled_rules(work, steps, *LEARNING, *DIFFUSION, *PRIOR) == {"train_prior": 1, "prior_realism": 1, "sample_diffusion": 1,
+                                                                        "evaluate_diffusion": 1}  # fmt: skip
 
 
 def test_results_page_is_written_from_the_tables_of_a_run(two_task_run, tmp_path):
@@ -375,5 +379,8 @@ def test_a_task_setting_reruns_that_task_only_and_exports_follow_only_what_they_
     # lead_i: its GL map (new targets), the V5 decoders and the GL-anchored ChA of II, evaluate, its export
     assert jobs == {"fit_linear": 1, "train_decoder": 4, "evaluate": 1, "export_model": 1}, jobs
     # the C, Ch decoders of II and everything of paper (including its bundle) stay
+    short = _cfg(work, "lead_i_budget.yaml", run_tasks=["paper", "lead_i"], tasks={"lead_i": {**LEAD_I_SPEC, "budget": {"max_epochs": 2}}})
+    jobs = scheduled_rules(work, short, *LEARNING, LEAD_I, *bundles)  # a task's budget: its decoders only (C, Ch, ChA x II, V4)
+    assert jobs == {"train_decoder": 6, "evaluate": 1, "export_model": 1}, jobs
     clf = _cfg(work, "clf_lr.yaml", run_tasks=["paper", "lead_i"], classifier={"lr": 0.01})
     assert scheduled_rules(work, clf, *LEARNING, LEAD_I, *bundles) == {}  # bundles record no classifier setting

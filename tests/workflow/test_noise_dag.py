@@ -158,7 +158,7 @@ def test_diffusion_on_noise_tasks_beside_their_methods_on_the_same_noisy_windows
     }
     cfg = _noise_cfg(work, "noise_diffusion.yaml", tasks=tasks)
     out = ["results/dn/diffusion/metrics.csv", "results/pn/diffusion/metrics.csv"]
-    assert scheduled_rules(work, cfg, *OUT, *out) == {"train_prior": 1, "evaluate_diffusion": 2}  # the noise tables stay
+    assert scheduled_rules(work, cfg, *OUT, *out) == {"train_prior": 1, "sample_diffusion": 2, "evaluate_diffusion": 2}  # noise tables stay
     snakemake(work, *OUT, *out, configfile=cfg)
     dn = pd.read_csv(work / out[0])
     assert set(dn["level"]) == {"6 dB", "0 dB"}
