@@ -136,3 +136,8 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+TINY_PRIOR = {"T": 50, "channels": (8, 16), "time_dim": 16, "heads": 2, "batch_size": 16, "max_steps": 20, "eval_every": 10,
+              "patience": 10, "ema": 0.9, "lr": 2e-3}  # fmt: skip
+"""A diffusion prior small enough to train in seconds (tests of ecgrecon.learn.diffusion and its users)."""

@@ -65,7 +65,7 @@ from ecgrecon.data.datasets import lead_indices, load_folds, open_clean
 from ecgrecon.learn.calibration import PatientMaps, fit_patient_maps, predict_pcm, rule_weight
 from ecgrecon.learn.calinet_model import CaLiNetE
 from ecgrecon.learn.device import derive_seed, inference_batch, resolve_device, seed_everything
-from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, plain, resume_path, save_torch, step
 from ecgrecon.learn.linear import LinearMap, design
 from ecgrecon.learn.linear import from_dict as gl_from_dict
 from ecgrecon.learn.models import count_params
@@ -467,7 +467,7 @@ def train_calinet(
         "format": FORMAT,
         "arch": model.arch,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "settings": _plain(asdict(settings)),
+        "settings": plain(asdict(settings)),
         "gl": gl.to_dict(),
         "inputs": list(gl.inputs),
         "targets": list(gl.targets),
@@ -482,15 +482,6 @@ def train_calinet(
     state_path.unlink(missing_ok=True)
     log(f"CaLiNet-E: best epoch {result['best_epoch']} (val MSE {result['best_val']:.6f} mV^2) of {len(result['history'])}")
     return model, ckpt
-
-
-def _plain(d):
-    """Tuples -> lists (a weights_only-loadable, JSON-like settings dict)."""
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, list | tuple):
-        return [_plain(v) for v in d]
-    return d
 
 
 def load_calinet(path, device="cpu") -> tuple[CaLiNetE, dict, LinearMap, Settings]:

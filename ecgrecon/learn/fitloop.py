@@ -31,6 +31,15 @@ def fingerprint(settings: dict, *arrays: np.ndarray) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def plain(d):
+    """Tuples -> lists, at every depth (a weights_only-loadable, JSON-like settings dict for a checkpoint)."""
+    if isinstance(d, dict):
+        return {k: plain(v) for k, v in d.items()}
+    if isinstance(d, list | tuple):
+        return [plain(v) for v in d]
+    return d
+
+
 def resume_path(out_path) -> Path:
     """Resume state beside a checkpoint: ``x/{name}.pt`` -> ``x/{name}.resume.pt``."""
     p = Path(out_path)

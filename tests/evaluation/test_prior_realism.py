@@ -9,20 +9,9 @@ import pytest
 from ecgrecon import LEADS12
 from ecgrecon.evaluation import prior_realism as pr
 from ecgrecon.learn.diffusion.prior import PriorSettings, load_prior_windows, train_prior
-from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
+from learning_cohort import TINY_PRIOR, one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
-TINY = {
-    "T": 50,
-    "channels": (8, 16),
-    "time_dim": 16,
-    "heads": 2,
-    "batch_size": 16,
-    "max_steps": 10,
-    "eval_every": 5,
-    "patience": 10,
-    "ema": 0.9,
-    "lr": 2e-3,
-}
+TINY = {**TINY_PRIOR, "max_steps": 10, "eval_every": 5}
 
 
 @pytest.fixture(scope="module")

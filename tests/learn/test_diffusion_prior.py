@@ -12,21 +12,10 @@ from ecgrecon.learn.diffusion import prior
 from ecgrecon.learn.diffusion.schedule import make_schedule
 from ecgrecon.learn.fitloop import resume_path
 from ecgrecon.learn.models import count_params
-from learning_cohort import one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
+from learning_cohort import TINY_PRIOR, one_torch_thread, write_cohort  # noqa: F401 (autouse fixture)
 
 QUIET = {"log": lambda s: None}
-TINY = {
-    "T": 50,
-    "channels": (8, 16),
-    "time_dim": 16,
-    "heads": 2,
-    "batch_size": 16,
-    "max_steps": 20,
-    "eval_every": 10,
-    "patience": 10,
-    "ema": 0.9,
-    "lr": 2e-3,
-}
+TINY = TINY_PRIOR
 W = 64
 
 

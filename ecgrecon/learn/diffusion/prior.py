@@ -47,7 +47,7 @@ from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_
 from ecgrecon.learn.classifier import CLASSES, multi_hot
 from ecgrecon.learn.device import derive_seed, inference_batch, resolve_device, seed_everything
 from ecgrecon.learn.diffusion.schedule import SCHEDULES, Schedule, make_schedule
-from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
+from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, plain, resume_path, save_torch, step
 from ecgrecon.learn.models import count_params
 from ecgrecon.tasks import INDEPENDENT
 
@@ -579,7 +579,7 @@ def train_prior(
         "format": FORMAT,
         "arch": model.arch,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "settings": _plain(asdict(settings)),
+        "settings": plain(asdict(settings)),
         "schedule": {"T": int(settings.T), "kind": settings.schedule},
         "leads": leads,
         "fs": float(fs),
@@ -597,15 +597,6 @@ def train_prior(
     resume_path(out_path).unlink(missing_ok=True)
     log(f"diffusion prior: best step {best_step} (val eps-MSE {result['best_val']:.5f}) of {history[-1]['step']}, {seconds:.0f} s")
     return model, ckpt
-
-
-def _plain(d):
-    """Tuples -> lists (a weights_only-loadable, JSON-like settings dict)."""
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, list | tuple):
-        return [_plain(v) for v in d]
-    return d
 
 
 # ---------------------------------------------------------------- checkpoints and data
