@@ -268,6 +268,8 @@ def prior_realism_from_files(
         scale=prior.scale,
         window=window,
         eta=eta,
+        clip=prior.ckpt.get("x0_clip"),
+        prediction=prior.settings.prediction,
     )
     seconds = time.perf_counter() - t0
     n_bad = int((~np.isfinite(samples).all(axis=(1, 2))).sum())

@@ -171,11 +171,14 @@ def test_seeded_training_is_reproducible_resumes_identically_and_samples(data, t
     assert s1.shape == (5, 8, W) and s1.dtype == np.float32 and np.isfinite(s1).all()
     np.testing.assert_array_equal(s1[:2], s2[:2])  # first batch: the same noise
     assert not np.array_equal(s1, s3)
-    # the denoiser is the network's eps turned into x0 in the scaled space
+    # the denoiser is the network's v turned into x0 in the scaled space, clamped to the checkpoint's x0_clip
     den = p.denoiser()
     x_t = torch.randn(3, 8, W, generator=torch.Generator().manual_seed(2))
+    assert p.settings.prediction == "v" and p.ckpt["x0_clip"] > 0
     with torch.no_grad():
-        np.testing.assert_allclose(den(x_t, 20), p.schedule.x0_from_eps(x_t, 20, p.model(x_t, 20)), atol=1e-6)
+        sa, sn = p.schedule.coef(20, x_t)
+        want = (sa * x_t - sn * p.model(x_t, 20)).clamp(-p.ckpt["x0_clip"], p.ckpt["x0_clip"])
+        np.testing.assert_allclose(den(x_t, 20), want, atol=1e-6)
         assert torch.equal(den.to_mv(x_t), x_t * p.scale) and torch.equal(den.to_scaled(x_t), x_t / p.scale)
 
 
@@ -244,3 +247,33 @@ def test_load_prior_windows_reads_the_eight_leads_of_a_split(tmp_path):
     assert y.shape == (len(rows), 5) and set(np.unique(y)) <= {0.0, 1.0}
     with pytest.raises(ArtifactError, match="fold 'nope'"):
         prior.load_prior_windows(seg, folds, "nope", "train")
+
+
+class _Fixed(torch.nn.Module):
+    """A network whose output is a given tensor (the exact v or eps of known x0 and eps), to test the conversions."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out, self.w = out, torch.nn.Parameter(torch.zeros(1))
+        self.n_classes = 0
+
+    def forward(self, x, t, labels=None, drop=None):
+        return self.out
+
+
+@pytest.mark.parametrize("prediction", ["v", "eps"])
+def test_the_denoiser_inverts_the_networks_target_exactly(prediction):
+    from ecgrecon.learn.diffusion.prior import Denoiser, target
+    from ecgrecon.learn.diffusion.schedule import make_schedule
+
+    sched = make_schedule(1000)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(3, 8, 64, generator=g, dtype=torch.float64), torch.randn(3, 8, 64, generator=g, dtype=torch.float64)
+    for t in (0, 500, 999):  # at t = 999 abar ~ 2e-9: x0 from v is exact where x0 from eps loses ~4 digits
+        xt = sched.q_sample(x0, t, eps)
+        den = Denoiser(_Fixed(target(sched, x0, t, eps, prediction)).double(), sched, 1.0, prediction=prediction)
+        tol = 1e-9 if prediction == "v" or t < 999 else 1e-3
+        torch.testing.assert_close(den(xt, t), x0, atol=tol, rtol=0)
+        torch.testing.assert_close(den.eps(xt, t), eps, atol=1e-9, rtol=0)
+    clipped = Denoiser(_Fixed(target(sched, 10 * x0, 500, eps, prediction)).double(), sched, 1.0, clip=2.0, prediction=prediction)
+    assert clipped(sched.q_sample(10 * x0, 500, eps), 500).abs().max() <= 2.0  # the checkpoint's x0_clip bounds x0_hat

@@ -55,6 +55,10 @@ PRIOR_LEADS = INDEPENDENT
 """The 8 independent leads the prior models, in this order (:data:`ecgrecon.tasks.INDEPENDENT`)."""
 FORMAT = "ecgrecon-diffusion-prior-1"
 LR_SCHEDULES = ("constant", "cosine")
+PREDICTIONS = ("v", "eps")
+"""The network's target. v (Salimans & Ho 2022) gives x0 = sqrt(abar) x_t - sqrt(1 - abar) v, bounded near t = T; eps gives
+x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar), which multiplies the error of eps by 1 / sqrt(abar) ~ 2e4 at the last
+step of the cosine schedule: a short training budget then samples noise of tens of mV."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,11 @@ class PriorSettings:
     conditional: bool = False  # class conditioning on multi-hot superclasses
     n_classes: int = len(CLASSES)
     cfg_drop: float = 0.1  # label dropout (classifier-free guidance)
+    prediction: str = "v"  # what the network predicts: v (sqrt(abar) eps - sqrt(1 - abar) x0) | eps
 
     def __post_init__(self):
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {self.prediction!r}")
         if self.T < 2 or self.schedule not in SCHEDULES:
             raise ValueError(f"need T >= 2 and schedule in {SCHEDULES}, got T {self.T}, schedule {self.schedule!r}")
         if not self.channels or any(int(c) < 1 for c in self.channels) or self.blocks < 1:
@@ -299,6 +306,11 @@ def build_model(settings: PriorSettings, n_leads: int = len(PRIOR_LEADS)) -> Eps
 # ---------------------------------------------------------------- scaling, denoiser, sampling
 
 
+def x0_clip(windows: np.ndarray, scale: float) -> float:
+    """The range x0_hat is clamped to (scaled units): 1.5 x the 99.99th percentile of |x| / scale of the train windows."""
+    return float(1.5 * np.quantile(np.abs(np.asarray(windows, dtype=np.float64)), 0.9999) / scale)
+
+
 def data_scale(windows: np.ndarray) -> float:
     """The run's global scale (mV): RMS of the training windows over all leads and samples (float64)."""
     s = float(np.sqrt(np.mean(np.square(np.asarray(windows, dtype=np.float64)))))
@@ -313,8 +325,12 @@ class Denoiser:
     unconditional one; ``labels`` None: unconditional). ``labels``: (n_classes,) or (1, n_classes) for every row,
     or (B, n_classes) per row. :meth:`to_mv` / :meth:`to_scaled` convert between the spaces."""
 
-    def __init__(self, model: EpsUNet, schedule: Schedule, scale: float, labels=None, guidance: float = 1.0):
+    def __init__(
+        self, model: EpsUNet, schedule: Schedule, scale: float, labels=None, guidance: float = 1.0, clip: float | None = None,
+        prediction: str = "eps",
+    ):  # fmt: skip
         self.model, self.schedule, self.scale, self.guidance = model, schedule, float(scale), float(guidance)
+        self.clip, self.prediction = (None if clip is None else float(clip)), prediction
         if labels is not None and not model.n_classes:
             raise ValueError("labels given for an unconditional prior")
         if labels is not None:
@@ -323,7 +339,15 @@ class Denoiser:
         self.labels = labels
 
     def eps(self, x_t: torch.Tensor, t) -> torch.Tensor:
-        """Guided eps_hat in the dtype of x_t."""
+        """Guided eps_hat in the dtype of x_t (from the network's v when it predicts v)."""
+        out = self.output(x_t, t)
+        if self.prediction == "eps":
+            return out
+        s, n = self.schedule.coef(t, x_t)
+        return n * x_t + s * out
+
+    def output(self, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The network's guided output (eps or v) in the dtype of x_t."""
         p = next(self.model.parameters())
         x = x_t.to(device=p.device, dtype=p.dtype)
         b = len(x)
@@ -342,7 +366,12 @@ class Denoiser:
         return out.to(x_t.dtype)
 
     def __call__(self, x_t: torch.Tensor, t) -> torch.Tensor:
-        return self.schedule.x0_from_eps(x_t, t, self.eps(x_t, t))
+        if self.prediction == "eps":
+            x0 = self.schedule.x0_from_eps(x_t, t, self.output(x_t, t))
+        else:
+            s, n = self.schedule.coef(t, x_t)
+            x0 = s * x_t - n * self.output(x_t, t)
+        return x0 if self.clip is None else x0.clamp(-self.clip, self.clip)
 
     def to_mv(self, x):
         return x * self.scale
@@ -351,9 +380,14 @@ class Denoiser:
         return x / self.scale
 
 
-def denoiser(model: EpsUNet, schedule: Schedule, scale: float, labels=None, guidance: float = 1.0) -> Denoiser:
-    """The :class:`Denoiser` (scaled space) of a model; gradients flow through it unless called under no_grad."""
-    return Denoiser(model, schedule, scale, labels, guidance)
+def denoiser(
+    model: EpsUNet, schedule: Schedule, scale: float, labels=None, guidance: float = 1.0, clip: float | None = None, prediction: str = "eps"
+) -> Denoiser:
+    """The :class:`Denoiser` (scaled space) of a model; gradients flow through it unless called under no_grad. ``clip``:
+    x0_hat is clamped to [-clip, clip] (the checkpoint's ``x0_clip``, from the training data's range): near t = T,
+    abar_t ~ 1e-9 and x0 = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t) multiplies any error of eps_hat by ~2e4,
+    which a coarse sampling grid carries into the next step (the clipping of DDPM's x0)."""
+    return Denoiser(model, schedule, scale, labels, guidance, clip, prediction)
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:  # noqa: N803
@@ -399,6 +433,8 @@ def sample_unconditional(
     labels=None,
     guidance: float = 1.0,
     batch: int | None = None,
+    clip: float | None = None,
+    prediction: str = "eps",
 ) -> np.ndarray:
     """n samples (n, n_leads, window) float32 in mV by DDIM (no observation; ``labels`` for a class-conditional
     draw, guided by ``guidance``), in batches of ``batch`` (noise drawn batch after batch from ``generator``)."""
@@ -411,7 +447,7 @@ def sample_unconditional(
         lab = labels
         if labels is not None and np.ndim(labels) == 2 and len(labels) == n:
             lab = np.asarray(labels)[lo : lo + m]
-        den = denoiser(model, schedule, scale, lab, guidance)
+        den = denoiser(model, schedule, scale, lab, guidance, clip, prediction)
         x = ddim_sample(den, schedule, (m, model.arch["n_leads"], int(window)), steps=steps, generator=generator, eta=eta, device=dev)
         out.append(den.to_mv(x).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.arch["n_leads"], int(window)), np.float32)
@@ -420,9 +456,17 @@ def sample_unconditional(
 # ---------------------------------------------------------------- training
 
 
-def eps_loss(model: EpsUNet, schedule: Schedule, x0, t, eps, labels=None, drop=None) -> torch.Tensor:
-    """Mean squared error of eps_hat(x_t, t) against eps, x_t = q_sample(x0, t, eps) (scaled space)."""
-    return torch.mean((model(schedule.q_sample(x0, t, eps), t, labels, drop) - eps) ** 2)
+def target(schedule: Schedule, x0, t, eps, prediction: str = "eps") -> torch.Tensor:
+    """The network's training target at (x0, t, eps): eps, or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x0."""
+    if prediction == "eps":
+        return eps
+    s, n = schedule.coef(t, x0)
+    return s * eps - n * x0
+
+
+def eps_loss(model: EpsUNet, schedule: Schedule, x0, t, eps, labels=None, drop=None, prediction: str = "eps") -> torch.Tensor:
+    """Mean squared error of the network's output at x_t = q_sample(x0, t, eps) against its target (scaled space)."""
+    return torch.mean((model(schedule.q_sample(x0, t, eps), t, labels, drop) - target(schedule, x0, t, eps, prediction)) ** 2)
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -446,7 +490,7 @@ def _train_chunk(chunk: int, *, model, ema, opt, schedule, x, labels, settings: 
         eps = torch.randn((bs, *x.shape[1:]), generator=g)
         drop = (torch.rand(bs, generator=g) < s.cfg_drop).to(dev) if labels is not None else None
         lab = labels[i.to(dev)] if labels is not None else None
-        loss = eps_loss(model, schedule, x[i.to(dev)], t.to(dev), eps.to(dev), lab, drop)
+        loss = eps_loss(model, schedule, x[i.to(dev)], t.to(dev), eps.to(dev), lab, drop, settings.prediction)
         total += step(opt, loss, s.clip or None)
         if ema is not None:
             n = first + k + 1
@@ -462,15 +506,16 @@ def val_draws(n: int, shape: tuple, settings: PriorSettings, seed: int) -> tuple
     return rows, t, torch.randn((len(rows), *shape), generator=g)
 
 
-def _validate(*, net, schedule, x, labels, draws, vb: int) -> dict:
+def _validate(*, net, schedule, x, labels, draws, vb: int, prediction: str = "eps") -> dict:
     rows, t, eps = draws
     se = 0.0
     for lo in range(0, len(rows), vb):
         r = rows[lo : lo + vb].to(x.device)
         lab = labels[r] if labels is not None else None
         e = eps[lo : lo + vb].to(x.device)
-        pred = net(schedule.q_sample(x[r], t[lo : lo + vb].to(x.device), e), t[lo : lo + vb].to(x.device), lab)
-        se += float(((pred - e).double() ** 2).sum())
+        tt = t[lo : lo + vb].to(x.device)
+        pred = net(schedule.q_sample(x[r], tt, e), tt, lab)
+        se += float(((pred - target(schedule, x[r], tt, e, prediction)).double() ** 2).sum())
     return {"val_loss": se / eps.numel()}
 
 
@@ -562,6 +607,7 @@ def train_prior(
             labels=lab_v,
             draws=val_draws(len(xv), xv.shape[1:], settings, seed),
             vb=inference_batch(dev),
+            prediction=settings.prediction,
         ),
         budget=settings.budget(),
         state_path=resume_path(out_path),
@@ -585,6 +631,7 @@ def train_prior(
         "fs": float(fs),
         "window": window,
         "scale": float(scale),
+        "x0_clip": x0_clip(xt, scale),
         "classes": [str(c) for c in classes] if settings.conditional else [],
         "n_params": n_params,
         "seconds": round(seconds, 3),
@@ -617,7 +664,7 @@ class Prior:
     ckpt: dict
 
     def denoiser(self, labels=None, guidance: float = 1.0) -> Denoiser:
-        return denoiser(self.model, self.schedule, self.scale, labels, guidance)
+        return denoiser(self.model, self.schedule, self.scale, labels, guidance, self.ckpt.get("x0_clip"), self.settings.prediction)
 
 
 def _one_line(text: str) -> str:
