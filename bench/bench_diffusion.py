@@ -54,11 +54,12 @@ from ecgrecon.data.datasets import (  # noqa: E402
     split_rows,
     zscore_segments,
 )
+from ecgrecon.evaluation.diffusion_report import Stacked, lead_observation  # noqa: E402
 from ecgrecon.io.atomic import atomic_path, write_csv  # noqa: E402
 from ecgrecon.learn import linear  # noqa: E402
 from ecgrecon.learn.device import derive_seed, resolve_device, set_threads  # noqa: E402
 from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, load_prior  # noqa: E402
-from ecgrecon.learn.diffusion.samplers import METHODS, Observation, sample  # noqa: E402
+from ecgrecon.learn.diffusion.samplers import METHODS, sample  # noqa: E402
 from ecgrecon.learn.models import predict as run_decoder  # noqa: E402
 from ecgrecon.learn.reps import encode  # noqa: E402
 from ecgrecon.learn.train_decoder import load_decoder  # noqa: E402
@@ -118,29 +119,11 @@ def pick_test_rows(segments: Path, folds: Path, fold: str, n: int, seed: int) ->
     return np.sort(rng.choice(rows, size=min(n, len(rows)), replace=False))
 
 
-class BatchDenoiser:
-    """The prior's denoiser on samples of stacked windows (K, n, 8, W): flattened to (K n, 8, W) per call."""
-
-    def __init__(self, prior: Prior):
-        self.den = prior.denoiser()
-
-    def __call__(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        return self.den(x.reshape(-1, *x.shape[-2:]), t).reshape(x.shape)
-
-
-def observation(prior: Prior, x8: np.ndarray, inputs: list[str], dev: torch.device) -> Observation:
-    """Exact observation of the input leads among the prior's 8, for windows x8 (n, 8, W) mV (scaled space)."""
-    seen = [PRIOR_LEADS.index(lead) for lead in inputs if lead in PRIOR_LEADS]
-    mask = torch.zeros(x8.shape, dtype=torch.bool)
-    mask[:, seen] = True
-    y = torch.where(mask, torch.from_numpy(x8 / np.float32(prior.scale)), torch.zeros(()))
-    return Observation(mask.to(dev), y.to(dev), 0.0, event_dims=2)
-
-
 def sampler_rows(prior: Prior, x8: np.ndarray, inputs: list[str], a, dev: torch.device, log=print) -> list[dict]:
     """One row per sampler: best-of-repeats wall time for K samples of every window."""
-    obs = observation(prior, x8, inputs, dev)
-    den = BatchDenoiser(prior)
+    seen = [lead for lead in inputs if lead in PRIOR_LEADS]
+    obs = lead_observation(seen, x8[:, [PRIOR_LEADS.index(lead) for lead in seen]], prior.scale, device=dev)
+    den = Stacked(prior.denoiser())
     rows = []
     for method in METHODS:
         draw = lambda steps, k: sample(

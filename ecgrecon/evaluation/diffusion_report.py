@@ -46,6 +46,7 @@ import torch
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
+from ecgrecon.data.records import read_record_predictions
 from ecgrecon.evaluation.plots import color
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device
@@ -146,29 +147,35 @@ def noise_sigma(noisy: np.ndarray, clean: np.ndarray, level) -> np.ndarray:
 
 
 def observation(task: Task, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None) -> Observation:
-    """The task's observation of the prior's 8 leads: its input leads among them, every sample, scaled; ``sigma_in``
-    (n, n_inputs) mV: Gaussian observation noise per window and lead (None: exact)."""
-    seen = [lead for lead in task.inputs if lead in PRIOR_LEADS]
-    if not seen:
+    """The task's observation of the prior's 8 leads (:func:`lead_observation` of its inputs); a task observing none
+    of them is a TaskError (the config check refuses it at start)."""
+    if not set(task.inputs) & set(PRIOR_LEADS):
         raise TaskError(
             f"tasks.{task.name}: method diffusion observes none of the prior's leads {', '.join(PRIOR_LEADS)} "
             f"(inputs {', '.join(task.inputs)}): nothing to condition on"
         )
+    return lead_observation(task.inputs, x_in, scale, sigma_in)
+
+
+def lead_observation(inputs, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None, device="cpu") -> Observation:
+    """Windows x_in (n, len(inputs), W) mV seen through the prior: its leads among ``inputs``, every sample, scaled;
+    ``sigma_in`` (n, len(inputs)) mV: Gaussian observation noise per window and lead (None: exact)."""
     n, _, w = x_in.shape
     y = np.zeros((n, len(PRIOR_LEADS), w), np.float64)
     mask = np.zeros(y.shape, bool)
     sig = np.zeros((n, len(PRIOR_LEADS), 1), np.float64)
-    for lead in seen:
-        j, k = PRIOR_LEADS.index(lead), task.inputs.index(lead)
-        y[:, j], mask[:, j] = x_in[:, k] / scale, True
-        if sigma_in is not None:
-            sig[:, j, 0] = sigma_in[:, k] / scale
-    sigma = torch.from_numpy(sig).float() if sigma_in is not None else 0.0
-    return Observation(torch.from_numpy(mask), torch.from_numpy(y).float(), sigma, event_dims=2)
+    for k, lead in enumerate(inputs):
+        if lead in PRIOR_LEADS:
+            j = PRIOR_LEADS.index(lead)
+            y[:, j], mask[:, j] = x_in[:, k] / scale, True
+            if sigma_in is not None:
+                sig[:, j, 0] = sigma_in[:, k] / scale
+    sigma = torch.from_numpy(sig).float().to(device) if sigma_in is not None else 0.0
+    return Observation(torch.from_numpy(mask).to(device), torch.from_numpy(y).float().to(device), sigma, event_dims=2)
 
 
-class _Batched:
-    """The prior's denoiser on (K, n, 8, W) batches of stacked problems (it takes (B, 8, W))."""
+class Stacked:
+    """A prior's denoiser (it takes (B, 8, W)) on samples of stacked windows (K, n, 8, W)."""
 
     def __init__(self, den):
         self.den = den
@@ -181,7 +188,7 @@ def posterior(prior: Prior, obs: Observation, sampler: str, s: DiffusionSettings
     """K posterior samples of the 8 leads for every window: samples (K, n, 8, W) and mean (n, 8, W) in mV, nfe, nvjp,
     seconds (all windows)."""
     g = torch.Generator().manual_seed(derive_seed(s.seed, "diffusion", key, sampler))
-    den = _Batched(prior.denoiser(labels, s.guidance))
+    den = Stacked(prior.denoiser(labels, s.guidance))
     t0 = time.perf_counter()
     out = sample(sampler, den, prior.schedule, obs, s.K, steps=s.steps, generator=g, **dict(s.options.get(sampler) or {}))
     samples = out["samples"].double().numpy() * prior.scale
@@ -242,17 +249,13 @@ def method_rows(level: str, label: str, y, p, leads, meta, samples=None) -> list
 
 def _predictions_h5(path, win_id: np.ndarray, scored) -> dict:
     """Label -> (n, J, W) of the task's population methods on these record windows (official/records/)."""
-    with h5py.File(path, "r") as f:
-        g = f.get(f"{FOLD}/records")
-        if g is None:
-            raise ArtifactError(f"{path}: no {FOLD}/records predictions (record-level windows) to compare with")
-        targets = [str(t) for t in f.attrs["targets"]]
-        if targets != list(scored):
-            raise ArtifactError(f"{path}: predictions of leads {targets}, the task scores {list(scored)}")
-        pos = pd.Index(g["win_id"][...]).get_indexer(win_id)
-        if (pos < 0).any():
-            raise ArtifactError(f"{path}: record window {int(win_id[pos < 0][0])} has no prediction")
-        return {display(m): g[m][...][pos] for m in g if m != "win_id"}
+    ids, preds, targets = read_record_predictions(path, FOLD)
+    if targets != list(scored):
+        raise ArtifactError(f"{path}: predictions of leads {targets}, the task scores {list(scored)}")
+    pos = pd.Index(ids).get_indexer(win_id)
+    if not len(ids) or (pos < 0).any():
+        raise ArtifactError(f"{path}: the sampled record windows have no {FOLD}/records predictions (rerun evaluate)")
+    return {display(m): p[pos] for m, p in preds.items()}
 
 
 def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
