@@ -381,8 +381,8 @@ def calinet_evaluate_inputs(wildcards):
 
 
 def diffusion_sampling_cfg():
-    """The `diffusion` section's sampling settings (the prior's and realism's are other rules'; changing them does not
-    resample anything but through the prior)."""
+    """The `diffusion` section's sampling settings, the params of sample_diffusion (`prior` and `realism` are
+    train_prior's and prior_realism's: sampling reruns after a prior change through the prior file, not its params)."""
     return canonical({k: v for k, v in config["diffusion"].items() if k not in ("prior", "realism")})
 
 
