@@ -436,17 +436,23 @@ def score_markdown(df: pd.DataFrame, rob: pd.DataFrame) -> str:
         f"+ 0.1 s_beat. map = the weighted map alone; CaLiNet-E = that map + the residual trained with rho {trained} "
         "(other rows swap the score at inference only). RMSE in mV, mean over the target leads; GL for reference.",
         "",
-        "| condition | GL | " + " | ".join(f"{o}: mean rho / map / CaLiNet-E" for o in RHO_OPTIONS) + " |",
-        "|---|---|" + "---|" * len(RHO_OPTIONS),
     ]
+    return "\n".join(parts + score_table(df, rob) + [""])
+
+
+def score_table(df: pd.DataFrame, rob: pd.DataFrame) -> list[str]:
+    """Markdown rows of scores.csv (``df``) beside GL's RMSE of the robustness table: per condition, for each rho
+    option present, mean rho / map RMSE / CaLiNet-E RMSE (mV)."""
+    opts = [o for o in RHO_OPTIONS if o in set(df["rho"])] if len(df) else list(RHO_OPTIONS)
+    rows = ["| condition | GL | " + " | ".join(f"{o}: mean rho / map / CaLiNet-E" for o in opts) + " |", "|---|---|" + "---|" * len(opts)]
     gl = rob[rob["method"] == "GL"].set_index("condition")["rmse"] if len(rob) else pd.Series(dtype=float)
     for cond, g in df.groupby("condition", sort=False):
         cells = []
-        for o in RHO_OPTIONS:
+        for o in opts:
             h = g[g["rho"] == o].set_index("method")
             cells.append(f"{_fmt(h['mean_rho'].iloc[0], 2)} / {_fmt(h.loc['map', 'rmse'], 4)} / {_fmt(h.loc['CaLiNet-E', 'rmse'], 4)}")
-        parts.append(f"| {cond} | {_fmt(gl.get(cond, np.nan), 4)} | " + " | ".join(cells) + " |")
-    return "\n".join(parts + [""])
+        rows.append(f"| {cond} | {_fmt(gl.get(cond, np.nan), 4)} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def write_predictions(path, test: EvalWindows, preds: dict, targets, fold: str) -> None:

@@ -317,23 +317,16 @@ def calinet_section(run: Path, task: str, img_dir: Path | None = None, tag: str 
         out += _figure(folder / "robustness.png", img_dir, f"calinet_robustness{tag}.png", "error against calibration condition")
     sc = folder / "scores.csv"
     if sc.exists() and rob.exists():
+        from ecgrecon.evaluation.calinet_report import score_table
+
         sc, r = pd.read_csv(sc), pd.read_csv(rob)
-        opts = list(dict.fromkeys(sc["rho"]))
-        gl = r[r["method"] == "GL"].set_index("condition")["rmse"]
         out += [
             "The three calibration-quality scores (rho weights the patient's map against GL): mean rho and RMSE (mV) of the "
             f"weighted map alone, then with CaLiNet-E's residual (trained with rho {sc['trained_with'].iloc[0]}; the other "
             "scores swapped in at inference only):",
             "",
-            "| condition | GL | " + " | ".join(f"{o}: rho / map / CaLiNet-E" for o in opts) + " |",
-            "|---|---|" + "---|" * len(opts),
+            *score_table(sc, r),
         ]
-        for cond, g in sc.groupby("condition", sort=False):
-            cells = []
-            for o in opts:
-                h = g[g["rho"] == o].set_index("method")
-                cells.append(f"{_f(h['mean_rho'].iloc[0], 2)} / {_f(h.loc['map', 'rmse'], 4)} / {_f(h.loc['CaLiNet-E', 'rmse'], 4)}")
-            out.append(f"| {cond} | {_f(gl.get(cond, float('nan')), 4)} | " + " | ".join(cells) + " |")
         maps = sc[sc["method"] == "map"].pivot_table(index="condition", columns="rho", values="rmse", sort=False)
         best = maps.idxmin(axis=1)
         out += ["", "Lowest map error per condition: " + ", ".join(f"{c} {best[c]}" for c in maps.index) + ".", ""]
