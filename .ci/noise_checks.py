@@ -18,13 +18,23 @@ def check_noise_tasks(work: Path, label: str) -> None:
     for task, spec in NOISE_TASKS.items():
         t = pd.read_csv(work / "results" / task / "noise" / "metrics.csv")
         want = {
-            f"{registry.display(m)} (noise-trained)" if registry.get(m).kind != "fixed" else registry.display(m) for m in spec["methods"]
+            f"{registry.display(m)} (noise-trained)" if registry.get(m).kind != "fixed" else registry.display(m)
+            for m in spec["methods"]
+            if registry.get(m).joint  # the diffusion prior has its own table (checked below)
         }
         if spec.get("clean_models"):
             want |= {f"{registry.display(m)} (clean-trained)" for m in TASKS[spec["clean_models"]]["methods"] if registry.get(m).joint}
         assert want <= set(t["predictor"]), (task, sorted(set(t["predictor"])))
         assert len(set(t["level"])) == len(spec["noise"]["levels"]), (task, sorted(set(t["level"])))
         assert set(t["source"]) <= {"nstdb", "nstdb-derived"}, (task, set(t["source"]))  # CI has ../shared/data/nstdb
+        if "diffusion" in spec["methods"]:
+            d = pd.read_csv(work / "results" / task / "diffusion" / "metrics.csv")
+            d = d[(d["method"] == "Diffusion") & (d["lead"] == "Mean")]
+            assert len(d) == len(spec["noise"]["levels"]) and d["rmse"].notna().all(), (task, d)
+            print(
+                f"{label}, noise task {task}: diffusion posterior-mean RMSE (mV) per level "
+                + ", ".join(f"{r.level} {r.rmse:.3f}" for r in d.itertuples())
+            )
         mean = t.groupby(["level", "predictor"], sort=False)["rmse"].mean()
         for level in dict.fromkeys(t["level"]):
             print(
