@@ -51,6 +51,7 @@ from ecgrecon.evaluation.plots import color
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device
 from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12, load_prior
+from ecgrecon.learn.diffusion.records import record_length, to_records, to_windows
 from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
 from ecgrecon.learn.diffusion.samplers import Observation, sample, sampler_options
 from ecgrecon.methods import display
@@ -146,7 +147,7 @@ def noise_sigma(noisy: np.ndarray, clean: np.ndarray, level) -> np.ndarray:
     return np.sqrt(np.mean(np.square(noisy.astype(np.float64)), axis=-1) * r / (1.0 + r))
 
 
-def observation(task: Task, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None) -> Observation:
+def observation(task: Task, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None, n_valid=None) -> Observation:
     """The task's observation of the prior's 8 leads (:func:`lead_observation` of its inputs); a task observing none
     of them is a TaskError (the config check refuses it at start)."""
     if not set(task.inputs) & set(PRIOR_LEADS):
@@ -154,12 +155,13 @@ def observation(task: Task, x_in: np.ndarray, scale: float, sigma_in: np.ndarray
             f"tasks.{task.name}: method diffusion observes none of the prior's leads {', '.join(PRIOR_LEADS)} "
             f"(inputs {', '.join(task.inputs)}): nothing to condition on"
         )
-    return lead_observation(task.inputs, x_in, scale, sigma_in)
+    return lead_observation(task.inputs, x_in, scale, sigma_in, n_valid=n_valid)
 
 
-def lead_observation(inputs, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None, device="cpu") -> Observation:
+def lead_observation(inputs, x_in: np.ndarray, scale: float, sigma_in: np.ndarray | None = None, device="cpu", n_valid=None) -> Observation:
     """Windows x_in (n, len(inputs), W) mV seen through the prior: its leads among ``inputs``, every sample, scaled;
-    ``sigma_in`` (n, len(inputs)) mV: Gaussian observation noise per window and lead (None: exact)."""
+    ``sigma_in`` (n, len(inputs)) mV: Gaussian observation noise per window and lead (None: exact); ``n_valid`` (n,):
+    only the first n_valid[k] samples of window k are seen (a record padded to the prior's record window)."""
     n, _, w = x_in.shape
     y = np.zeros((n, len(PRIOR_LEADS), w), np.float64)
     mask = np.zeros(y.shape, bool)
@@ -170,6 +172,8 @@ def lead_observation(inputs, x_in: np.ndarray, scale: float, sigma_in: np.ndarra
             y[:, j], mask[:, j] = x_in[:, k] / scale, True
             if sigma_in is not None:
                 sig[:, j, 0] = sigma_in[:, k] / scale
+    if n_valid is not None:
+        mask &= np.arange(w)[None, None, :] < np.asarray(n_valid, np.int64)[:, None, None]
     sigma = torch.from_numpy(sig).float().to(device) if sigma_in is not None else 0.0
     return Observation(torch.from_numpy(mask).to(device), torch.from_numpy(y).float().to(device), sigma, event_dims=2)
 
@@ -258,42 +262,63 @@ def _predictions_h5(path, win_id: np.ndarray, scored) -> dict:
     return {display(m): p[pos] for m, p in preds.items()}
 
 
-def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    """(level label, task inputs (n, C, W) mV, observation noise sigma (n, C) or None) per level; ``clean`` for a
-    clean task. The noisy inputs are the noise task's assignment (deterministic: every rule rebuilds the same)."""
+def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, object, np.ndarray, np.ndarray | None]]:
+    """(level label, level (None: clean), task inputs (n, C, W) mV, observation noise sigma (n, C) or None) per level;
+    ``clean`` for a clean task. The noisy inputs are the noise task's assignment (deterministic: every rule rebuilds the same)."""
     clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
     if noise is None:
-        return [("clean", clean_in, None)]
+        return [("clean", None, clean_in, None)]
     ids, starts = w.meta["ecg_id"].to_numpy(np.int64), w.meta["start"].to_numpy(np.int64)
     out = []
     for lv in noise.levels:
         noisy, _ = noise.apply(clean_in, task.inputs, ids, starts, "test", lv)
-        out.append((level_label(lv), noisy, noise_sigma(noisy, clean_in, lv)))
+        out.append((level_label(lv), lv, noisy, noise_sigma(noisy, clean_in, lv)))
     return out
 
 
+def _record_sigma(noisy: np.ndarray, clean: np.ndarray, n: np.ndarray, level) -> np.ndarray:
+    """(r, C) observation-noise std of padded records (r, C, L): :func:`noise_sigma` over each record's own samples."""
+    return np.stack([noise_sigma(noisy[k : k + 1, :, : n[k]], clean[k : k + 1, :, : n[k]], level)[0] for k in range(len(n))])
+
+
 def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: DiffusionSettings, out: dict, noise=None, log=print) -> pd.DataFrame:
-    """Rule ``sample_diffusion``: K posterior samples per window and sampler (and level): ``out`` samples (h5), cost (csv)."""
+    """Rule ``sample_diffusion``: K posterior samples per window and sampler (and level): ``out`` samples (h5), cost (csv).
+
+    A prior of ``window: record`` samples each chosen record whole (padded to 10.24 s, the padding unobserved) and
+    its samples are cut into the record's windows (:mod:`ecgrecon.learn.diffusion.records`)."""
     dev = resolve_device(s.device)
     w = load_windows(segments, folds_json, s.records, s.seed)
-    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=w.fs, window=w.truth12.shape[-1], device=dev)
-    n_rec = len(np.unique(w.meta["ecg_id"]))
-    log(f"diffusion {task.name}: {len(w.rows)} record windows of {n_rec} test records; samplers {list(s.samplers)}, "
-        f"K {s.K}, {s.steps} steps; prior of {prior.ckpt.get('n_params')} parameters")  # fmt: skip
+    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=w.fs, device=dev)
+    kind = prior.settings.window
+    want = record_length(w.fs) if kind == "record" else w.truth12.shape[-1]
+    if prior.window != want:
+        raise ArtifactError(f"{prior_pt}: prior trained on {kind} windows of {prior.window} samples; this run's {kind} windows have {want}")
+    n_rec, n_win = len(np.unique(w.meta["ecg_id"])), len(w.rows)
+    log(f"diffusion {task.name}: {n_win} record windows of {n_rec} test records, sampled as {kind} windows of {want} samples; "
+        f"samplers {list(s.samplers)}, K {s.K}, {s.steps} steps; prior of {prior.ckpt.get('n_params')} parameters")  # fmt: skip
+    clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
     cost, keep = [], {}
-    for level, x_in, sigma_in in _blocks(task, w, noise):
-        obs = observation(task, x_in, prior.scale, sigma_in)
+    for level, lv, x_in, sigma_in in _blocks(task, w, noise):
+        if kind == "record":
+            ids, xr, n_valid = to_records(x_in, w.meta, want)
+            sig = None if sigma_in is None else _record_sigma(xr, to_records(clean_in, w.meta, want)[1], n_valid, lv)
+            obs = observation(task, xr, prior.scale, sig, n_valid=n_valid)
+        else:
+            obs = observation(task, x_in, prior.scale, sigma_in)
         keep[level] = {}
         for sampler in s.samplers:
             res = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}")
-            label, n, sec = s.label(sampler), len(x_in), res["seconds"]
+            if kind == "record":
+                res["mean"], res["samples"] = (to_windows(res[k], ids, w.meta, w.truth12.shape[-1]) for k in ("mean", "samples"))
+            label, sec = s.label(sampler), res["seconds"]
             keep[level][label] = (scored_of(task, res["mean"], x_in), scored_of(task, res["samples"], x_in))
-            cost.append({"level": level, "sampler": sampler, "method": label, "K": s.K, "steps": s.steps, "nfe_per_sample": res["nfe"],
-                         "nvjp_per_sample": res["nvjp"], "seconds_per_window": sec / n, "windows_per_s": n / sec})  # fmt: skip
-            log(f"  {level} {label}: {res['nfe']} network evaluations / sample, {sec / n:.3f} s / window (K {s.K})")
+            cost.append({"level": level, "sampler": sampler, "method": label, "K": s.K, "steps": s.steps, "window": f"{kind} {want}",
+                         "nfe_per_sample": res["nfe"], "nvjp_per_sample": res["nvjp"], "seconds_per_window": sec / n_win,
+                         "windows_per_s": n_win / sec, "seconds_per_record": sec / n_rec})  # fmt: skip
+            log(f"  {level} {label}: {res['nfe']} network evaluations / sample, {sec / n_rec:.3f} s / record (K {s.K})")
     with atomic_path(out["samples"]) as tmp, h5py.File(tmp, "w") as f:
         ck, nan = prior.ckpt, float("nan")
-        f.attrs.update({"task": task.name, "scored": list(task.scored), "units": "mV", "K": s.K, "steps": s.steps,
+        f.attrs.update({"task": task.name, "scored": list(task.scored), "units": "mV", "K": s.K, "steps": s.steps, "window": kind,
                         "sampler": s.label(s.sampler), "prior_n_params": int(ck.get("n_params", -1)),
                         "prior_best_step": int(ck.get("best_step", -1)), "prior_seconds": float(ck.get("seconds", nan))})  # fmt: skip
         f["win_id"] = w.meta["win_id"].to_numpy(np.int64)
@@ -351,7 +376,7 @@ def evaluate_diffusion(*, task: Task, samples_h5, cost_csv, segments, out: dict,
     y = w.truth12[:, [LEADS12.index(lead) for lead in task.scored]].astype(np.float64)
     dev = resolve_device(device)
     rows, morph, keep = [], [], {}
-    for level, x_in, _ in _blocks(task, w, noise):
+    for level, _, x_in, _ in _blocks(task, w, noise):
         if level not in sm.draws:
             raise ArtifactError(f"{samples_h5}: no samples for level {level!r} (rerun sample_diffusion)")
         if noise is None:
@@ -388,7 +413,8 @@ def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n
     parts = [
         f"# Diffusion prior on task {task.name} ({FOLD} fold, {n_records} test records, record-level windows)",
         "",
-        f"Prior: {attrs['prior_n_params']} parameters, best step {attrs['prior_best_step']}, trained {attrs['prior_seconds']:.0f} s. "
+        f"Prior: {attrs['prior_n_params']} parameters, best step {attrs['prior_best_step']}, trained {attrs['prior_seconds']:.0f} s, "
+        f"on {attrs.get('window', 'segment')} windows. "
         f"Posterior mean of K = {attrs['K']} samples, {attrs['steps']} sampling steps; every other method on the same windows. "
         "single: mean RMSE of one sample (the source's convention); cov50 / cov90: share of true samples inside the "
         "central 50 / 90 % interval of the K samples.",
@@ -407,11 +433,13 @@ def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n
                 f"{_fmt(r.cov50, 2)} | {_fmt(r.cov90, 2)} |"
             )
         parts.append("")
-    parts += ["## cost", "", "| level | sampler | network evaluations / sample | backward passes / sample | s / window | windows / s |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    parts += ["## cost", "", "| level | sampler | network evaluations / sample | backward passes / sample | s / record | "
+              "s / window | windows / s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in cost.itertuples():
+        per_record = getattr(r, "seconds_per_record", float("nan"))
         parts.append(
-            f"| {r.level} | {r.sampler} | {r.nfe_per_sample} | {r.nvjp_per_sample} | {r.seconds_per_window:.3f} | {r.windows_per_s:.2f} |"
+            f"| {r.level} | {r.sampler} | {r.nfe_per_sample} | {r.nvjp_per_sample} | {_fmt(per_record)} | {r.seconds_per_window:.3f} | "
+            f"{r.windows_per_s:.2f} |"
         )
     return "\n".join(parts + [""])
 

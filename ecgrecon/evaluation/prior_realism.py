@@ -40,7 +40,8 @@ from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device
-from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, derive_12, load_prior, sample_unconditional
+from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, derive_12, load_prior, load_prior_windows, sample_unconditional
+from ecgrecon.learn.diffusion.records import record_length, to_records
 from ecgrecon.signal.measures import record_features
 
 SETS = ("ref", "samp")
@@ -217,8 +218,16 @@ def realism_figure(data: pd.DataFrame | Mapping[str, pd.DataFrame], path, title:
     save_png(fig, path, dpi=90)
 
 
-def _reference_windows(segments_h5, folds_json, fold: str, n: int, seed: int) -> tuple[np.ndarray, float, int, int]:
-    """n windows (a seeded choice, in file order) of the fold's train split: (x (n, 8, W) mV, fs, window, n_train)."""
+def _reference_windows(segments_h5, folds_json, fold: str, n: int, seed: int, kind: str = "segment") -> tuple[np.ndarray, float, int, int]:
+    """n windows (a seeded choice, in file order) of the fold's train split: (x (n, 8, W) mV, fs, window, n_train).
+    ``kind='record'``: n whole train records (W: their common length before the 10.24-s padding)."""
+    if kind == "record":
+        w = load_prior_windows(segments_h5, folds_json, fold, "train", group="records")
+        ids, x, n_valid = to_records(w.x, w.meta, record_length(w.fs))
+        rng = np.random.default_rng(derive_seed(seed, "prior-realism", "reference"))
+        pick = np.sort(rng.choice(len(ids), size=min(n, len(ids)), replace=False))
+        keep = int(n_valid[pick].min())
+        return x[pick, :, :keep], w.fs, keep, len(ids)
     meta, attrs = read_segment_meta(segments_h5)
     split_ids = load_folds(folds_json, fold)
     if "train" not in split_ids:
@@ -254,9 +263,10 @@ def prior_realism_from_files(
     missing = [k for k in ("csv", "md", "png") if k not in out]
     if missing:
         raise ValueError(f"out needs the paths {missing}")
-    ref, fs, window, n_train = _reference_windows(segments_h5, folds_json, fold, n, seed)
     dev = resolve_device(device)
-    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=fs, window=window, device=dev)
+    kind = load_prior(prior_pt, leads=PRIOR_LEADS).settings.window
+    ref, fs, window, n_train = _reference_windows(segments_h5, folds_json, fold, n, seed, kind)
+    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=fs, window=record_length(fs) if kind == "record" else window, device=dev)
     log(f"prior realism: {len(ref)} of {n_train} train windows (fold {fold}); sampling {n} windows, {steps} DDIM steps on {dev}")
     t0 = time.perf_counter()
     samples = sample_unconditional(
@@ -266,12 +276,13 @@ def prior_realism_from_files(
         steps=steps,
         generator=torch.Generator().manual_seed(int(seed)),
         scale=prior.scale,
-        window=window,
+        window=prior.window,
         eta=eta,
         clip=prior.ckpt.get("x0_clip"),
         prediction=prior.settings.prediction,
     )
     seconds = time.perf_counter() - t0
+    samples = samples[..., :window]  # a record prior's samples without the padding of the 10.24-s window
     n_bad = int((~np.isfinite(samples).all(axis=(1, 2))).sum())
     log(f"prior realism: {n} samples in {seconds:.1f} s" + (f" ({n_bad} with non-finite values: measures NaN)" if n_bad else ""))
     values = {"reference": window_measures(ref, fs), "samples": window_measures(samples, fs)}
@@ -282,7 +293,7 @@ def prior_realism_from_files(
         "DDIM steps": steps,
         "eta": eta,
         "seed": seed,
-        "window": f"{window} samples at {fs:g} Hz",
+        "window": f"{window} samples at {fs:g} Hz" + (" (whole records; the prior's window is 10.24 s)" if kind == "record" else ""),
         "prior best step": prior.ckpt.get("best_step", "?"),
         "sampling": f"{seconds:.1f} s on {dev}",
     }

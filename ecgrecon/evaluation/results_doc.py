@@ -450,10 +450,12 @@ def diffusion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> 
         c = c[c["level"] == c["level"].iloc[0]]
         k, st = int(c["K"].iloc[0]), int(c["steps"].iloc[0])
         out += [f"Cost per sampler (task `{tasks[0]}`, K = {k}, {st} steps, this run's machine):", "",
-                "| sampler | network evaluations / sample | backward passes / sample | s / window (all K) |",
-                "|---|---|---|---|"]  # fmt: skip
+                "| sampler | network evaluations / sample | backward passes / sample | s / record (all K) | s / window (all K) |",
+                "|---|---|---|---|---|"]  # fmt: skip
         for row in c.itertuples():
-            out.append(f"| {row.sampler} | {row.nfe_per_sample} | {row.nvjp_per_sample} | {row.seconds_per_window:.3f} |")
+            per_record = getattr(row, "seconds_per_record", float("nan"))
+            cells = [row.sampler, row.nfe_per_sample, row.nvjp_per_sample, _f(per_record, 3), f"{row.seconds_per_window:.3f}"]
+            out.append("| " + " | ".join(str(v) for v in cells) + " |")
         out.append("")
     fig_task = "lead_i" if "lead_i" in tasks else tasks[0]
     out += _figure(run / "results" / fig_task / "diffusion" / "samples.png", img_dir, f"diffusion_samples{tag}.png", "posterior samples")

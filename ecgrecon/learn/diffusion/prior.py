@@ -46,6 +46,7 @@ from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.learn.classifier import CLASSES, multi_hot
 from ecgrecon.learn.device import derive_seed, inference_batch, resolve_device, seed_everything
+from ecgrecon.learn.diffusion.records import WINDOWS, record_length, to_records
 from ecgrecon.learn.diffusion.schedule import SCHEDULES, Schedule, make_schedule
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, plain, resume_path, save_torch, step
 from ecgrecon.learn.models import count_params
@@ -86,8 +87,11 @@ class PriorSettings:
     n_classes: int = len(CLASSES)
     cfg_drop: float = 0.1  # label dropout (classifier-free guidance)
     prediction: str = "v"  # what the network predicts: v (sqrt(abar) eps - sqrt(1 - abar) x0) | eps
+    window: str = "segment"  # segment (the segment windows) | record (whole records padded to 10.24 s: records.py)
 
     def __post_init__(self):
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {self.window!r}")
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {self.prediction!r}")
         if self.T < 2 or self.schedule not in SCHEDULES:
@@ -730,10 +734,27 @@ class PriorWindows:
 
 
 def load_prior_windows(
-    segments_h5, folds_json, fold: str, split: str, *, leads: Sequence[str] = PRIOR_LEADS, group: str = ""
+    segments_h5, folds_json, fold: str, split: str, *, leads: Sequence[str] = PRIOR_LEADS, group: str = "", kind: str = "segment"
 ) -> PriorWindows:
     """The ``leads`` of the segment windows (results/segments/segments.h5: ``x`` and ``meta`` at the root; ``group=
-    'records'`` for the record windows) whose records are in ``split`` of ``fold`` (folds.json), in file order."""
+    'records'`` for the record windows) whose records are in ``split`` of ``fold`` (folds.json), in file order.
+    ``kind='record'``: the split's whole records instead (the record windows put together, padded to 10.24 s:
+    :func:`ecgrecon.learn.diffusion.records.to_records`), one meta row per record (its first window's)."""
+    if kind not in WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {kind!r}")
+    if kind == "record":
+        w = load_prior_windows(segments_h5, folds_json, fold, split, leads=leads, group="records")
+        try:
+            ids, x, _ = to_records(w.x, w.meta, record_length(w.fs))
+        except ValueError as exc:
+            raise ArtifactError(f"{segments_h5}: {exc}") from exc
+        first = w.meta.sort_values(["ecg_id", "start"]).drop_duplicates("ecg_id").set_index("ecg_id").loc[ids]
+        seg_meta, _ = read_segment_meta(segments_h5)  # labels live in the segment meta (one record, one label set)
+        labels = seg_meta.drop_duplicates("ecg_id").set_index("ecg_id")
+        for col in ("labels", "superclass", "subclass"):
+            if col in labels and col not in first:
+                first[col] = labels[col].reindex(first.index).to_numpy()
+        return PriorWindows(x, first.reset_index(), w.fs, x.shape[-1], w.path)
     meta, attrs = read_segment_meta(segments_h5, group)
     split_ids = load_folds(folds_json, fold)
     if split not in split_ids:
