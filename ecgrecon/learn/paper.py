@@ -48,7 +48,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.signal import find_peaks
 from torch import nn
 
 from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta, split_rows
@@ -229,6 +228,8 @@ def authors_r_peaks(x: np.ndarray, fs: float) -> list[np.ndarray]:
     """R peaks of each segment's second input lead (the first when there is one), as the authors find them:
     scipy find_peaks, at least 0.2 s apart, prominence >= max(0.1 mV, 0.4 std). Kept apart from the pipeline's
     detector (:func:`ecgrecon.signal.measures.detect_r_peaks`) on purpose: the views must be the authors'."""
+    from scipy.signal import find_peaks  # here: scipy.signal costs ~1.2 s of import in every decoder job that never calls it
+
     ch = 1 if x.shape[1] > 1 else 0
     dist = int(0.2 * fs)
     return [find_peaks(s, distance=dist, prominence=max(0.1, 0.4 * float(np.std(s))))[0] for s in x[:, ch]]
