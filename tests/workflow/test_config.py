@@ -203,3 +203,21 @@ def test_the_schema_lists_each_samplers_own_options():
     assert set(opts) == set(METHODS)
     for m in METHODS:
         assert set(opts[m]["properties"]) == set(sampler_options(m)), m
+
+
+def test_full_config_builds_every_task_and_method_at_the_benchmark_budgets(tmp_path):
+    """config/full.yaml: every rule of the default run is scheduled, with the benchmark budgets in the params."""
+    from snakemake_helpers import scheduled_rules
+
+    full = yaml.safe_load((ROOT / "config" / "full.yaml").read_text())
+    (tmp_path / "default").mkdir()
+    (tmp_path / "full").mkdir()
+    default = scheduled_rules(tmp_path / "default")
+    jobs = scheduled_rules(tmp_path / "full", ROOT / "config" / "full.yaml")
+    assert set(jobs) == set(default) and jobs["train_decoder"] == default["train_decoder"], (jobs, default)
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    merged = _deep_merge(base, full)
+    for name in base["run_tasks"]:  # no task at make run's shortened decoder budget
+        section = base["decoder_denoise" if "DN" in base["tasks"][name]["methods"] else "decoder"]
+        assert merged["tasks"][name].get("budget", {}).get("max_epochs", section["max_epochs"]) == section["max_epochs"], name
+    assert full["decoder_paper"]["max_epochs"] == 40 and full["diffusion"]["prior"]["max_steps"] > base["diffusion"]["prior"]["max_steps"]
