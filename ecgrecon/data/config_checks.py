@@ -124,10 +124,17 @@ def _diffusion_problems(config: dict) -> list[str]:
     if d["sampler"] not in d["samplers"]:
         out.append(f"diffusion.sampler: {d['sampler']!r} is not among diffusion.samplers {d['samplers']}")
     factor = 2 ** (len(prior["channels"]) - 1)
-    if window % factor:
+    if prior.get("window", "segment") == "record":
+        n = int(round(10.24 * float(config["clean"]["fs"])))  # ecgrecon.learn.diffusion.records.record_length
+        if n % factor:
+            out.append(f"diffusion.prior.window: record windows of {n} samples are not a multiple of {factor} "
+                       f"(2 ** (levels - 1) of diffusion.prior.channels {prior['channels']})")  # fmt: skip
+    elif window % factor:
         out.append(
             f"segment.window: {window} is not a multiple of {factor} (2 ** (levels - 1) of diffusion.prior.channels {prior['channels']})"
         )
+    if d.get("labels", "none") == "record" and not prior["conditional"]:
+        out.append("diffusion.labels: record needs a class-conditional prior (diffusion.prior.conditional: true)")
     if prior["attention"] and prior["channels"][-1] % prior["heads"]:
         out.append(f"diffusion.prior.heads: {prior['heads']} does not divide the bottleneck width {prior['channels'][-1]}")
     if d["steps"] > prior["T"]:

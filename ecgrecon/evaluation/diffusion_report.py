@@ -45,10 +45,11 @@ import pandas as pd
 import torch
 
 from ecgrecon import LEADS12
-from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta
+from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta
 from ecgrecon.data.records import read_record_predictions
 from ecgrecon.evaluation.plots import color
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
+from ecgrecon.learn.classifier import CLASSES, multi_hot
 from ecgrecon.learn.device import derive_seed, resolve_device
 from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12, load_prior
 from ecgrecon.learn.diffusion.records import record_length, to_records, to_windows
@@ -61,6 +62,10 @@ from ecgrecon.signal.morphology import morphology_table, replace_leads
 from ecgrecon.tasks import Task, TaskError, with_derived
 
 FOLD = "official"
+LABELS = ("none", "record")
+"""``diffusion.labels``: what a class-conditional prior is sampled with (none: its null label, i.e. unconditionally;
+record: each test record's own diagnostic superclasses, Bedin et al.'s SCP-conditioned reconstruction, which assumes
+the diagnosis is known when the leads are rebuilt)."""
 COLUMNS = ["level", "method", "lead", "n_windows", "rmse", "rmse_seg", "r2", "pearson", "record_rmse", "record_rmse_ci",
            "single_rmse", "cov50", "cov90", "post_std"]  # fmt: skip
 
@@ -76,6 +81,7 @@ class DiffusionSettings:
     steps: int = 20
     records: int = 8
     guidance: float = 1.0
+    labels: str = "none"  # none: a conditional prior samples through its null label | record: each record's superclasses
     seed: int = 0
     device: str = "auto"
 
@@ -91,6 +97,8 @@ class DiffusionSettings:
             bad = sorted(set(opts or {}) - set(sampler_options(name)))
             if bad:
                 raise ValueError(f"diffusion.options.{name}: unknown option(s) {bad} (has: {', '.join(sampler_options(name))})")
+        if self.labels not in LABELS:
+            raise ValueError(f"diffusion.labels must be one of {', '.join(LABELS)}, got {self.labels!r}")
         if self.K < 1:
             raise ValueError(f"diffusion.K must be >= 1 (posterior samples per window), got {self.K}")
         if self.records < 0 or self.steps < 2:
@@ -98,7 +106,7 @@ class DiffusionSettings:
 
     @classmethod
     def of(cls, cfg: dict, seed: int, device: str) -> DiffusionSettings:
-        keys = ("sampler", "samplers", "options", "K", "steps", "records", "guidance")
+        keys = ("sampler", "samplers", "options", "K", "steps", "records", "guidance", "labels")
         return cls(**{k: tuple(cfg[k]) if k == "samplers" else cfg[k] for k in keys if k in cfg}, seed=int(seed), device=device)
 
     def label(self, sampler: str) -> str:
@@ -192,7 +200,8 @@ def posterior(prior: Prior, obs: Observation, sampler: str, s: DiffusionSettings
     """K posterior samples of the 8 leads for every window: samples (K, n, 8, W) and mean (n, 8, W) in mV, nfe, nvjp,
     seconds (all windows)."""
     g = torch.Generator().manual_seed(derive_seed(s.seed, "diffusion", key, sampler))
-    den = Stacked(prior.denoiser(labels, s.guidance))
+    rows = None if labels is None else np.tile(np.asarray(labels, np.float32), (s.K, 1))  # (K * n, classes): Stacked's rows
+    den = Stacked(prior.denoiser(rows, s.guidance))
     t0 = time.perf_counter()
     out = sample(sampler, den, prior.schedule, obs, s.K, steps=s.steps, generator=g, **dict(s.options.get(sampler) or {}))
     samples = out["samples"].double().numpy() * prior.scale
@@ -276,6 +285,16 @@ def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, object, np.ndarray
     return out
 
 
+def record_labels(segments_h5, ecg_ids, classes) -> np.ndarray:
+    """(n, len(classes)) float32 multi-hot superclasses of the records ``ecg_ids`` (the segment meta's labels)."""
+    meta, _ = read_segment_meta(segments_h5)
+    first = meta.drop_duplicates("ecg_id").set_index("ecg_id")
+    missing = sorted(set(np.asarray(ecg_ids).tolist()) - set(first.index))
+    if missing:
+        raise ArtifactError(f"{segments_h5}: no segment (hence no labels) of record {missing[0]}")
+    return multi_hot(label_lists(first.loc[np.asarray(ecg_ids)].reset_index(), "superclass", str(segments_h5)), list(classes))
+
+
 def _record_sigma(noisy: np.ndarray, clean: np.ndarray, n: np.ndarray, level) -> np.ndarray:
     """(r, C) observation-noise std of padded records (r, C, L): :func:`noise_sigma` over each record's own samples."""
     return np.stack([noise_sigma(noisy[k : k + 1, :, : n[k]], clean[k : k + 1, :, : n[k]], level)[0] for k in range(len(n))])
@@ -297,6 +316,13 @@ def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: Diffusion
     log(f"diffusion {task.name}: {n_win} record windows of {n_rec} test records, sampled as {kind} windows of {want} samples; "
         f"samplers {list(s.samplers)}, K {s.K}, {s.steps} steps; prior of {prior.ckpt.get('n_params')} parameters")  # fmt: skip
     clean_in = w.truth12[:, [LEADS12.index(lead) for lead in task.inputs]]
+    labels = None
+    if s.labels == "record":
+        if not prior.settings.conditional:
+            raise ArtifactError(f"{prior_pt}: diffusion.labels: record needs a class-conditional prior (diffusion.prior.conditional: true)")
+        units = np.unique(w.meta["ecg_id"]) if kind == "record" else w.meta["ecg_id"].to_numpy(np.int64)
+        labels = record_labels(segments, units, prior.classes or CLASSES)
+        log(f"  conditioned on each record's superclasses ({int((labels.sum(axis=1) > 0).sum())} of {len(units)} with a label)")
     cost, keep = [], {}
     for level, lv, x_in, sigma_in in _blocks(task, w, noise):
         if kind == "record":
@@ -307,7 +333,7 @@ def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: Diffusion
             obs = observation(task, x_in, prior.scale, sigma_in)
         keep[level] = {}
         for sampler in s.samplers:
-            res = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}")
+            res = posterior(prior, obs, sampler, s, key=f"{task.name}/{level}", labels=labels)
             if kind == "record":
                 res["mean"], res["samples"] = (to_windows(res[k], ids, w.meta, w.truth12.shape[-1]) for k in ("mean", "samples"))
             label, sec = s.label(sampler), res["seconds"]

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ecgrecon.io.atomic import atomic_path
 from ecgrecon.methods import REGISTRY, baseline, display
+from ecgrecon.signal.morphology import QUANTITIES, QUANTITY_NAMES
 
 FOLD = "official"
 CONVENTIONS = (
@@ -393,6 +394,24 @@ def _diffusion_tasks(run: Path) -> list[str]:
     return sorted(p.parent.parent.name for p in (run / "results").glob("*/diffusion/metrics.csv"))
 
 
+def _diffusion_morphology(path: Path, task: str) -> list[str]:
+    """Morphology errors (MAE over the scored leads of R amplitude, ST60, T amplitude) of each method on the diffusion
+    windows of a clean task (first level of a noise task)."""
+    if not path.exists():
+        return []
+    m = pd.read_csv(path)
+    if m.empty:
+        return []
+    m = m[m["level"] == m["level"].iloc[0]]
+    t = m.groupby(["method", "quantity"], sort=False)["mae_mv"].mean().unstack("quantity")
+    qs = [q for q in QUANTITIES if q in t.columns]
+    out = [f"Morphology on the same windows (task `{task}`, {m['level'].iloc[0]}; mean absolute error over the scored leads, mV):", "",
+           "| method | " + " | ".join(QUANTITY_NAMES[q] for q in qs) + " |", "|---|" + "---|" * len(qs)]  # fmt: skip
+    for method, row in t.iterrows():
+        out.append(f"| {method} | " + " | ".join(_f(row[q], 3) for q in qs) + " |")
+    return out + [""]
+
+
 def diffusion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
     """The diffusion prior of a run (results/prior/, results/{task}/diffusion/): its budget and realism, each task's
     table of the posterior mean beside the task's methods on the same windows, the samplers' cost and a reading."""
@@ -444,6 +463,7 @@ def diffusion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> 
                 verdict = "beats" if dv < gv else "does not beat"
                 rel = f"{100 * (dv - gv) / gv:+.0f} %"
                 out += [f"Reading: the diffusion prior's posterior mean {verdict} {base} ({_f(dv, 4)} vs {_f(gv, 4)} mV, {rel}).", ""]
+        out += _diffusion_morphology(run / "results" / task / "diffusion" / "morphology.csv", task)
     cost = run / "results" / tasks[0] / "diffusion" / "cost.csv"
     if cost.exists():
         c = pd.read_csv(cost)

@@ -136,3 +136,34 @@ def test_a_record_prior_denoises_whole_noisy_records(record_prior, tmp_path):
     np.testing.assert_array_equal(draws[:, 2, :, 232:], draws[:, 3, :, :24])
     assert not np.allclose(draws[0], draws[1])  # noisy observations: DDNM+ samples differ on the observed leads
     assert truth.shape == (4, 12, 256)
+
+
+def test_a_conditional_prior_is_sampled_with_each_records_labels_when_asked(tmp_path):
+    seg, folds = write_cohort(tmp_path, n_records=30, seed=6)
+    pt = tmp_path / "cond.pt"
+    train_from_files(seg, folds, pt, tmp_path / "log.csv", {**TINY_PRIOR, "conditional": True, "max_steps": 10},
+                     fold="official", seed=2, device="cpu", **QUIET)  # fmt: skip
+    draws = {}
+    for labels in ("none", "record"):
+        s = DiffusionSettings(sampler="ddnm", samplers=("ddnm",), K=2, steps=3, records=2, labels=labels, seed=1, device="cpu")
+        out = {"samples": tmp_path / f"{labels}.h5", "cost": tmp_path / f"{labels}.csv"}
+        lines = []
+        sample_diffusion(task=LEAD_I, prior_pt=pt, segments=seg, folds_json=folds, s=s, out=out, log=lines.append)
+        with h5py.File(out["samples"]) as f:
+            draws[labels] = f["clean/Diffusion/samples"][...]
+        assert any("conditioned on each record's superclasses" in ln for ln in lines) == (labels == "record")
+    assert draws["none"].shape == draws["record"].shape and not np.allclose(draws["none"], draws["record"])  # the labels reach the net
+    with pytest.raises(ValueError, match="diffusion.labels must be one of none, record"):
+        DiffusionSettings(labels="scp")
+    unconditional = tmp_path / "unc.pt"
+    train_from_files(seg, folds, unconditional, tmp_path / "log2.csv", {**TINY_PRIOR, "max_steps": 2}, fold="official", seed=2,
+                     device="cpu", **QUIET)  # fmt: skip
+    s = DiffusionSettings(sampler="ddnm", samplers=("ddnm",), K=1, steps=2, records=1, labels="record", seed=1, device="cpu")
+    with pytest.raises(ArtifactError, match="needs a class-conditional prior"):
+        sample_diffusion(task=LEAD_I, prior_pt=unconditional, segments=seg, folds_json=folds, s=s, out={}, **QUIET)
+    from ecgrecon.evaluation.diffusion_report import record_labels
+
+    y = record_labels(seg, [1000, 1001], ["NORM", "MI", "STTC", "CD", "HYP"])
+    assert y.shape == (2, 5) and set(np.unique(y)) <= {0.0, 1.0}
+    with pytest.raises(ArtifactError, match="record 5"):
+        record_labels(seg, [5], ["NORM"])

@@ -167,6 +167,8 @@ def _refused_at_start(tmp_path, *args, configfile=None, snakefile=None):
         ({"diffusion": {"sampler": "dps", "samplers": ["mgps"]}}, "config: diffusion.sampler: 'dps' is not among diffusion.samplers"),
         ({"diffusion": {"steps": 2000}}, "config: diffusion.steps: 2000 sampling steps exceed diffusion.prior.T 1000"),
         ({"diffusion": {"prior": {"channels": [4] * 10}}}, "config: segment.window: 256 is not a multiple of 512 (2 ** (levels - 1)"),
+        ({"diffusion": {"prior": {"channels": [4] * 12, "window": "record"}}}, "config: diffusion.prior.window: record windows of 1024"),
+        ({"diffusion": {"labels": "record"}}, "config: diffusion.labels: record needs a class-conditional prior"),
     ],
 )
 def test_inconsistent_value_is_refused_at_start_in_one_line(tmp_path, override, line):

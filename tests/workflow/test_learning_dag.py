@@ -328,6 +328,9 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     text = page.read_text()
     assert "### Diffusion prior" in text and f"| Diffusion | {d['rmse']:.4f} | {d['r2']:.3f} |" in text
     assert "Reading: the diffusion prior's posterior mean" in text and "| mgps | " in text
+    morph = pd.read_csv(work / "results/paper/diffusion/morphology.csv")
+    mae = morph[(morph["method"] == "Diffusion") & (morph["quantity"] == "r_amp")]["mae_mv"].mean()
+    assert "Morphology on the same windows (task `paper`" in text and f"| Diffusion | {mae:.3f} |" in text
     assert (tmp_path / "docs" / "img" / "diffusion_samples_1.png").stat().st_size > 0
     tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}}
     k = _cfg(work, "diffusion_k.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "K": 2})
