@@ -47,7 +47,7 @@ import pandas as pd
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean, read_leads, read_segment_meta
-from ecgrecon.data.records import reassembled_records
+from ecgrecon.data.records import read_record_predictions, reassembled_records
 from ecgrecon.evaluation.plots import color, label
 from ecgrecon.evaluation.retention import record_labels, retention_markdown
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
@@ -153,15 +153,11 @@ def predict_all(test: EvalWindows, pcm_h5, predictions_h5, model, gl, settings, 
     out = predict(model, gl, settings, d.x, row_of(d), d.cal_x, d.cal_y, test.fs)
     preds["CaLiNet-E"] = out["calinet"]
     extra = {"rho": out["rho"], "maps": out["maps"]}
-    if predictions_h5 is not None:
-        with h5py.File(predictions_h5, "r") as f:
-            key = f"{fold}/records"
-            if key in f and "ChA" in f[key]:
-                pos = pd.Index(f[f"{key}/win_id"][...]).get_indexer(test.win_id)
-                targets = [str(t) for t in f.attrs["targets"]]
-                if (pos >= 0).all() and all(t in targets for t in gl.targets):
-                    cha = f[f"{key}/ChA"][...]
-                    preds["ChA"] = cha[pos][:, [targets.index(t) for t in gl.targets]]
+    if predictions_h5 is not None:  # ChA, for reference, where the task's evaluate rule scored it on these windows
+        win_id, others, targets = read_record_predictions(predictions_h5, fold)
+        pos = pd.Index(win_id).get_indexer(test.win_id)
+        if "ChA" in others and len(win_id) and (pos >= 0).all() and all(t in targets for t in gl.targets):
+            preds["ChA"] = others["ChA"][pos][:, [targets.index(t) for t in gl.targets]]
     return preds, extra
 
 

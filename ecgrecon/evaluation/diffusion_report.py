@@ -285,7 +285,7 @@ def _blocks(task: Task, w: Windows, noise) -> list[tuple[str, object, np.ndarray
     return out
 
 
-def record_labels(segments_h5, ecg_ids, classes) -> np.ndarray:
+def superclasses_of(segments_h5, ecg_ids, classes) -> np.ndarray:
     """(n, len(classes)) float32 multi-hot superclasses of the records ``ecg_ids`` (the segment meta's labels)."""
     meta, _ = read_segment_meta(segments_h5)
     first = meta.drop_duplicates("ecg_id").set_index("ecg_id")
@@ -321,7 +321,7 @@ def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: Diffusion
         if not prior.settings.conditional:
             raise ArtifactError(f"{prior_pt}: diffusion.labels: record needs a class-conditional prior (diffusion.prior.conditional: true)")
         units = np.unique(w.meta["ecg_id"]) if kind == "record" else w.meta["ecg_id"].to_numpy(np.int64)
-        labels = record_labels(segments, units, prior.classes or CLASSES)
+        labels = superclasses_of(segments, units, prior.classes or CLASSES)
         log(f"  conditioned on each record's superclasses ({int((labels.sum(axis=1) > 0).sum())} of {len(units)} with a label)")
     cost, keep = [], {}
     for level, lv, x_in, sigma_in in _blocks(task, w, noise):

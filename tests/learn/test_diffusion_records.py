@@ -161,9 +161,9 @@ def test_a_conditional_prior_is_sampled_with_each_records_labels_when_asked(tmp_
     s = DiffusionSettings(sampler="ddnm", samplers=("ddnm",), K=1, steps=2, records=1, labels="record", seed=1, device="cpu")
     with pytest.raises(ArtifactError, match="needs a class-conditional prior"):
         sample_diffusion(task=LEAD_I, prior_pt=unconditional, segments=seg, folds_json=folds, s=s, out={}, **QUIET)
-    from ecgrecon.evaluation.diffusion_report import record_labels
+    from ecgrecon.evaluation.diffusion_report import superclasses_of
 
-    y = record_labels(seg, [1000, 1001], ["NORM", "MI", "STTC", "CD", "HYP"])
+    y = superclasses_of(seg, [1000, 1001], ["NORM", "MI", "STTC", "CD", "HYP"])
     assert y.shape == (2, 5) and set(np.unique(y)) <= {0.0, 1.0}
     with pytest.raises(ArtifactError, match="record 5"):
-        record_labels(seg, [5], ["NORM"])
+        superclasses_of(seg, [5], ["NORM"])
