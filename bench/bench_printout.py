@@ -1,0 +1,98 @@
+"""Speed and accuracy of the printout renderer and the classical digitiser on synthetic records.
+
+For ``--records`` noise-free synthetic records (100 Hz): render the 3x4 page at ``--dpi``, distort
+it at each ``--levels`` level (seeded per record), digitise it, and score the plotted samples
+(Challenge SNR, Pearson r, RMSE; means over leads, then over records). Prints a table and writes
+``printout_bench.csv`` into ``--out`` (results/bench). Timings depend on what else runs on the
+machine; the CSV records the load average at the start.
+
+Usage: python bench/bench_printout.py [--records 3] [--dpi 200] [--levels clean scan photo] [--out results/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ecgrecon.io.atomic import write_csv  # noqa: E402
+from ecgrecon.printout.digitize import digitize_classical  # noqa: E402
+from ecgrecon.printout.distort import distort  # noqa: E402
+from ecgrecon.printout.layout import PrintoutError  # noqa: E402
+from ecgrecon.printout.render import render_printout  # noqa: E402
+from ecgrecon.printout.scoring import lead_scores  # noqa: E402
+from ecgrecon.synth import simulate_cohort  # noqa: E402
+
+
+def run(n_records: int, dpi: float, levels: list[str], seed: int) -> pd.DataFrame:
+    signals = simulate_cohort(n_records, seed)["clean_lr"]
+    rows = []
+    for i, x in enumerate(signals):
+        t0 = time.perf_counter()
+        img, truth = render_printout(x, 100.0, dpi=dpi)
+        render_s = time.perf_counter() - t0
+        for level in levels:
+            t0 = time.perf_counter()
+            distorted, _ = distort(img, level, np.random.default_rng([seed, i]))
+            distort_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            try:
+                sig, _ = digitize_classical(distorted, "3x4", fs=100.0)
+                error = ""
+            except PrintoutError as err:
+                sig, error = np.full_like(x, np.nan), str(err)
+            digitise_s = time.perf_counter() - t0
+            s = lead_scores(x, sig, truth.plotted())
+            rows.append(
+                {
+                    "record": i,
+                    "level": level,
+                    "dpi": dpi,
+                    "width_px": truth.width,
+                    "height_px": truth.height,
+                    "render_s": round(render_s, 3),
+                    "distort_s": round(distort_s, 3),
+                    "digitise_s": round(digitise_s, 3),
+                    "snr_db": round(float(np.nanmean(np.where(np.isfinite(s["snr"]), s["snr"], np.nan))), 2),
+                    "pearson": round(float(np.nanmean(s["pearson"])), 4),
+                    "rmse_mv": round(float(np.nanmean(s["rmse"])), 4),
+                    "error": error,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=3)
+    ap.add_argument("--dpi", type=float, default=200.0)
+    ap.add_argument("--levels", nargs="+", default=["clean", "scan", "photo"])
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
+    args = ap.parse_args(argv)
+    load = os.getloadavg()[0]
+    df = run(args.records, args.dpi, args.levels, args.seed)
+    df["load_avg_1min_at_start"] = round(load, 2)
+    summary = df.groupby("level", sort=False).agg(
+        snr_db=("snr_db", "mean"), pearson=("pearson", "mean"), rmse_mv=("rmse_mv", "mean"), digitise_s=("digitise_s", "mean"),
+        render_s=("render_s", "mean"), failures=("error", lambda e: int((e != "").sum())),
+    )  # fmt: skip
+    summary["digitised_per_s"] = 1.0 / summary["digitise_s"]
+    summary["rendered_per_s"] = 1.0 / summary["render_s"]
+    print(f"{args.records} synthetic records, 3x4 page at {args.dpi:g} dpi ({df['width_px'].iloc[0]} x {df['height_px'].iloc[0]} px)")
+    print(summary.round(3).to_string())
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "printout_bench.csv", df)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

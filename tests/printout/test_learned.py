@@ -1,0 +1,34 @@
+"""The learned digitiser: the ResNet-18 trunk has torchvision's size, the model maps images to samples, training learns."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgrecon.printout.learned import LeadImageDigitizer, ResNet18Trunk, images_to_tensor, predict, train_step
+from ecgrecon.printout.render import render_single_lead
+
+RESNET18_PARAMS = 11_689_512  # torchvision's resnet18 (1000 classes), the published count
+
+
+def test_trunk_has_resnet18s_parameter_count():
+    torch.manual_seed(0)
+    classifier = nn.Sequential(ResNet18Trunk(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000))
+    assert sum(p.numel() for p in classifier.parameters()) == RESNET18_PARAMS
+    assert ResNet18Trunk()(torch.zeros(1, 3, 96, 384)).shape == (1, 512, 3, 12)
+
+
+def test_training_step_lowers_the_loss_on_a_fixed_batch(records):
+    """A CPU-sized model (64 x 256 px images, 250 output samples) fits a fixed batch of two single-lead images."""
+    torch.manual_seed(0)
+    images, targets = [], []
+    for x in records:
+        img, truth, drawn = render_single_lead(x[:, 0], 100.0, size=(256, 64))
+        images.append(img)
+        targets.append(drawn[::4])
+    batch, target = images_to_tensor(images), torch.tensor(np.stack(targets), dtype=torch.float32)
+    assert batch.shape == (2, 3, 64, 256) and 0.0 <= float(batch.min()) and float(batch.max()) <= 1.0
+    model = LeadImageDigitizer(image_size=(64, 256), n_out=250, d_model=128)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = [train_step(model, opt, batch, target) for _ in range(5)]
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert predict(model, batch).shape == (2, 250)
