@@ -5,7 +5,7 @@ Runs ``write_cohort`` into a temporary folder for each size (default 500 and 2,0
 Writes ``synth_speed.csv`` and ``synth_speed.png`` into ``--out`` (results/bench). Timings
 depend on what else runs on the machine; the CSV records the load average at the start.
 
-Usage: python bench/bench_synth.py [--sizes 500 2000] [--threads 2] [--out results/bench]
+Usage: python bench/bench_synth.py [--sizes 500 2000] [--threads 2] [--leadfield dower|calibrated] [--out results/bench]
 """
 
 from __future__ import annotations
@@ -37,16 +37,17 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def time_one(n: int, threads: int, seed: int) -> dict:
+def time_one(n: int, threads: int, seed: int, leadfield: str = "dower") -> dict:
     """Wall and CPU seconds of one ``write_cohort`` call of ``n`` records."""
     with tempfile.TemporaryDirectory(prefix="synth_bench_") as tmp:
         load = os.getloadavg()[0]
         cpu0, t0 = _cpu_s(), time.perf_counter()
-        write_cohort(Path(tmp) / "cohort", n, seed, threads=threads, progress=lambda s: None)
+        write_cohort(Path(tmp) / "cohort", n, seed, threads=threads, progress=lambda s: None, leadfield=leadfield)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     return {
         "n_records": n,
         "threads": threads,
+        "leadfield": leadfield,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "records_per_s": round(n / wall, 1),
@@ -81,9 +82,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--leadfield", default="dower", help="lead-field model: dower | calibrated")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     args = ap.parse_args(argv)
-    rows = [time_one(n, args.threads, args.seed) for n in args.sizes]
+    rows = [time_one(n, args.threads, args.seed, args.leadfield) for n in args.sizes]
     df = pd.DataFrame(rows)
     if len(df) > 1:
         fit = np.polyfit(df["n_records"], df["wall_s"], 1)[::-1]
@@ -98,6 +100,7 @@ def main(argv=None) -> int:
                     {
                         "n_records": TARGET_RECORDS,
                         "threads": args.threads,
+                        "leadfield": args.leadfield,
                         "wall_s": round(predicted, 1),
                         "cpu_s": np.nan,
                         "records_per_s": round(TARGET_RECORDS / predicted, 1),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.synth import catalogue as cat
+from ecgrecon.synth.leadfield import LeadFieldModel, leadfield_model
 from ecgrecon.synth.noise import quantise
 from ecgrecon.synth.plan import plan_cohort, record_path
 from ecgrecon.synth.record import FS_LOW, FS_SOURCE, patient_model, simulate_record
@@ -29,14 +30,16 @@ CHUNK_RECORDS = (20, 150)  # records per work item: at least, at most
 OWN_NAMES = {"records100", "records500", "RECORDS", "ptbxl_database.csv", "scp_statements.csv", "ground_truth.h5"}
 
 
-def _patient_models(seed: int, patients: pd.DataFrame) -> dict:
-    return {int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes) for p in patients.itertuples()}
+def _patient_models(seed: int, patients: pd.DataFrame, leadfield: LeadFieldModel | None = None) -> dict:
+    return {
+        int(p.patient_index): patient_model(seed, p.patient_index, p.age, p.sex, p.bmi, p.codes, leadfield) for p in patients.itertuples()
+    }
 
 
 def _simulate_chunk(task: tuple) -> list[dict]:
     """Worker: simulate and write the records of a chunk of whole patients."""
-    seed, out_dir, write_hr, patients, records = task
-    models = _patient_models(seed, patients)
+    seed, out_dir, write_hr, patients, records, leadfield = task
+    models = _patient_models(seed, patients, leadfield)
     out = []
     for r in records.itertuples():
         model = models[int(r.patient_index)]
@@ -98,6 +101,7 @@ def write_cohort(
     bad_per_thousand: float = 3.0,
     threads: int = 1,
     progress: Callable[[str], None] = print,
+    leadfield: str | LeadFieldModel = "dower",
 ) -> dict:
     """Generate ``n_records`` synthetic records into ``out_dir`` (PTB-XL layout); returns a summary.
 
@@ -108,15 +112,18 @@ def write_cohort(
     byte-identical for the same arguments whatever ``threads`` is. ``progress`` receives short
     messages about every 10 %. The summary holds counts of records, patients, superclasses
     (likelihood >= 80), AFIB records, records per fold, and the ecg_ids of bad records by kind.
+    ``leadfield``: the lead-field model patients are drawn from (``dower``, the hand-set one;
+    ``calibrated``, the one fitted to real records; see :func:`~ecgrecon.synth.leadfield.leadfield_model`).
     """
     out = Path(out_dir)
+    model = leadfield_model(leadfield)
     threads = max(int(threads), 1)
     patients, records = plan_cohort(n_records, seed, bad_per_thousand)
     _prepare_out_dir(out)
-    tasks = [(seed, str(out), write_hr, p, r) for p, r in _chunks(patients, records, threads)]
+    tasks = [(seed, str(out), write_hr, p, r, model) for p, r in _chunks(patients, records, threads)]
     results: dict[int, dict] = {}
     done, last_decile = 0, 0
-    progress(f"synth: {n_records} records, {len(patients)} patients, seed {seed}, {threads} process(es)")
+    progress(f"synth: {n_records} records, {len(patients)} patients, seed {seed}, lead field {model.name}, {threads} process(es)")
 
     def collect(chunk: list[dict]) -> None:
         nonlocal done, last_decile
@@ -141,16 +148,18 @@ def write_cohort(
     db = database_table(patients, records, results, write_hr)
     used = sorted({c for s in db["scp_codes"] for c in ast.literal_eval(s)})
     write_csv(out / "scp_statements.csv", cat.statements_frame(used), index=True)
-    write_ground_truth(out / "ground_truth.h5", seed, db, records, patients, results)
+    write_ground_truth(out / "ground_truth.h5", seed, db, records, patients, results, None if model.name == "dower" else model.name)
     listing = list(db["filename_lr"]) + (list(db["filename_hr"]) if write_hr else [])
     with atomic_path(out / "RECORDS") as tmp:
         tmp.write_text("\n".join(listing) + "\n")
     write_csv(out / "ptbxl_database.csv", db)
-    return summary(db, records, patients, seed, out)
+    return {**summary(db, records, patients, seed, out), "leadfield": model.name}
 
 
-def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0, want_hr: bool = False) -> dict:
-    """The records ``write_cohort(n_records, seed, ...)`` writes, in memory, before quantisation.
+def simulate_cohort(
+    n_records: int, seed: int, ecg_ids=None, bad_per_thousand: float = 3.0, want_hr: bool = False, leadfield: str | LeadFieldModel = "dower"
+) -> dict:
+    """The records ``write_cohort(n_records, seed, ..., leadfield=...)`` writes, in memory, before quantisation.
 
     Returns ``{"records": plan table, "lr", "clean_lr": (n, 1000, 12) mV, "hr", "clean_hr":
     (n, 5000, 12) mV or None, "truth": list of dicts, "lead_field": (n, 12, 3), "local_field": (n, 12, 2)}``.
@@ -158,7 +167,7 @@ def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: f
     patients, records = plan_cohort(n_records, seed, bad_per_thousand)
     if ecg_ids is not None:
         records = records[records["ecg_id"].isin(list(ecg_ids))].reset_index(drop=True)
-    models = _patient_models(seed, patients[patients["patient_index"].isin(records["patient_index"])])
+    models = _patient_models(seed, patients[patients["patient_index"].isin(records["patient_index"])], leadfield_model(leadfield))
     sims, fields, local = [], [], []
     for r in records.itertuples():
         model = models[int(r.patient_index)]
@@ -175,3 +184,19 @@ def simulate_cohort(n_records: int, seed: int, ecg_ids=None, bad_per_thousand: f
         "lead_field": np.stack(fields),
         "local_field": np.stack(local),
     }
+
+
+def simulate_signals(
+    n_records: int, seed: int, bad_per_thousand: float = 3.0, leadfield: str | LeadFieldModel = "dower"
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The 100 Hz signals ``write_cohort(n_records, seed, ...)`` writes, in memory and quantised as
+    in the files: (plan table with ``strat_fold``, (n, 1000, 12) mV). Cheaper than
+    :func:`simulate_cohort` (no noise-free or 500 Hz versions)."""
+    patients, records = plan_cohort(n_records, seed, bad_per_thousand)
+    models = _patient_models(seed, patients, leadfield_model(leadfield))
+    lr = np.stack(
+        [quantise(simulate_record(seed, models[int(r.patient_index)], r.ecg_id, bool(r.afib), r.bad_kind).lr) for r in records.itertuples()]
+    )
+    fold = patients.set_index("patient_index")["strat_fold"]
+    records = records.assign(strat_fold=fold.loc[records["patient_index"]].to_numpy())
+    return records, lr / 1000.0

@@ -16,7 +16,7 @@ from scipy.signal import firwin
 
 from ecgrecon import LEADS12
 from ecgrecon.synth import dipole, noise, pathology
-from ecgrecon.synth.leadfield import Anatomy, draw_anatomy, expand_limb
+from ecgrecon.synth.leadfield import Anatomy, LeadFieldModel, draw_anatomy, expand_limb
 
 FS_SOURCE = 500
 FS_LOW = 100
@@ -47,11 +47,14 @@ class PatientModel:
     effects: dict
 
 
-def patient_model(seed: int, patient_index: int, age: float, sex: int, bmi: float, codes: dict[str, float]) -> PatientModel:
-    """Draw a patient's anatomy, physiology and pathology effects (order of draws is fixed)."""
+def patient_model(
+    seed: int, patient_index: int, age: float, sex: int, bmi: float, codes: dict[str, float], leadfield: LeadFieldModel | None = None
+) -> PatientModel:
+    """Draw a patient's anatomy (from the lead-field model ``leadfield``, default Dower's),
+    physiology and pathology effects (order and number of draws are fixed)."""
     rng = patient_rng(seed, patient_index)
     lvh = codes.get("LVH", 0.0) >= 80
-    anatomy = draw_anatomy(rng, age, sex, bmi, lvh)
+    anatomy = draw_anatomy(rng, age, sex, bmi, lvh, leadfield)
     physiology = dipole.draw_physiology(rng, age, sex)
     effects = pathology.draw_effects(rng, codes)
     return PatientModel(anatomy, physiology, effects)
@@ -78,10 +81,25 @@ def _qrs_axis_deg(comp: dict, field12: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(avf, lead_i)))
 
 
-def simulate_record(
-    seed: int, model: PatientModel, ecg_id: int, afib: bool, bad_kind: str = "", want_hr: bool = False, want_clean: bool = False
-) -> RecordSim:
-    """Simulate one 10-s record of a patient (see module docstring for the seeding)."""
+@dataclass
+class RecordParts:
+    """The lead-field-independent parts of one record, at the source rate with margins."""
+
+    ph: dict
+    comp: dict
+    onsets: np.ndarray
+    src: np.ndarray  # (N_SOURCE, 5) X, Y, Z, local A, local B (mV)
+    breath: np.ndarray  # (N_SOURCE,) breathing phase signal in [-1, 1]
+    depth: np.ndarray  # (8,) per-lead gain change with breathing
+    levels: dict
+    enoise: np.ndarray  # electrode noise (N_SOURCE, electrodes)
+    touched: list
+    f_amp: float
+
+
+def record_parts(seed: int, model: PatientModel, ecg_id: int, afib: bool) -> RecordParts:
+    """Draw a record's rhythm, source, breathing and electrode noise (the fixed order of
+    :func:`simulate_record`; nothing here depends on the patient's lead field)."""
     rng = record_rng(seed, ecg_id)
     ph = dict(model.physiology)
     if afib:
@@ -103,15 +121,27 @@ def simulate_record(
     f_amp = float(rng.uniform(0.04, 0.12)) if afib else 0.0
     if afib:
         src[:, :3] += dipole.fibrillatory_waves(rng, t, f_amp)
-
-    an = model.anatomy
-    clean8 = src @ np.hstack([an.field8, an.local8]).T
     # breathing moves the chest electrodes relative to the heart: each lead's gain follows it
     depth = np.concatenate([rng.normal(0, 0.03, 2), rng.normal(0, 0.08, 6)])
-    clean8 *= 1 + breath[:, None] * depth[None, :]
     levels = noise.draw_levels(rng)
     enoise, touched = noise.electrode_noise(rng, t, levels, FS_SOURCE)
-    rec8 = clean8 + noise.electrodes_to_leads(enoise)
+    return RecordParts(ph, comp, onsets, src, breath, depth, levels, enoise, touched, f_amp)
+
+
+def simulate_record(
+    seed: int, model: PatientModel, ecg_id: int, afib: bool, bad_kind: str = "", want_hr: bool = False, want_clean: bool = False
+) -> RecordSim:
+    """Simulate one 10-s record of a patient (see module docstring for the seeding)."""
+    parts = record_parts(seed, model, ecg_id, afib)
+    ph, comp, onsets, f_amp = parts.ph, parts.comp, parts.onsets, parts.f_amp
+    an = model.anatomy
+    clean8 = parts.src @ np.hstack([an.field8, an.local8]).T
+    clean8 *= 1 + parts.breath[:, None] * parts.depth[None, :]
+    lead_noise = noise.electrodes_to_leads(parts.enoise)
+    if an.noise_scale != 1.0:
+        lead_noise = lead_noise * an.noise_scale
+    rec8 = clean8 + lead_noise
+    levels, touched = parts.levels, parts.touched
 
     lr = expand_limb(_decimate(rec8))
     hr = expand_limb(rec8[CROP : CROP + int(DURATION_S * FS_SOURCE)]) if want_hr else None

@@ -126,7 +126,9 @@ def database_table(patients: pd.DataFrame, records: pd.DataFrame, results: dict,
     return pd.DataFrame(rows, columns=list(DATABASE_COLUMNS))
 
 
-def write_ground_truth(path: Path, seed: int, db: pd.DataFrame, records: pd.DataFrame, patients: pd.DataFrame, results: dict) -> None:
+def write_ground_truth(
+    path: Path, seed: int, db: pd.DataFrame, records: pd.DataFrame, patients: pd.DataFrame, results: dict, leadfield: str | None = None
+) -> None:
     """``ground_truth.h5``: table ``records`` (labels, severities, intervals, noise levels, bad
     kind, anatomy parameters) and arrays ``lead_field`` (n, 12, 3), ``local_field`` (n, 12, 2)."""
     ids = db["ecg_id"].to_numpy()
@@ -155,6 +157,8 @@ def write_ground_truth(path: Path, seed: int, db: pd.DataFrame, records: pd.Data
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", track_order=True) as f:
             f.attrs["seed"] = seed
+            if leadfield is not None:  # the default (Dower) model writes no attribute: its files are unchanged
+                f.attrs["leadfield"] = leadfield
             f.attrs["leads"] = list(LEADS12)
             f.attrs["source_frame"] = "Frank X (left), Y (feet), Z (back), mV"
             f.attrs["fs_source"] = FS_SOURCE
