@@ -40,6 +40,7 @@ include: "rules/diagnostic.smk"
 include: "rules/export.smk"
 include: "rules/cross.smk"
 include: "rules/noise.smk"
+include: "rules/printout.smk"
 
 
 rule all:

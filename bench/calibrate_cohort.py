@@ -20,22 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecgrecon.evaluation import sim_to_real as s2r  # noqa: E402
-from ecgrecon.io.atomic import atomic_path  # noqa: E402
-from ecgrecon.synth import calibrate  # noqa: E402
-from ecgrecon.synth.leadfield import CALIBRATED_FILE, LEADFIELD_FORMAT  # noqa: E402
-
-AMPLITUDES_UNUSABLE = {"LUDB"}  # fit only the correlations of these databases
+from ecgrecon.synth.leadfield import CALIBRATED_FILE  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -50,65 +42,12 @@ def main(argv=None) -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=CALIBRATED_FILE)
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    targets = []
-    for name in args.fit:
-        real = s2r.load_real(args.shared, name)
-        if name == "PTB-XL" and args.ptbxl_half:
-            real = s2r.subset(real, s2r.half(real, args.ptbxl_half))
-        cov = real.covariances()
-        feats = calibrate.CORRELATION_FEATURES if name in AMPLITUDES_UNUSABLE else None
-        targets.append(calibrate.Target.from_covariances(name, cov, feats))
-    print("targets: " + ", ".join(f"{t.name} ({t.n_records} records, {int(t.mask.sum())} features)" for t in targets))
-    mc = calibrate.moment_cohort(args.n_records, args.seed, progress=print)
-    t_sim = time.perf_counter() - t0
-    res = calibrate.fit(mc, targets, maxiter=args.maxiter, prior_weight=args.prior_weight, pooled_weight=args.pooled_weight, progress=print)
-    runtime = time.perf_counter() - t0
-    out = {
-        "format": LEADFIELD_FORMAT,
-        "model": res["model"].to_dict(),
-        "calibration": {
-            "script": "bench/calibrate_cohort.py",
-            "command": "bench/calibrate_cohort.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "seed": args.seed,
-            "n_records": args.n_records,
-            "maxiter": args.maxiter,
-            "prior_weight": args.prior_weight,
-            "pooled_weight": args.pooled_weight,
-            "ptbxl_half": args.ptbxl_half,
-            "fit": [
-                {
-                    "database": t.name,
-                    "n_records": t.n_records,
-                    "features": "scale-free (correlations, eigenvalues)" if t.mask.sum() < calibrate.N_FEATURES else "all (+ log-sd)",
-                }
-                for t in targets
-            ],
-            "data": "records under ../shared/data (never copied into the repository; only these fitted parameters are)",
-            "statistic": (
-                "per-record Fisher-z correlations (28), log correlation eigenvalues (8) and log standard deviations (8) "
-                "of I, II, V1-V6, 0.5-45 Hz at 100 Hz; plus the same of the mean covariance"
-            ),
-            "theta": [round(float(v), 6) for v in res["theta"]],
-            "spread_scales": res["spread_scales"],
-            "objective_start": res["objective_start"],
-            "objective_end": res["objective_end"],
-            "distance_start": res["distance_start"],
-            "distance_end": res["distance_end"],
-            "iterations": res["iterations"],
-            "evaluations": res["evaluations"],
-            "optimizer_message": res["message"],
-            "runtime_s": round(runtime, 1),
-            "cohort_simulation_s": round(t_sim, 1),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out["calibration"], indent=1))
-    print(f"wrote {args.out} in {runtime:.1f} s")
+    doc = s2r.write_calibration(
+        args.shared, args.out, seed=args.seed, n_records=args.n_records, maxiter=args.maxiter, prior_weight=args.prior_weight,
+        pooled_weight=args.pooled_weight, fit=tuple(args.fit), ptbxl_half=args.ptbxl_half,
+        command="bench/calibrate_cohort.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )  # fmt: skip
+    print(json.dumps(doc["calibration"], indent=1))
     return 0
 
 

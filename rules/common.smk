@@ -420,8 +420,14 @@ CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md
                    "reliability.png", "scores.csv", "scores.md", "retention.csv", "retention.md"]
 
 
+def printout_params():
+    """The printout section as render_printouts needs it (`enabled` only decides whether `all` asks for the outputs)."""
+    return canonical({k: v for k, v in config["printout"].items() if k != "enabled"})
+
+
 # ---- targets of a full run -----------------------------------------------------------------------------
 NOISE_OUTPUTS = ["metrics.csv", "metrics.md", "morphology.csv", "assignment.h5", "rmse_vs_snr.png", "examples.png"]
+PRINTOUT_OUTPUTS = ["images.csv", "truth.h5", "digitized.h5", "metrics.csv", "metrics.md", "r_thresholds.csv", "example.png"]
 TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
 
 
@@ -450,4 +456,6 @@ def get_final_output():
         out += [f"results/{name}/model/ecgrecon-{m}.{ext}" for m in task.of_kind("decoder")
                 if registry.get(m).exportable for ext in ("pt", "json")]
         out += [f"results/{name}/cross/{d}/tables/{t}" for d in CROSS_DATASETS for t in TABLES]
+    if config["printout"]["enabled"]:  # printouts of test records, digitised back (rules/printout.smk)
+        out += [f"results/printout/{f}" for f in PRINTOUT_OUTPUTS]
     return out

@@ -14,6 +14,7 @@ with script_run(snakemake) as log:
         write_hr=synth["write_hr"],
         bad_per_thousand=synth["bad_per_thousand"],
         threads=snakemake.threads,
+        leadfield=snakemake.input.get("leadfield", "dower"),
         progress=log,
     )
     log(f"cohort: {summary}")

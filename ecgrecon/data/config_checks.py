@@ -112,6 +112,15 @@ def config_problems(config: dict, basedir) -> list[str]:
         folder = _path(spec["path"], basedir)
         if not folder.is_dir():
             out.append(f"datasets.{name}.path: {spec['path']} is not a folder ({folder} does not exist)")
+    synth = config.get("synth") or {}
+    if synth.get("leadfield") == "calibrated" and config["dataset"] == "synthetic":
+        cal = synth["calibration"]
+        folder = _path(cal["data"], basedir)
+        sub = {"PTB-XL": "ptb-xl", "LUDB": "ludb", "CinC": "cinc2021"}  # ecgrecon.evaluation.sim_to_real.DATABASES
+        missing = [name for name in cal["fit"] if not (folder / sub[name]).is_dir()]
+        if missing:
+            out.append(f"synth.calibration.data: {cal['data']} has no {sub[missing[0]]}/ folder ({folder}) for fitting "
+                       f"{missing[0]}; synth.leadfield: calibrated needs the real records (or use leadfield: dower)")  # fmt: skip
     out += _diffusion_problems(config)
     return out
 

@@ -1,7 +1,9 @@
 """``ecgrecon``: export a trained model to one file, apply it to your own WFDB records.
 
-Sub-commands: ``export`` (pipeline results -> model bundle + JSON model card) and
-``reconstruct`` (bundle + WFDB record(s) -> WFDB record(s) with the reconstructed leads).
+Sub-commands: ``export`` (pipeline results -> model bundle + JSON model card),
+``reconstruct`` (bundle + WFDB record(s) -> WFDB record(s) with the reconstructed leads),
+``evaluate`` (bundle + WFDB records -> the pipeline's tables) and ``digitize`` (a printout
+image -> a WFDB record of the 12 leads and an overlay of the traces read).
 Bad input ends with one line ``ecgrecon: error: <file>: <reason>`` and exit code 2.
 """
 
@@ -24,6 +26,7 @@ EPILOG = """examples:
       --input results/raw/synthetic/records100/00000/00008_lr --output reconstructed --plot
   ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output out/
   ecgrecon evaluate --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output scores/
+  ecgrecon digitize results/printout/images/scan/8.png --output digitized/
 
 See docs/reconstruct.md for what the output records hold."""
 
@@ -262,6 +265,40 @@ def cmd_evaluate(args) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
+DIGITIZE_HELP = """Read a 12-lead ECG printout image (PNG, JPEG, ...: a scan or a photo of a standard page, 25 mm/s,
+10 mm/mV, a coloured 1 mm / 5 mm grid, a 1 mV calibration pulse at the start of each row) back into
+signals with the classical digitiser (docs/printout.md): deskew, grid pitch, grid removal by colour,
+calibration pulses, a minimum-cost path through each row's ink. The layout must be given (the
+digitiser checks it against the rows it finds). Output: DIR/<name>.hea/.dat, a WFDB record of the
+12 leads (I ... V6) in mV at --fs for the page's 10 s, where samples the layout does not plot
+(3x4: 2.5 s of each lead, lead II 10 s from the rhythm strip) are stored as invalid samples
+(-32768; wfdb.rdsamp gives NaN), and DIR/<name>_overlay.png, the image as read (skew undone)
+with the traces drawn over it. Perspective is not undone: a photo taken at an angle reads worse.
+
+example:
+  ecgrecon digitize scan.png --layout 3x4 --fs 100 --output digitized/"""
+
+
+def cmd_digitize(args) -> int:
+    from ecgrecon.deploy.digitize import digitize_file
+
+    res = digitize_file(args.image, args.output, layout=args.layout, fs=args.fs)
+    if not args.quiet:
+        cov = res.coverage
+        print(
+            f"wrote {', '.join(str(f) for f in res.files)} ({res.signals.shape[0]} samples at {res.fs:g} Hz, layout {args.layout}; "
+            f"read {sum(cov.values()) / len(cov):.0%} of the 12 x 10 s, skew {res.diagnostics['skew_deg']:.2f} deg)"
+        )
+    return 0
+
+
+def _rate(text: str) -> float:
+    fs = float(text)
+    if not 10 <= fs <= 10000:
+        raise argparse.ArgumentTypeError(f"must be between 10 and 10000 Hz, got {text}")
+    return fs
+
+
 def cmd_export(args) -> int:
     import yaml
 
@@ -371,6 +408,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", default="evaluation", metavar="DIR", help="folder for the tables and the figure (default %(default)s)")
     ev.add_argument("--quiet", action="store_true", help="no notes or summary")
     ev.set_defaults(func=cmd_evaluate)
+
+    from ecgrecon.printout.layout import LAYOUTS
+
+    dg = sub.add_parser(
+        "digitize",
+        help="read a 12-lead ECG printout image back into a WFDB record (classical digitiser)",
+        description=DIGITIZE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 digitised, 2 bad input (unreadable image, no grid, a layout other than --layout: one line naming the file)",
+    )
+    dg.add_argument("image", metavar="IMAGE", help="the printout image (any format OpenCV reads: PNG, JPEG, TIFF, BMP)")
+    dg.add_argument("--layout", default="3x4", choices=list(LAYOUTS), help="page layout: 3x4 (+ lead-II rhythm strip), 6x2 (+ rhythm "
+                    "strip) or 12x1 (default %(default)s)")  # fmt: skip
+    dg.add_argument("--fs", type=_rate, default=100.0, metavar="HZ", help="sampling rate of the output record (default %(default)g)")
+    dg.add_argument(
+        "--output", required=True, metavar="DIR", help="output folder (created; <name> is the image's file name without extension)"
+    )
+    dg.add_argument("--quiet", action="store_true", help="no summary line")
+    dg.set_defaults(func=cmd_digitize)
     return ap
 
 
@@ -380,10 +436,11 @@ def main(argv=None) -> int:
     from ecgrecon.data.datasets import ArtifactError
     from ecgrecon.deploy.bundle import BundleError
     from ecgrecon.io.wfdbio import RecordError
+    from ecgrecon.printout.layout import PrintoutError
 
     try:
         return args.func(args)
-    except (BundleError, RecordError, ArtifactError) as exc:
+    except (BundleError, RecordError, ArtifactError, PrintoutError) as exc:
         print(f"ecgrecon: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:  # e.g. an output folder below a regular file, a full disk

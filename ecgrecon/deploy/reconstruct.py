@@ -278,8 +278,8 @@ def comment_lines(rec: InputRecord, res: Reconstruction, model: ReconModel) -> l
 
 
 def adc_gains(sig: np.ndarray) -> list[float]:
-    """1000 adu/mV (1 uV steps) unless a lead exceeds +-32 mV; then what fits 16 bits."""
-    peak = np.abs(sig).max(axis=0)
+    """1000 adu/mV (1 uV steps) unless a lead exceeds +-32 mV; then what fits 16 bits (NaN samples ignored)."""
+    peak = np.where(np.isfinite(sig), np.abs(sig), 0.0).max(axis=0)
     return [1000.0 if p <= MAX_ABS_MV else float(np.floor(32000.0 / p * 1000) / 1000) for p in peak]
 
 
@@ -289,9 +289,12 @@ def wfdb_files(name: str, sig: np.ndarray, names: list[str], fs: float, comments
     Written here rather than with ``wfdb.wrsamp`` (which spends most of its time validating):
     one ``name.dat`` of interleaved little-endian int16, baseline 0, per-channel gain, the
     16-bit checksum of each channel and the initial value, as the WFDB header format defines.
+    NaN samples are stored as -32768, format 16's invalid sample (wfdb.rdsamp reads them back as NaN).
     """
     gains = adc_gains(sig)
-    adu = np.clip(np.round(sig * np.asarray(gains)), -32767, 32767).astype("<i2")  # -32768 = invalid
+    finite = np.isfinite(sig)
+    scaled = np.clip(np.round(np.where(finite, sig, 0.0) * np.asarray(gains)), -32767, 32767)
+    adu = np.where(finite, scaled, -32768).astype("<i2")  # -32768 = invalid
     sums = adu.astype(np.int64).sum(axis=0)
     checksum = (sums + 32768) % 65536 - 32768
     lines = [f"{name} {len(names)} {fs:.12g} {len(adu)}"]

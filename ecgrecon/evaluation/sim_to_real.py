@@ -319,3 +319,85 @@ def figure(maps: pd.DataFrame, correlations: dict[str, np.ndarray], path: Path) 
     fig.suptitle("Sim-to-real: population linear map and inter-lead correlations")
     fig.subplots_adjust(wspace=0.4, hspace=0.35)
     save_png(fig, path, dpi=90)
+
+
+AMPLITUDES_UNUSABLE = {"LUDB"}  # fit only the correlations of these databases (their header gains make amplitudes unusable)
+
+
+def write_calibration(
+    shared: Path, out: Path, *, seed: int = 2026, n_records: int = 400, maxiter: int = 60, prior_weight: float = 0.05,
+    pooled_weight: float = 1.0, fit=("PTB-XL", "LUDB"), ptbxl_half: str | None = None, command: str = "", log=print,
+) -> dict:  # fmt: skip
+    """Calibrate the lead-field model (:func:`ecgrecon.synth.calibrate.fit`) on the inter-lead structure of the real
+    databases ``fit`` under ``shared`` (a calibration cohort of ``n_records`` with its own ``seed``) and write the
+    model with its provenance as JSON to ``out`` (atomic). Same seed, data and budget: the same parameters. Used by
+    ``bench/calibrate_cohort.py`` and the rule ``calibrate_leadfield``; returns the written document."""
+    import json
+    import platform
+    import time
+
+    from ecgrecon.io.atomic import atomic_path
+    from ecgrecon.synth import calibrate
+    from ecgrecon.synth.leadfield import LEADFIELD_FORMAT
+
+    unknown = sorted(set(fit) - set(DATABASES))
+    if unknown:
+        raise ValueError(f"calibration: unknown database {unknown[0]!r} (one of {', '.join(DATABASES)})")
+    t0 = time.perf_counter()
+    targets = []
+    for name in fit:
+        real = load_real(Path(shared), name)
+        if name == "PTB-XL" and ptbxl_half:
+            real = subset(real, half(real, ptbxl_half))
+        feats = calibrate.CORRELATION_FEATURES if name in AMPLITUDES_UNUSABLE else None
+        targets.append(calibrate.Target.from_covariances(name, real.covariances(), feats))
+    log("targets: " + ", ".join(f"{t.name} ({t.n_records} records, {int(t.mask.sum())} features)" for t in targets))
+    mc = calibrate.moment_cohort(n_records, seed, progress=log)
+    t_sim = time.perf_counter() - t0
+    res = calibrate.fit(mc, targets, maxiter=maxiter, prior_weight=prior_weight, pooled_weight=pooled_weight, progress=log)
+    runtime = time.perf_counter() - t0
+    doc = {
+        "format": LEADFIELD_FORMAT,
+        "model": res["model"].to_dict(),
+        "calibration": {
+            "script": "bench/calibrate_cohort.py",
+            "command": command,
+            "seed": int(seed),
+            "n_records": int(n_records),
+            "maxiter": int(maxiter),
+            "prior_weight": float(prior_weight),
+            "pooled_weight": float(pooled_weight),
+            "ptbxl_half": ptbxl_half,
+            "fit": [
+                {
+                    "database": t.name,
+                    "n_records": t.n_records,
+                    "features": "scale-free (correlations, eigenvalues)" if t.mask.sum() < calibrate.N_FEATURES else "all (+ log-sd)",
+                }
+                for t in targets
+            ],
+            "data": "the real records under the shared data folder (never copied; this file is derived from them: not committed)",
+            "statistic": (
+                "per-record Fisher-z correlations (28), log correlation eigenvalues (8) and log standard deviations (8) "
+                "of I, II, V1-V6, 0.5-45 Hz at 100 Hz; plus the same of the mean covariance"
+            ),
+            "theta": [round(float(v), 6) for v in res["theta"]],
+            "spread_scales": res["spread_scales"],
+            "objective_start": res["objective_start"],
+            "objective_end": res["objective_end"],
+            "distance_start": res["distance_start"],
+            "distance_end": res["distance_end"],
+            "iterations": res["iterations"],
+            "evaluations": res["evaluations"],
+            "optimizer_message": res["message"],
+            "runtime_s": round(runtime, 1),
+            "cohort_simulation_s": round(t_sim, 1),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    log(f"wrote {out} in {runtime:.1f} s")
+    return doc

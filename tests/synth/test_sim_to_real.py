@@ -147,3 +147,26 @@ def test_calibration_script_is_deterministic_for_a_seed(shared_data, tmp_path):
     assert a["calibration"]["seed"] == 5 and a["calibration"]["fit"][0]["n_records"] == 63
     m = leadfield_model(tmp_path / "a.json")
     assert np.allclose(m.precordial, np.array(a["model"]["precordial"]))
+
+
+def test_the_calibrated_cohort_is_made_by_the_dag(shared_data, tmp_path):
+    """synth.leadfield: calibrated -> rule calibrate_leadfield (on the real records) before synthesize; dower: neither."""
+    from snakemake_helpers import scheduled_rules, snakemake, write_config
+
+    truth = "results/raw/synthetic/ground_truth.h5"
+    cal = {"data": str(shared_data), "fit": ["PTB-XL"], "seed": 5, "n_records": 30, "maxiter": 2}
+    cfg = write_config(tmp_path / "cal.yaml", {"synth": {"n_records": 12, "leadfield": "calibrated", "calibration": cal}})
+    assert scheduled_rules(tmp_path, cfg, truth) == {"calibrate_leadfield": 1, "synthesize": 1}
+    snakemake(tmp_path, truth, configfile=cfg)
+    model = tmp_path / "results/calibration/leadfield_calibrated.json"
+    doc = json.loads(model.read_text())
+    assert doc["calibration"]["seed"] == 5 and doc["calibration"]["fit"][0]["n_records"] == 63
+    with h5py.File(tmp_path / truth) as f:
+        assert f.attrs["leadfield"] == "calibrated"
+        field = f["lead_field"][...]
+    assert (tmp_path / "logs/calibrate_leadfield.log").stat().st_size > 0 and (tmp_path / "benchmarks/calibrate_leadfield.tsv").exists()
+    back = write_config(tmp_path / "dower.yaml", {"synth": {"n_records": 12, "leadfield": "dower", "calibration": cal}})
+    assert scheduled_rules(tmp_path, back, truth) == {"synthesize": 1}  # a changed leadfield reruns the cohort only
+    snakemake(tmp_path, truth, configfile=back)
+    with h5py.File(tmp_path / truth) as f:
+        assert not np.allclose(f["lead_field"][...], field)

@@ -35,6 +35,8 @@ def test_default_and_shipped_configs_validate():
         ({"dataset": "mitbih"}, "mitbih"),
         ({"diffusion": {"K": 0}}, "K"),  # no posterior sample
         ({"diffusion": {"options": {"mgps": {"zeta": 1.0}}}}, "zeta"),  # another sampler's option
+        ({"printout": {"resolution": 100}}, "resolution"),  # unknown printout key
+        ({"printout": {"levels": ["fax"]}}, "fax"),  # not a distortion level
     ],
 )
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, override, needle):
@@ -65,9 +67,22 @@ def test_schema_rejects_a_bad_value_or_absence_of_each_cleaning_and_qc_choice(se
         jsonschema.validate({**base, section: {k: v for k, v in base[section].items() if k != key}}, SCHEMA)
 
 
+@pytest.mark.parametrize(
+    "key, bad", [("enabled", "yes"), ("layout", "4x3"), ("dpi", 10), ("levels", []), ("levels", ["clean", "clean"]), ("records", -1)]
+)
+def test_schema_validates_every_printout_key(key, bad):
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert set(base["printout"]) == set(SCHEMA["properties"]["printout"]["required"])
+    with pytest.raises(jsonschema.ValidationError) as info:
+        jsonschema.validate({**base, "printout": {**base["printout"], key: bad}}, SCHEMA)
+    assert list(info.value.absolute_path)[:2] == ["printout", key]
+    with pytest.raises(jsonschema.ValidationError, match=f"'{key}' is a required property"):
+        jsonschema.validate({**base, "printout": {k: v for k, v in base["printout"].items() if k != key}}, SCHEMA)
+
+
 def test_default_dag_dry_run_lists_every_stage(tmp_path):
     jobs = scheduled_rules(tmp_path)
-    for rule in ("synthesize", "clean", "qc_stats", "segment", "folds"):
+    for rule in ("synthesize", "clean", "qc_stats", "segment", "folds", "render_printouts", "digitize_printouts"):
         assert jobs.get(rule) == 1, jobs
 
 
@@ -169,6 +184,7 @@ def _refused_at_start(tmp_path, *args, configfile=None, snakefile=None):
         ({"diffusion": {"prior": {"channels": [4] * 10}}}, "config: segment.window: 256 is not a multiple of 512 (2 ** (levels - 1)"),
         ({"diffusion": {"prior": {"channels": [4] * 12, "window": "record"}}}, "config: diffusion.prior.window: record windows of 1024"),
         ({"diffusion": {"labels": "record"}}, "config: diffusion.labels: record needs a class-conditional prior"),
+        ({"synth": {"leadfield": "calibrated", "calibration": {"data": "no/such"}}}, "config: synth.calibration.data: no/such has no"),
     ],
 )
 def test_inconsistent_value_is_refused_at_start_in_one_line(tmp_path, override, line):

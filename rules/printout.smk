@@ -1,0 +1,65 @@
+# Printouts (ecgrecon.printout, ecgrecon.evaluation.printout_report; docs/printout.md): a seeded subset of the official
+# fold's cleaned test records rendered as paper pages (printout.layout at printout.dpi) at each distortion level
+# (render_printouts: the images, their manifest and the renderer's truth), read back by the classical digitiser and
+# scored against what was drawn (digitize_printouts: digitized.h5, the metrics and r-threshold tables, an example
+# figure). The seed drives the subset and every distortion; changing printout.levels re-renders, nothing upstream.
+
+
+rule render_printouts:
+    """Render each chosen test record at each distortion level: images/{level}/{ecg_id}.png, manifest, truth."""
+    input:
+        clean=PRIMARY_CLEAN,
+        folds="results/folds/folds.json",
+    output:
+        images=directory("results/printout/images"),
+        manifest="results/printout/images.csv",
+        truth="results/printout/truth.h5",
+    params:
+        printout=printout_params(),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/render_printouts.log",
+    benchmark:
+        "benchmarks/render_printouts.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"  # the seeds come from ecgrecon.learn.device.derive_seed (a torch module)
+    script:
+        "../workflow_scripts/render_printouts.py"
+
+
+rule digitize_printouts:
+    """The classical digitiser on every image: signals, per-level and per-lead scores (failures counted), example figure."""
+    input:
+        images="results/printout/images",
+        manifest="results/printout/images.csv",
+        truth="results/printout/truth.h5",
+    output:
+        h5="results/printout/digitized.h5",
+        csv=report(
+            "results/printout/metrics.csv",
+            caption="../report/printout_metrics.rst",
+            category="7 Printouts",
+        ),
+        md="results/printout/metrics.md",
+        thresholds="results/printout/r_thresholds.csv",
+        png=report(
+            "results/printout/example.png",
+            caption="../report/printout_example.rst",
+            category="7 Printouts",
+        ),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    log:
+        "logs/digitize_printouts.log",
+    benchmark:
+        "benchmarks/digitize_printouts.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/digitize_printouts.py"
