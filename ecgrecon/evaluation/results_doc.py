@@ -482,6 +482,37 @@ def diffusion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> 
     return out
 
 
+def printout_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
+    """The printouts of a run (results/printout/: rules render_printouts, digitize_printouts): the classical digitiser
+    per distortion level (mean over leads), the r-threshold table and the overlay figure."""
+    path = run / "results" / "printout" / "metrics.csv"
+    if not path.exists():
+        return []
+    m = pd.read_csv(path)
+    mean = m[m["lead"] == "Mean"]
+    out = ["### Printouts: the classical digitiser ([printout.md](printout.md))", "",
+           f"Rendered test records of the official fold ({int(mean['n_images'].iloc[0])} per level), digitised back; "
+           "Challenge-2024 SNR over the plotted samples (a refused image scores 0 dB), means over leads then images.", "",
+           "| level | images (refused) | SNR mean (dB) | SNR median (dB) | r | R² | RMSE (mV) | MAE (mV) | coverage |",
+           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in mean.itertuples():
+        out.append(
+            f"| {r.level} | {r.n_images} ({r.n_failed}) | {_f(r.snr_mean_db, 1)} | {_f(r.snr_median_db, 1)} | {_f(r.pearson)} | "
+            f"{_f(r.r2)} | {_f(r.rmse_mv)} | {_f(r.mae_mv)} | {_f(r.coverage, 2)} |"
+        )
+    thr = run / "results" / "printout" / "r_thresholds.csv"
+    if thr.exists():
+        t = pd.read_csv(thr)
+        cols = [c for c in t.columns if c.startswith("r_ge_")]
+        out += ["", "Share of images with mean r over leads at or above (the source's table):", "",
+                "| level | " + " | ".join(f"r >= {c[5:]}" for c in cols) + " |", "|---|" + "---|" * len(cols)]  # fmt: skip
+        for row in t.to_dict("records"):
+            out.append(f"| {row['level']} | " + " | ".join(f"{100 * row[c]:.0f} %" for c in cols) + " |")
+    out.append("")
+    out += _figure(run / "results" / "printout" / "example.png", img_dir, f"printout_example{tag}.png", "digitised traces over the images")
+    return out
+
+
 def write_noise(runs: dict[str, Path], out) -> str:
     """A page with only the noise tasks of each run (``--noise-only``)."""
     lines = [
@@ -528,6 +559,7 @@ def write(runs: dict[str, Path], out) -> str:
             lines += compare_tasks(Path(run))
         lines += noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
         lines += diffusion_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
+        lines += printout_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text)

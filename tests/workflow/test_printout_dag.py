@@ -77,6 +77,16 @@ def test_metrics_table_matches_a_recomputation_from_the_files(printout_run):
     assert thr.loc["clean", "r_ge_0.9"] == pytest.approx((r_rec >= 0.9).mean())
 
 
+def test_the_results_page_section_shows_the_digitisers_table(printout_run, tmp_path):
+    from ecgrecon.evaluation.results_doc import printout_section
+
+    work, _ = printout_run
+    mean = pd.read_csv(work / "results/printout/metrics.csv").set_index(["level", "lead"]).loc[("clean", "Mean")]
+    text = "\n".join(printout_section(work, tmp_path / "img", "_1"))
+    assert f"| clean | 2 (0) | {mean['snr_mean_db']:.1f} | {mean['snr_median_db']:.1f} | {mean['pearson']:.3f} |" in text
+    assert "r >= 0.9" in text and (tmp_path / "img" / "printout_example_1.png").exists()
+
+
 def test_a_failed_image_is_logged_and_counted(printout_run, tmp_path):
     work, _ = printout_run
     src = work / "results/printout"
