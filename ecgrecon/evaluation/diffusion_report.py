@@ -126,12 +126,13 @@ class Windows:
     fs: float
 
 
-def choose_records(test_ids, n: int, seed: int) -> np.ndarray:
-    """``n`` of the test records (all when n is 0 or larger), drawn with ``seed``; ascending."""
+def choose_records(test_ids, n: int, seed: int, purpose: str = "diffusion") -> np.ndarray:
+    """``n`` of the test records (all when n is 0 or larger), drawn with ``seed`` for ``purpose`` (diffusion, printout:
+    each stage draws its own subset); ascending."""
     ids = np.unique(np.asarray(test_ids, np.int64))
     if n == 0 or n >= len(ids):
         return ids
-    rng = np.random.default_rng(derive_seed(seed, "diffusion", "records"))
+    rng = np.random.default_rng(derive_seed(seed, purpose, "records"))
     return np.sort(rng.choice(ids, size=n, replace=False))
 
 

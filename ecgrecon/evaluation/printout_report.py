@@ -42,13 +42,9 @@ MANIFEST_COLUMNS = ("level", "ecg_id", "image", "width_px", "height_px", "distor
 
 def choose_records(test_ids, n: int, seed: int) -> np.ndarray:
     """``n`` of the test records (all when n is 0 or larger), drawn with the run's ``seed``; ascending."""
-    from ecgrecon.learn.device import derive_seed  # torch: imported only where a seed is drawn (not by `ecgrecon digitize`)
+    from ecgrecon.evaluation.diffusion_report import choose_records as draw  # torch: only where a seed is drawn
 
-    ids = np.unique(np.asarray(test_ids, np.int64))
-    if n == 0 or n >= len(ids):
-        return ids
-    rng = np.random.default_rng(derive_seed(seed, "printout", "records"))
-    return np.sort(rng.choice(ids, size=n, replace=False))
+    return draw(test_ids, n, seed, "printout")
 
 
 def distortion_rng(seed: int, level: str, ecg_id: int) -> np.random.Generator:
