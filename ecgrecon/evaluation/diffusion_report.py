@@ -324,11 +324,12 @@ def sample_diffusion(*, task: Task, prior_pt, segments, folds_json, s: Diffusion
         units = np.unique(w.meta["ecg_id"]) if kind == "record" else w.meta["ecg_id"].to_numpy(np.int64)
         labels = superclasses_of(segments, units, prior.classes or CLASSES)
         log(f"  conditioned on each record's superclasses ({int((labels.sum(axis=1) > 0).sum())} of {len(units)} with a label)")
+    clean_rec = to_records(clean_in, w.meta, want)[1] if kind == "record" and noise is not None else None
     cost, keep = [], {}
     for level, lv, x_in, sigma_in in _blocks(task, w, noise):
         if kind == "record":
             ids, xr, n_valid = to_records(x_in, w.meta, want)
-            sig = None if sigma_in is None else _record_sigma(xr, to_records(clean_in, w.meta, want)[1], n_valid, lv)
+            sig = None if sigma_in is None else _record_sigma(xr, clean_rec, n_valid, lv)
             obs = observation(task, xr, prior.scale, sig, n_valid=n_valid)
         else:
             obs = observation(task, x_in, prior.scale, sigma_in)
