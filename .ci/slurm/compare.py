@@ -2,8 +2,8 @@
 
 usage: compare.py LOCAL_WORKDIR SLURM_WORKDIR SLURMCTLD_LOG
 Tables / JSON / text / checkpoints / PNG figures: byte for byte, except wall-time fields (CSV
-columns and JSON keys, at any depth, named in TIMING: e.g. provenance.json's wall_s, the
-classifier's per-epoch seconds). HDF5: every dataset and attribute. SVG / PDF
+columns, JSON keys at any depth and HDF5 datasets named in TIMING: e.g. provenance.json's wall_s, the
+classifier's per-epoch seconds, digitized.h5's per-image seconds). HDF5: every other dataset and attribute. SVG / PDF
 (which embed a date): present in both. Then every job of the SLURM run must have a plugin log
 named <jobid>.log, and slurmctld and squeue must show that job id allocated and completed.
 """
@@ -32,7 +32,7 @@ def h5_items(path: Path) -> dict:
         def visit(name, obj):
             for key, val in obj.attrs.items():
                 out[f"{name}@{key}"] = ("attr", np.asarray(val))
-            if isinstance(obj, h5py.Dataset):
+            if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] not in TIMING:
                 out[name] = ("data", obj[()])
 
         visit("/", f)

@@ -183,15 +183,15 @@ def _fmt(v, digits=3) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
-def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, attrs: dict, seconds: np.ndarray) -> str:
+def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, attrs: dict) -> str:
+    """metrics.md: reproducible (same seed, same bytes); the digitiser's wall time is in the log and digitized.h5."""
     parts = [
         f"# Printouts: classical digitiser ({attrs['layout']} page at {attrs['dpi']:g} dpi, {len(attrs['ecg_id'])} test records "
         f"of fold {attrs['fold']})",
         "",
         "Scores on the plotted samples only (3x4: 2.5 s per lead, lead II 10 s from the rhythm strip). SNR: PhysioNet "
         "Challenge 2024 (a missing sample counts as 0; a failed image scores 0 dB); r, R2, RMSE, MAE over the samples read; "
-        f"coverage: share of plotted samples read. Digitiser: {_fmt(float(np.mean(seconds)) if len(seconds) else float('nan'), 2)} s "
-        "per image on average.",
+        "coverage: share of plotted samples read.",
         "",
         "| level | images | failed | SNR mean (dB) | SNR median (dB) | r | R² | RMSE (mV) | MAE (mV) | coverage |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -299,7 +299,7 @@ def digitize_from_files(images_dir, manifest_csv, truth_h5, out: dict, *, log=pr
     write_csv(out["csv"], metrics)
     write_csv(out["thresholds"], thresholds)
     with atomic_path(out["md"]) as tmp:
-        tmp.write_text(markdown(metrics, thresholds, attrs, seconds))
+        tmp.write_text(markdown(metrics, thresholds, attrs))
     example_figure(out["png"], images_dir, manifest, signals, diags, attrs)
     mean = metrics[metrics["lead"] == "Mean"]
     log("printout: " + "; ".join(f"{r.level} SNR {r.snr_mean_db:.2f} dB, r {r.pearson:.3f}, {r.n_failed}/{r.n_images} failed"
