@@ -11,8 +11,19 @@ rule render_printouts:
         clean=PRIMARY_CLEAN,
         folds="results/folds/folds.json",
     output:
-        images=directory("results/printout/images"),
-        manifest="results/printout/images.csv",
+        images=report(
+            directory("results/printout/images"),
+            patterns=["{level}/{ecg_id}.png"],
+            caption="../report/printout_images.rst",
+            category="7 Printouts",
+            subcategory="rendered pages",
+        ),
+        manifest=report(
+            "results/printout/images.csv",
+            caption="../report/printout_images.rst",
+            category="7 Printouts",
+            subcategory="rendered pages",
+        ),
         truth="results/printout/truth.h5",
     params:
         printout=printout_params(),
@@ -43,13 +54,20 @@ rule digitize_printouts:
             "results/printout/metrics.csv",
             caption="../report/printout_metrics.rst",
             category="7 Printouts",
+            subcategory="digitiser",
         ),
         md="results/printout/metrics.md",
-        thresholds="results/printout/r_thresholds.csv",
+        thresholds=report(
+            "results/printout/r_thresholds.csv",
+            caption="../report/printout_metrics.rst",
+            category="7 Printouts",
+            subcategory="digitiser",
+        ),
         png=report(
             "results/printout/example.png",
             caption="../report/printout_example.rst",
             category="7 Printouts",
+            subcategory="digitiser",
         ),
     threads: 1
     resources:
