@@ -116,7 +116,8 @@ def config_problems(config: dict, basedir) -> list[str]:
     if synth.get("leadfield") == "calibrated" and config["dataset"] == "synthetic":
         cal = synth["calibration"]
         folder = _path(cal["data"], basedir)
-        sub = {"PTB-XL": "ptb-xl", "LUDB": "ludb", "CinC": "cinc2021"}  # ecgrecon.evaluation.sim_to_real.DATABASES
+        from ecgrecon.io.adapters import SHARED_FOLDERS as sub
+
         missing = [name for name in cal["fit"] if not (folder / sub[name]).is_dir()]
         if missing:
             out.append(f"synth.calibration.data: {cal['data']} has no {sub[missing[0]]}/ folder ({folder}) for fitting "

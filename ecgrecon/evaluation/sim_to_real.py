@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 
 from ecgrecon import LEADS12
-from ecgrecon.io.adapters import get_adapter
+from ecgrecon.io.adapters import SHARED_FOLDERS, get_adapter
 from ecgrecon.io.wfdbio import read_record
 from ecgrecon.learn import linear
 from ecgrecon.signal.filters import bandpass, resample
@@ -51,7 +51,7 @@ DURATION_S = 10.0
 CONTEXT = 2
 K_FOLDS = 5
 TASKS = {"paper": (("I", "II", "V2"), ("V1", "V3", "V4", "V5", "V6")), "lead_i": (("I",), ("II", "V1", "V2", "V3", "V4", "V5", "V6"))}
-DATABASES = {"PTB-XL": "ptb-xl", "LUDB": "ludb", "CinC": "cinc2021"}
+DATABASES = SHARED_FOLDERS
 """Real databases (name -> folder under the shared data root)."""
 IDX8 = [LEADS12.index(k) for k in INDEPENDENT]
 

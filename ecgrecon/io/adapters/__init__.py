@@ -26,6 +26,10 @@ _MODULES = {"ptbxl": "ptbxl", "ptbdb": "ptbdb", "ludb": "ludb", "cinc2021": "cin
 KINDS = tuple(_MODULES)
 
 
+SHARED_FOLDERS = {"PTB-XL": "ptb-xl", "LUDB": "ludb", "CinC": "cinc2021"}
+"""The real databases of the shared data folder (name -> its subfolder): the sim-to-real measure and calibration."""
+
+
 def get_adapter(kind: str) -> Adapter:
     """The adapter of database ``kind`` (imported on first use); ValueError naming the choices."""
     try:
