@@ -150,8 +150,62 @@ def methods_of_kind(kind):
     return [m for m in registry.names(kind) if m in used]
 
 
-ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper"}
-"""Sub-folder of each encoder design under results/encoders/{inputs} (config section -> name): ours, the authors'."""
+ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper", "encoder_pt": "pretrained"}
+"""Sub-folder of each encoder under results/encoders/{inputs} (config section -> name): ours, the authors', ours
+started from the pre-training run's (rule train_encoder_pt)."""
+
+
+# ---- pre-trained, fine-tuned methods (ecgrecon.methods.pretrained; config `pretrained`) ----------------------
+PT_CFG = config["pretrained"]
+PT_FOLD = PT_CFG["fold"]  # the pre-training run's fold whose models every fold of this run starts from
+
+
+def _pt_methods():
+    """(task, method) of every pre-trained method this run fits (a task's own, or the anchor of one)."""
+    out = []
+    for t in TASKS.values():
+        names = set(t.methods) | {registry.get(m).anchor for m in t.methods if registry.get(m).anchor}
+        out += [(t, registry.get(m)) for m in registry.names() if m in names and registry.get(m).pretrained]
+    return out
+
+
+def pretrained_artifacts(task, m, lead=None, run=None):
+    """The pre-training run's artifacts a pre-trained method starts from: its base method's map, or one lead's
+    decoder checkpoint (every lead when ``lead`` is None) and, for a method reading h, the encoder."""
+    run, base = run or PT_RUN, m.pretrained
+    if m.kind == "linear":
+        return [f"{run}/results/{task.name}/linear/{PT_FOLD}/{base}.json"]
+    leads = task.targets if lead is None else [lead]
+    out = [f"{run}/results/{task.name}/decoders/{base}/{PT_FOLD}/{ld}.pt" for ld in leads]
+    return out + ([f"{run}/results/encoders/{task.input_set}/encoder.pt"] if m.uses_h else [])
+
+
+def pretrained_run():
+    """The pre-training run's directory (config pretrained.run), checked at start when a pre-trained method is used:
+    every artifact it must provide exists (one error naming the key and the first missing files)."""
+    used = _pt_methods()
+    if not used:
+        return None
+    names = sorted({m.name for _, m in used})
+    if not PT_CFG["run"]:
+        raise WorkflowError(f"config: pretrained.run: methods {names} start from a pre-training run; set it to the "
+                            "directory of a finished run of e.g. config/pretrain.yaml")
+    run = repo_path(PT_CFG["run"])
+    if not os.path.isdir(run):
+        raise WorkflowError(f"config: pretrained.run: {run} is not a directory (methods {names} start from it)")
+    missing = [p for t, m in used for p in pretrained_artifacts(t, m, run=run) if not os.path.isfile(p)]
+    if missing:
+        raise WorkflowError(f"config: pretrained.run: {run} lacks {len(missing)} artifact(s) of fold {PT_FOLD} the methods "
+                            f"{names} start from, e.g. {', '.join(missing[:3])} (run its tasks {sorted({t.name for t, _ in used})} there first)")
+    return run
+
+
+PT_RUN = pretrained_run()
+
+
+def pt_lr(section, m):
+    """A method's training settings, learning rate scaled by pretrained.lr_scale when it fine-tunes."""
+    return {**section, "lr": float(section["lr"]) * float(PT_CFG["lr_scale"])} if m.pretrained else section
 
 
 def encoder_subdir(input_set, section):
@@ -189,6 +243,8 @@ def decoder_inputs(wildcards):
         inputs["reps"] = f"{encoder_dir(task, m.encoder_section)}/reps.h5"
     if m.anchor:
         inputs["gl"] = linear_map(task, wildcards.fold, m.anchor)
+    if m.pretrained:
+        inputs["init"] = pretrained_artifacts(task, m, wildcards.lead)[0]
     return with_noise_bank(inputs, wildcards)
 
 
@@ -275,7 +331,23 @@ def with_noise_bank(inputs, wildcards):
 
 
 def linear_inputs(wildcards):
-    return with_noise_bank({"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}, wildcards)
+    """Segments and folds (and the noise bank); a pre-trained linear method also the pre-training run's map (its prior)."""
+    inputs = {"segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}
+    m = method_of(wildcards)
+    if m.pretrained:
+        inputs["prior"] = pretrained_artifacts(task_of(wildcards), m)[0]
+    return with_noise_bank(inputs, wildcards)
+
+
+def linear_cfg(wildcards):
+    """The `gl` section with the method's settings; a pre-trained method also tries the strong prior penalties."""
+    from ecgrecon.methods.pretrained import PRIOR_ALPHAS
+
+    m = method_of(wildcards)
+    gl = {**config["gl"], **m.settings}
+    if m.pretrained:
+        gl["alphas"] = sorted(set(map(float, gl["alphas"])) | set(PRIOR_ALPHAS))
+    return canonical(gl)
 
 
 def noise_evaluate_inputs(wildcards):
@@ -303,7 +375,7 @@ def noise_task_params(wildcards):
 def decoder_cfg(wildcards):
     """The method's decoder section with the task's `budget` (max_epochs, epoch_fraction) on top: make run's
     other tasks train shorter than `paper` (changing a task's budget reruns that task's decoders only)."""
-    section = config[method_of(wildcards).decoder_section]
+    section = pt_lr(config[method_of(wildcards).decoder_section], method_of(wildcards))
     budget = config["tasks"][wildcards.task].get("budget") or {}
     return canonical({**section, **budget})
 
@@ -421,13 +493,15 @@ CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md
 
 
 def printout_params():
-    """The printout section as render_printouts needs it (`enabled` only decides whether `all` asks for the outputs)."""
-    return canonical({k: v for k, v in config["printout"].items() if k != "enabled"})
+    """The printout section as render_printouts needs it (`enabled` only decides whether `all` asks for the outputs;
+    `completion` is complete_printouts' alone)."""
+    return canonical({k: v for k, v in config["printout"].items() if k not in ("enabled", "completion")})
 
 
 # ---- targets of a full run -----------------------------------------------------------------------------
 NOISE_OUTPUTS = ["metrics.csv", "metrics.md", "morphology.csv", "assignment.h5", "rmse_vs_snr.png", "examples.png"]
-PRINTOUT_OUTPUTS = ["images.csv", "truth.h5", "digitized.h5", "metrics.csv", "metrics.md", "r_thresholds.csv", "example.png"]
+PRINTOUT_OUTPUTS = ["images.csv", "truth.h5", "digitized.h5", "metrics.csv", "metrics.md", "r_thresholds.csv", "example.png",
+                    "completion_gl.json", "completion.h5", "completion_metrics.csv", "completion_metrics.md", "completion_example.png"]
 TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
 
 

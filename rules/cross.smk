@@ -73,6 +73,20 @@ use rule cross_reps as cross_reps_paper with:
         "benchmarks/cross/{dataset}/reps_{inputs}_paper.tsv"
 
 
+use rule cross_reps as cross_reps_pt with:
+    input:
+        segments="results/cross/{dataset}/segments.h5",
+        folds="results/cross/{dataset}/folds.json",
+        encoder="results/encoders/{inputs}/pretrained/encoder.pt",
+        norm_from="results/encoders/{inputs}/pretrained/reps.h5",
+    output:
+        h5="results/cross/{dataset}/encoders/{inputs}/pretrained/reps.h5",
+    log:
+        "logs/cross/{dataset}/reps_{inputs}_pretrained.log",
+    benchmark:
+        "benchmarks/cross/{dataset}/reps_{inputs}_pretrained.tsv"
+
+
 use rule evaluate as cross_evaluate with:
     input:
         unpack(cross_evaluate_inputs),

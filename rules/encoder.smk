@@ -54,3 +54,27 @@ use rule train_encoder as train_encoder_paper with:
         "logs/train_encoder/{inputs}_paper.log",
     benchmark:
         "benchmarks/train_encoder/{inputs}_paper.tsv"
+
+
+use rule train_encoder as train_encoder_pt with:
+    input:
+        segments="results/segments/segments.h5",
+        folds="results/folds/folds.json",
+        init=lambda wildcards: f"{PT_RUN}/results/encoders/{wildcards.inputs}/encoder.pt",
+    output:
+        model="results/encoders/{inputs}/pretrained/encoder.pt",
+        log_csv=report("results/encoders/{inputs}/pretrained/train_log.csv", caption="../report/encoder_train_log.rst",
+                       category="3 Encoder", subcategory="{inputs} (pre-trained, fine-tuned)"),
+        curve=report("results/encoders/{inputs}/pretrained/loss_curve.png", caption="../report/encoder_loss_curve.rst",
+                     category="3 Encoder", subcategory="{inputs} (pre-trained, fine-tuned)"),
+    params:
+        encoder=canonical(pt_lr({k: config["encoder"][k] for k in ENCODER_KEYS}, registry.get("ChPT"))),
+        inputs=lambda wildcards: INPUT_SETS[wildcards.inputs],
+        level=config["labels"]["level"],
+        seed=config["seed"],
+        device=config["device"],
+        design="ours",
+    log:
+        "logs/train_encoder/{inputs}_pretrained.log",
+    benchmark:
+        "benchmarks/train_encoder/{inputs}_pretrained.tsv"

@@ -12,7 +12,7 @@ rule fit_linear:
     wildcard_constraints:
         method=_alternatives(methods_of_kind("linear")),
     params:
-        gl=lambda wildcards: canonical({**config["gl"], **method_of(wildcards).settings}),
+        gl=linear_cfg,
         inputs=lambda wildcards: list(task_of(wildcards).inputs),
         targets=lambda wildcards: list(task_of(wildcards).targets),
         noise=noise_params,

@@ -41,3 +41,16 @@ use rule extract_reps as extract_reps_paper with:
         "logs/extract_reps/{inputs}_paper.log",
     benchmark:
         "benchmarks/extract_reps/{inputs}_paper.tsv"
+
+
+use rule extract_reps as extract_reps_pt with:
+    input:
+        segments="results/segments/segments.h5",
+        folds="results/folds/folds.json",
+        encoder="results/encoders/{inputs}/pretrained/encoder.pt",
+    output:
+        h5="results/encoders/{inputs}/pretrained/reps.h5",
+    log:
+        "logs/extract_reps/{inputs}_pretrained.log",
+    benchmark:
+        "benchmarks/extract_reps/{inputs}_pretrained.tsv"

@@ -16,5 +16,6 @@ with script_run(snakemake) as log:
         alphas=p.gl["alphas"],
         log=log,
         noise=None if p.noise is None else NoisyInputs.from_params(p.noise),
+        prior_path=snakemake.input.get("prior"),  # GLPT: the pre-training run's GL map
     )
     gl.save(snakemake.output.model)

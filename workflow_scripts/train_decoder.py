@@ -24,4 +24,5 @@ with script_run(snakemake) as log:
         log=log,
         gl_path=snakemake.input.get("gl"),
         noise=None if p.noise is None else NoisyInputs.from_params(p.noise),
+        init=snakemake.input.get("init"),  # methods with `pretrained`: the pre-training run's checkpoint
     )

@@ -11,6 +11,7 @@ with script_run(snakemake, provenance=(os.path.dirname(snakemake.output.model),)
     log(f"torch threads: {set_threads(snakemake.threads)}")
     p = snakemake.params
     train = paper.train_encoder if p.design == "paper" else train_encoder
+    init = snakemake.input.get("init")  # rule train_encoder_pt: the pre-training run's encoder.pt
     train(
         snakemake.input.segments,
         snakemake.input.folds,
@@ -23,4 +24,5 @@ with script_run(snakemake, provenance=(os.path.dirname(snakemake.output.model),)
         seed=p.seed,
         device=p.device,
         log=log,
+        **({} if init is None else {"init": init}),
     )

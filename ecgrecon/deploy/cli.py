@@ -27,6 +27,8 @@ EPILOG = """examples:
   ecgrecon reconstruct --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output out/
   ecgrecon evaluate --model results/paper/model/ecgrecon-Ch.pt --input my_records/ --output scores/
   ecgrecon digitize results/printout/images/scan/8.png --output digitized/
+  ecgrecon digitize results/printout/images/scan/8.png --output digitized/ --complete \
+      --model results/printout/completion_gl.json
 
 See docs/reconstruct.md for what the output records hold."""
 
@@ -275,20 +277,35 @@ digitiser checks it against the rows it finds). Output: DIR/<name>.hea/.dat, a W
 (-32768; wfdb.rdsamp gives NaN), and DIR/<name>_overlay.png, the image as read (skew undone)
 with the traces drawn over it. Perspective is not undone: a photo taken at an angle reads worse.
 
-example:
-  ecgrecon digitize scan.png --layout 3x4 --fs 100 --output digitized/"""
+With --complete also DIR/<name>_completed.hea/.dat: all 12 leads over the whole 10 s. The
+digitised samples are kept as read; every other sample is predicted from the lead-II rhythm strip
+by PPM, a per-lead ridge map fitted on the lead's own digitised window (2.5 s in 3x4), shrunk
+toward the GL completion map of --model (the pipeline's results/printout/completion_gl.json, a
+map from lead II alone fitted on the train folds) and falling back to it for a lead whose window
+was not read; without --model plain ridge (such a lead then stays NaN). A page whose rhythm strip
+was not read cannot be completed (nothing is written). See docs/printout.md.
+
+examples:
+  ecgrecon digitize scan.png --layout 3x4 --fs 100 --output digitized/
+  ecgrecon digitize scan.png --output digitized/ --complete --model results/printout/completion_gl.json"""
 
 
 def cmd_digitize(args) -> int:
     from ecgrecon.deploy.digitize import digitize_file
+    from ecgrecon.printout.complete import load_gl
 
-    res = digitize_file(args.image, args.output, layout=args.layout, fs=args.fs)
+    complete = args.complete or args.model is not None
+    gl = load_gl(args.model, fs=args.fs) if args.model is not None else None  # before the image: a bad model file fails first
+    res = digitize_file(args.image, args.output, layout=args.layout, fs=args.fs, complete=complete, gl=gl, gl_path=args.model)
     if not args.quiet:
         cov = res.coverage
         print(
             f"wrote {', '.join(str(f) for f in res.files)} ({res.signals.shape[0]} samples at {res.fs:g} Hz, layout {args.layout}; "
             f"read {sum(cov.values()) / len(cov):.0%} of the 12 x 10 s, skew {res.diagnostics['skew_deg']:.2f} deg)"
         )
+        if res.completion is not None:
+            how = f"PPM toward {args.model}" if gl is not None else "PPM (plain ridge, no --model)"
+            print(f"completed 12 x {res.signals.shape[0]} samples by {how}" + "".join(f"; {n}" for n in res.completion.notes))
     return 0
 
 
@@ -416,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a 12-lead ECG printout image back into a WFDB record (classical digitiser)",
         description=DIGITIZE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit codes: 0 digitised, 2 bad input (unreadable image, no grid, a layout other than --layout: one line naming the file)",
+        epilog="exit codes: 0 digitised, 2 bad input (unreadable image, no grid, a layout other than --layout, a missing or invalid "
+        "--model, a rhythm strip not read with --complete: one line naming the file)",
     )
     dg.add_argument("image", metavar="IMAGE", help="the printout image (any format OpenCV reads: PNG, JPEG, TIFF, BMP)")
     dg.add_argument("--layout", default="3x4", choices=list(LAYOUTS), help="page layout: 3x4 (+ lead-II rhythm strip), 6x2 (+ rhythm "
@@ -424,6 +442,17 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--fs", type=_rate, default=100.0, metavar="HZ", help="sampling rate of the output record (default %(default)g)")
     dg.add_argument(
         "--output", required=True, metavar="DIR", help="output folder (created; <name> is the image's file name without extension)"
+    )
+    dg.add_argument(
+        "--complete",
+        action="store_true",
+        help="also write <name>_completed.hea/.dat: all 12 leads x 10 s, the unplotted samples predicted from the lead-II rhythm strip",
+    )
+    dg.add_argument(
+        "--model",
+        metavar="GL_MAP.json",
+        help="GL completion map (lead II -> the other leads; results/printout/completion_gl.json) PPM is shrunk toward "
+        "(implies --complete; default: plain ridge)",
     )
     dg.add_argument("--quiet", action="store_true", help="no summary line")
     dg.set_defaults(func=cmd_digitize)

@@ -177,6 +177,45 @@ def compare_designs(run: Path, task: str) -> list[str]:
     return out + [""]
 
 
+def compare_pretrained(run: Path, task: str) -> list[str]:
+    """Each pre-trained, fine-tuned method beside its real-only twin (:mod:`ecgrecon.methods.pretrained`): pooled RMSE,
+    record RMSE with its 95 % CI over records, and how often fine-tuning kept the pre-trained model (best epoch 0)."""
+    tables = run / "results" / task / "tables"
+    mean = _mean_rows(pd.read_csv(tables / "segment_metrics.csv"))
+    pairs = [(m, REGISTRY[m].pretrained) for m in mean.index if m in REGISTRY and REGISTRY[m].pretrained in mean.index]
+    if not pairs:
+        return []
+    rec_path = tables / "record_metrics.csv"
+    rec = _mean_rows(pd.read_csv(rec_path)) if rec_path.exists() and rec_path.stat().st_size > 1 else None
+    out = [
+        f"**Pre-trained on the cohort, fine-tuned here, vs trained here only** (`{task}`, same run, same test segments; "
+        "Δ = pre-trained relative to real-only):",
+        "",
+        "| pre-trained | real-only | RMSE pooled (mV) | Δ | record RMSE (mV ± 95 % CI) | CIs overlap "
+        "| leads that kept the pre-trained model |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for m, base in pairs:
+        a, b = mean.loc[m, "rmse"], mean.loc[base, "rmse"]
+        record, overlap = "-", "-"
+        if rec is not None and {m, base} <= set(rec.index):
+            (ma, ca), (mb, cb) = ((rec.loc[k, "rmse_mean"], rec.loc[k, "rmse_ci95"]) for k in (m, base))
+            record = f"{_f(ma)} ± {_f(ca)} vs {_f(mb)} ± {_f(cb)}"
+            overlap = "yes" if abs(ma - mb) <= ca + cb else "no"
+        kept = "-"
+        if REGISTRY[m].kind == "decoder":
+            curves = [pd.read_csv(c) for c in sorted((run / "results" / task / "decoders" / m / FOLD).glob("*_val.csv"))]
+            if curves:
+                kept = f"{sum(int(c.loc[c['val_loss'].idxmin(), 'epoch']) == 0 for c in curves)} of {len(curves)}"
+        out.append(f"| {display(m)} | {display(base)} | {_f(a)} vs {_f(b)} | {100 * (a - b) / b:+.1f} % | {record} | {overlap} | {kept} |")
+        word = "lower" if a < b else "higher"
+        sure = "within" if overlap == "yes" else "outside"
+        verdicts.append(f"{display(m)} is {abs(100 * (a - b) / b):.1f} % {word} than {display(base)} ({sure} the record CIs)")
+    out += ["", "Reading: " + "; ".join(verdicts) + "."]
+    return out + [""]
+
+
 def _reading(mean: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[str]:
     """How large the design difference is next to the metric-convention difference, from the same numbers."""
     design = [abs(mean.loc[a, "rmse"] - mean.loc[b, "rmse"]) / mean.loc[b, "rmse"] for a, b in pairs]
@@ -510,6 +549,34 @@ def printout_section(run: Path, img_dir: Path | None = None, tag: str = "") -> l
             out.append(f"| {row['level']} | " + " | ".join(f"{100 * row[c]:.0f} %" for c in cols) + " |")
     out.append("")
     out += _figure(run / "results" / "printout" / "example.png", img_dir, f"printout_example{tag}.png", "digitised traces over the images")
+    return out + completion_section(run, img_dir, tag)
+
+
+def completion_section(run: Path, img_dir: Path | None = None, tag: str = "") -> list[str]:
+    """The printouts completed to 12 leads x 10 s (results/printout/completion_metrics.csv, rule complete_printouts):
+    per level and method the mean over leads, then images, over the full 10 s and the unseen part."""
+    path = run / "results" / "printout" / "completion_metrics.csv"
+    if not path.exists():
+        return []
+    m = pd.read_csv(path)
+    m = m[(m["lead"] == "Mean") & m["region"].isin(["full", "unseen"])].set_index(["level", "method", "region"])
+    out = ["#### Printouts completed to 12 leads x 10 s ([printout.md](printout.md))", "",
+           "The digitised windows alone (`visible`) and completed from the lead-II rhythm strip by GL (population map, "
+           "train folds) and PPM (per-patient map on each lead's window, shrunk toward GL); a missing sample counts as "
+           "0 mV; means over leads, then images (images whose rhythm strip was not read skipped).", "",
+           "| level | method | images (skipped) | SNR full (dB) | RMSE full (mV) | SNR unseen (dB) | r unseen | R² unseen "
+           "| RMSE unseen (mV) |",
+           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for level, method in dict.fromkeys((lv, me) for lv, me, _ in m.index):
+        f, u = m.loc[(level, method, "full")], m.loc[(level, method, "unseen")]
+        out.append(
+            f"| {level} | {method} | {f['n_images']} ({f['n_skipped']}) | {_f(f['snr_mean_db'], 1)} | {_f(f['rmse_mv'])} | "
+            f"{_f(u['snr_mean_db'], 1)} | {_f(u['pearson'])} | {_f(u['r2'])} | {_f(u['rmse_mv'])} |"
+        )
+    out.append("")
+    out += _figure(
+        run / "results" / "printout" / "completion_example.png", img_dir, f"printout_completion{tag}.png", "a completed printout"
+    )
     return out
 
 
@@ -554,6 +621,7 @@ def write(runs: dict[str, Path], out) -> str:
         for task in tasks:
             lines += task_section(Path(run), task)
             lines += compare_designs(Path(run), task)
+            lines += compare_pretrained(Path(run), task)
             lines += calinet_section(Path(run), task, Path(out).parent / "img", f"_{i + 1}")
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))

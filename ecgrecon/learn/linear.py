@@ -112,18 +112,34 @@ def _targets_interior(y: np.ndarray, context: int) -> np.ndarray:
     return np.ascontiguousarray(y.transpose(0, 2, 1), dtype=np.float64).reshape(-1, y.shape[1])
 
 
-def ridge_solutions(g: np.ndarray, c: np.ndarray, alphas) -> np.ndarray:
-    """Weights (n_alphas, p, J) of ``(G + alpha I) W = c`` for every alpha (one eigendecomposition)."""
+def ridge_solutions(g: np.ndarray, c: np.ndarray, alphas, prior: np.ndarray | None = None) -> np.ndarray:
+    """Weights (n_alphas, p, J) of ``(G + alpha I) W = c + alpha W0`` for every alpha (one eigendecomposition).
+
+    ``prior`` W0 (p, J): the minimiser of ``E||y - x W||^2 + alpha ||W - W0||^2`` (a ridge shrunk toward W0, not
+    toward zero); None: W0 = 0 (plain ridge)."""
     s, v = np.linalg.eigh(g)
     s = np.clip(s, 0.0, None)
     floor = EIG_FLOOR * max(float(s.max()), 1e-300)
     vc = v.T @ c
+    vp = None if prior is None else v.T @ prior
     out = []
     for a in alphas:
         d = s + float(a)
         inv = np.where(d > floor, 1.0 / np.where(d > floor, d, 1.0), 0.0)
-        out.append(v @ (inv[:, None] * vc))
+        rhs = vc if vp is None or a == 0 else vc + float(a) * vp
+        out.append(v @ (inv[:, None] * rhs))
     return np.stack(out)
+
+
+def check_prior(prior: LinearMap, inputs, targets, context: int, source="prior map") -> np.ndarray:
+    """The flat weights (p, J) of a prior map for a fit of ``inputs`` -> ``targets`` with ``context``; refuses another
+    lead set or context."""
+    if list(prior.inputs) != list(inputs) or list(prior.targets) != list(targets) or int(prior.context) != int(context):
+        raise ArtifactError(
+            f"{source}: map is {prior.inputs} -> {prior.targets} (context {prior.context}), "
+            f"expected {list(inputs)} -> {list(targets)} (context {context})"
+        )
+    return prior.flat_weights()
 
 
 @dataclass
@@ -248,16 +264,22 @@ def validation_sse(batches, context: int, w_all: np.ndarray, b_all: np.ndarray) 
     return sse, n
 
 
-def fit_streams(train_batches, val_batches, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS) -> LinearMap:
-    """Fit GL from iterables of (x (n, C, T), y (n, J, T)) batches; each is read once, train first."""
+def fit_streams(
+    train_batches, val_batches, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, prior: LinearMap | None = None
+) -> LinearMap:
+    """Fit GL from iterables of (x (n, C, T), y (n, J, T)) batches; each is read once, train first.
+
+    ``prior``: a map of the same leads and context (e.g. fitted on a pre-training cohort) the ridge shrinks toward
+    (:func:`ridge_solutions`); its source is recorded in ``info``."""
     inputs, targets, alphas = list(inputs), list(targets), [float(a) for a in alphas]
     if context < 0:
         raise ValueError(f"context must be >= 0, got {context}")
     if not alphas or min(alphas) < 0:
         raise ValueError(f"alphas must be a non-empty list of values >= 0, got {alphas}")
+    w0 = None if prior is None else check_prior(prior, inputs, targets, context)
     ne = accumulate(train_batches, context, len(inputs), len(targets))
     g, c, mx, my = ne.centred()
-    w_all = ridge_solutions(g, c, alphas)  # (A, p, J)
+    w_all = ridge_solutions(g, c, alphas, w0)  # (A, p, J)
     b_all = my[None, :] - np.einsum("p,apj->aj", mx, w_all)  # (A, J)
     sse, n_val = validation_sse(val_batches, context, w_all, b_all)
     if n_val == 0:
@@ -302,13 +324,28 @@ def _segment_batches(path, rows: np.ndarray, inputs, targets, chunk: int, noise=
 
 
 def fit_from_segments(
-    segments, folds, fold: str, inputs, targets, context: int = 0, alphas=DEFAULT_ALPHAS, chunk: int = 1024, log=print, noise=None
+    segments,
+    folds,
+    fold: str,
+    inputs,
+    targets,
+    context: int = 0,
+    alphas=DEFAULT_ALPHAS,
+    chunk: int = 1024,
+    log=print,
+    noise=None,
+    prior_path=None,
 ) -> LinearMap:
     """Fit GL on the train segments of ``fold`` in segments.h5, choose alpha on its val segments.
 
     Reads in chunks of ``chunk`` segments, so memory does not grow with the data set. ``noise``
     (:class:`ecgrecon.noise.inputs.NoisyInputs`): the inputs get the noise of their split's part.
+    ``prior_path``: a GL map JSON (same leads and context) the ridge shrinks toward (:func:`fit_streams`).
     """
+    prior = None
+    if prior_path is not None:
+        prior = load(prior_path)
+        check_prior(prior, inputs, targets, context, prior_path)
     meta, _ = read_segment_meta(segments)
     rows = split_rows(meta, load_folds(folds, fold), segments)
     for split in ("train", "val"):
@@ -316,8 +353,11 @@ def fit_from_segments(
             raise ArtifactError(f"{segments}: fold '{fold}' has no {split} segments")
     val = _segment_batches(segments, rows["val"], inputs, targets, chunk, noise, meta, "val")
     train = _segment_batches(segments, rows["train"], inputs, targets, chunk, noise, meta, "train")
-    gl = fit_streams(train, val, inputs, targets, context, alphas)
+    gl = fit_streams(train, val, inputs, targets, context, alphas, prior)
     gl.info.update(fold=fold, n_train_segments=int(len(rows["train"])), n_val_segments=int(len(rows["val"])))
+    if prior is not None:
+        gl.info["prior"] = {"path": str(prior_path), "fold": prior.info.get("fold")}
+        log(f"GL {fold}: ridge toward the prior map {prior_path}")
     log(
         f"GL {fold}: {len(rows['train'])} train / {len(rows['val'])} val segments, context {context}; alpha "
         + ", ".join(f"{t} {a:g}" for t, a in zip(gl.targets, gl.alpha))

@@ -26,6 +26,7 @@ import torch
 
 from ecgrecon.data.datasets import ArtifactError, load_folds, load_h, read_leads, read_segment_meta, split_rows, zscore_segments
 from ecgrecon.io.atomic import write_csv
+from ecgrecon.io.download import sha256 as sha256_file
 from ecgrecon.learn.device import autocast, bf16_native, derive_seed, inference_batch, resolve_device, resolve_precision, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch, step
 from ecgrecon.learn.linear import GLAnchor, load_checked
@@ -220,12 +221,15 @@ def fit_decoder(
     epoch_hook: Callable[[int], None] | None = None,
     anchor: GLAnchor | None = None,
     lead_index: int | None = None,
+    init: dict | None = None,
 ) -> tuple[LeadDecoder | AnchoredDecoder, dict]:
     """Train with early stopping; returns the model holding the best weights and the fit result.
 
     ``key`` (fold, lead) seeds initialisation and batch order; C and Ch of the same fold and
     lead see the same batches. ``anchor``: the fold's GL anchor of the lead (variant ChA only).
-    ``lead_index``: a denoiser's own lead among its inputs (DN: the residual's base).
+    ``lead_index``: a denoiser's own lead among its inputs (DN: the residual's base). ``init``: a pre-trained
+    checkpoint of :func:`load_init` to start from (an anchored model keeps this run's anchor); epoch 0 of the
+    history is then the pre-trained model, which stays the best unless fine-tuning beats it.
     Steps: device and precision, model and optimiser, tensors on the device, bf16 check, then the
     fit loop (:func:`ecgrecon.learn.fitloop.fit`) over :func:`_train_epoch` and :func:`_validate`.
     """
@@ -240,6 +244,8 @@ def fit_decoder(
     model = build_decoder(variant, data.x_train.shape[1], h_dim, cfg, anchor=anchor, lead_index=lead_index).to(dev)
     if isinstance(model, PaperDecoder) and model.x_norm == "train":
         model.fit_input_stats(data.x_train)
+    if init is not None:
+        start_from(model, init)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     w = {k: float(v) for k, v in cfg["loss_weights"].items()}
     bs = int(cfg["batch_size"])
@@ -255,8 +261,10 @@ def fit_decoder(
     train_epoch = partial(_train_epoch, s=s, t=t, n_epoch=_epoch_size(cfg, len(t.xt)), bs=bs, seed=seed, key=key)
     validate = partial(_validate, s=s, t=t, vb=vb)
     fp = _fit_fingerprint(model, data, variant=variant, key=key, seed=seed, dev=dev, precision=precision, cfg=cfg)
-    anchored = isinstance(model, AnchoredDecoder | ResidualDenoiser)  # scored before training: epoch 0 is the anchor
-    # (GL, or the noisy lead itself) alone
+    if init is not None:
+        fp = fingerprint({"fit": fp, "init": init["sha256"]})
+    # scored before training: epoch 0 is the anchor (GL, or the noisy lead itself) alone, or the pre-trained model
+    anchored = isinstance(model, AnchoredDecoder | ResidualDenoiser) or init is not None
     result = fit(
         {"model": model},
         opt,
@@ -285,6 +293,34 @@ def model_arch(model: LeadDecoder | AnchoredDecoder | PaperDecoder) -> dict:
     return {"proj": model.proj, "hidden": model.fuse.out_channels, "stride": model.stride, "out_channels": model.up.out_channels}
 
 
+def load_init(path, *, variant: str, lead: str, inputs) -> dict:
+    """A pre-trained decoder checkpoint to fine-tune from (:attr:`ecgrecon.methods.Method.pretrained`): refuses one
+    of another method, lead or input-lead set; adds the file's sha256 (resume fingerprint, provenance)."""
+    ckpt = load_checkpoint(path, "decoder")
+    want = check_variant(variant).pretrained
+    if ckpt["variant"] != want or ckpt["lead"] != lead or ckpt["inputs"] != [str(i) for i in inputs]:
+        raise ArtifactError(
+            f"{path}: pre-trained checkpoint is {ckpt['variant']} {ckpt['inputs']} -> {ckpt['lead']}, "
+            f"{variant} needs {want} {list(inputs)} -> {lead}"
+        )
+    return {**ckpt, "sha256": sha256_file(path), "path": str(path)}
+
+
+def start_from(model: torch.nn.Module, init: dict) -> None:
+    """Load a pre-trained checkpoint's weights into ``model`` (same architecture, checked); an anchored model's
+    anchor buffers are kept (they are this run's GL map, not the pre-training run's)."""
+    have = model_arch(model)
+    if init["arch"] != have or int(init["h_dim"]) != int(model.h_dim):
+        raise ArtifactError(
+            f"{init['path']}: pre-trained decoder has arch {init['arch']} (h {init['h_dim']}), "
+            f"the configured one {have} (h {model.h_dim}): pre-train with the same `decoder` settings"
+        )
+    own = model.state_dict()
+    keep = {k for k in own if k.startswith("anchor.")}
+    state = {k: (own[k] if k in keep else v) for k, v in init["state_dict"].items()}
+    model.load_state_dict(state)
+
+
 def load_anchor(gl_path, fold: str, lead: str, inputs) -> GLAnchor:
     """The GL anchor of ``lead`` from the fold's GL map (rule fit_gl), checked against fold and inputs."""
     gl = load_checked(gl_path, fold, inputs)
@@ -311,17 +347,22 @@ def train_decoder(
     epoch_hook=None,
     gl_path=None,
     noise=None,
+    init=None,
 ) -> dict:
     """Load data, train, write the checkpoint (best weights) and the validation curve CSV.
 
     ``gl_path``: the fold's GL map (variant ChA only: its anchor). ``noise``: train with noisy inputs
-    (:func:`load_decoder_data`).
+    (:func:`load_decoder_data`). ``init``: a pre-trained checkpoint to fine-tune (:func:`load_init`; methods with
+    ``pretrained``).
     """
     anchored = check_variant(variant).anchor is not None
     if anchored and gl_path is None:
         raise ValueError(f"variant {variant} needs the fold's GL map (gl_path)")
     anchor = load_anchor(gl_path, fold, lead, inputs) if anchored else None
     method = check_variant(variant)
+    if method.pretrained and init is None:
+        raise ValueError(f"variant {variant} starts from a pre-trained {method.pretrained} checkpoint (init)")
+    start = None if init is None else load_init(init, variant=variant, lead=lead, inputs=inputs)
     if method.neighbours and lead not in inputs:
         raise ValueError(f"variant {variant} denoises its own lead: {lead} must be among the inputs {list(inputs)}")
     data = load_decoder_data(segments, folds, reps, variant=variant, fold=fold, lead=lead, inputs=inputs, noise=noise)
@@ -340,6 +381,7 @@ def train_decoder(
         epoch_hook=epoch_hook,
         anchor=anchor,
         lead_index=list(inputs).index(lead) if method.neighbours else None,
+        init=start,
     )
     n_params = count_params(model)
     ckpt = {
@@ -358,6 +400,8 @@ def train_decoder(
         "seed": int(seed),
         "train_target_mean": torch.from_numpy(data.y_train.mean(axis=0, dtype=np.float64).astype(np.float32)),
     }
+    if start is not None:
+        ckpt["init"] = {"path": start["path"], "sha256": start["sha256"]}
     write_csv(out_curve, pd.DataFrame(result["history"]))
     save_torch(out_model, ckpt)
     state.unlink(missing_ok=True)

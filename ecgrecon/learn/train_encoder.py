@@ -15,6 +15,7 @@ import torch
 
 from ecgrecon.data.datasets import ArtifactError, class_vocab, label_lists, load_folds, read_leads, read_segment_meta, split_rows
 from ecgrecon.io.atomic import write_csv
+from ecgrecon.io.download import sha256 as sha256_file
 from ecgrecon.learn.device import derive_seed, resolve_device, seed_everything
 from ecgrecon.learn.fitloop import Budget, fingerprint, fit, load_checkpoint, resume_path, save_torch
 from ecgrecon.learn.losses import supcon_loss
@@ -56,14 +57,28 @@ def load_encoder_data(segments, folds, *, inputs, level: str) -> dict:
 
 
 def fit_encoder(
-    data: dict, *, cfg: dict, seed: int, device: str = "auto", state_path, log=print, epoch_hook: Callable[[int], None] | None = None
+    data: dict,
+    *,
+    cfg: dict,
+    seed: int,
+    device: str = "auto",
+    state_path,
+    log=print,
+    epoch_hook: Callable[[int], None] | None = None,
+    init: dict | None = None,
 ):
-    """Train encoder + projection head; returns (encoder, head, fit result) with best weights."""
+    """Train encoder + projection head; returns (encoder, head, fit result) with best weights.
+
+    ``init``: a checkpoint of :func:`load_init` (pre-trained weights of the same architecture) to start from
+    instead of the seeded random initialisation; epoch 0 of the history is then the pre-trained model."""
     dev = resolve_device(device)
     seed_everything(seed, dev)
     fs, aug, tau = data["fs"], cfg["augment"], float(cfg["temperature"])
     torch.manual_seed(derive_seed(seed, "encoder-init"))
     enc, head = build_encoder(data["x_train"].shape[1], cfg)
+    if init is not None:
+        enc.load_state_dict(init["encoder"])
+        head.load_state_dict(init["head"])
     enc, head = enc.to(dev), head.to(dev)
     params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
@@ -123,22 +138,56 @@ def fit_encoder(
         "fs": fs,
         "cfg": {k: cfg[k] for k in TRAIN_KEYS},
         "threads": torch.get_num_threads(),
+        "init": None if init is None else init["sha256"],
     }
     fp = fingerprint(settings, data["x_train"], data["x_val"], data["y_train"], data["y_val"])
     modules = {"encoder": enc, "head": head}
-    result = fit(modules, opt, train_epoch, validate, budget=Budget.of(cfg), state_path=state_path, fp=fp, log=log, epoch_hook=epoch_hook)
+    result = fit(
+        modules,
+        opt,
+        train_epoch,
+        validate,
+        budget=Budget.of(cfg),
+        state_path=state_path,
+        fp=fp,
+        log=log,
+        epoch_hook=epoch_hook,
+        validate_initial=init is not None,
+    )
     enc.load_state_dict(result["best"]["encoder"])
     head.load_state_dict(result["best"]["head"])
     return enc.eval(), head.eval(), result
 
 
+ARCH_KEYS = ("embed_dim", "proj_dim", "width")
+
+
+def load_init(path, inputs, cfg: dict) -> dict:
+    """A pre-trained encoder.pt (our design) to fine-tune from: refuses another input-lead set or architecture; adds
+    the file's sha256 (the resume fingerprint and the checkpoint's provenance)."""
+    ckpt = load_checkpoint(path, "encoder")
+    if ckpt.get("design", "ours") != "ours":
+        raise ArtifactError(f"{path}: pre-trained encoder is of design {ckpt.get('design')!r}; only ours can be fine-tuned")
+    if ckpt["inputs"] != [str(i) for i in inputs]:
+        raise ArtifactError(f"{path}: pre-trained encoder reads {ckpt['inputs']}, this run's task reads {list(inputs)}")
+    wrong = {k: (ckpt[k], cfg[k]) for k in ARCH_KEYS if int(ckpt[k]) != int(cfg[k])}
+    if wrong:
+        raise ArtifactError(f"{path}: pre-trained encoder differs from config `encoder` in {wrong} (pre-trained, config)")
+    return {**ckpt, "sha256": sha256_file(path), "path": str(path)}
+
+
 def train_encoder(
-    segments, folds, out_model, out_log, out_png, *, inputs, level, cfg, seed, device="auto", log=print, epoch_hook=None
+    segments, folds, out_model, out_log, out_png, *, inputs, level, cfg, seed, device="auto", log=print, epoch_hook=None, init=None
 ) -> dict:
-    """Train and write encoder.pt (best weights), train_log.csv and the loss-curve PNG."""
+    """Train and write encoder.pt (best weights), train_log.csv and the loss-curve PNG.
+
+    ``init``: path of a pre-trained encoder.pt to fine-tune (:func:`load_init`)."""
     data = load_encoder_data(segments, folds, inputs=inputs, level=level)
     state = resume_path(out_model)
-    enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook)
+    start = None if init is None else load_init(init, inputs, cfg)
+    if start is not None:
+        log(f"encoder: fine-tuning from {init} (pre-trained best epoch {start['best_epoch']}, val loss {start['best_val_loss']:.4f})")
+    enc, head, result = fit_encoder(data, cfg=cfg, seed=seed, device=device, state_path=state, log=log, epoch_hook=epoch_hook, init=start)
     settings = {
         "inputs": [str(i) for i in inputs],
         "classes": list(data["classes"]),
@@ -149,6 +198,8 @@ def train_encoder(
         "width": int(cfg["width"]),
         "temperature": float(cfg["temperature"]),
     }
+    if start is not None:
+        settings["init"] = {"path": start["path"], "sha256": start["sha256"]}
     ckpt = write_encoder(
         enc, head, result, settings, seed, out_model, out_log, out_png, title=f"contrastive encoder (tau={cfg['temperature']})"
     )
@@ -169,7 +220,7 @@ def write_encoder(enc, head, result: dict, settings: dict, seed: int, out_model,
         "n_params_head": count_params(head),
         "best_epoch": int(result["best_epoch"]),
         "best_val_loss": float(result["best_val"]),
-        "epochs_run": len(result["history"]),
+        "epochs_run": sum(1 for r in result["history"] if r["epoch"] > 0),  # epoch 0: the untrained / pre-trained weights
         "seed": int(seed),
     }
     history = pd.DataFrame(result["history"])

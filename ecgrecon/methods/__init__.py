@@ -11,6 +11,7 @@ from ecgrecon.methods import paper  # noqa: F401
 from ecgrecon.methods import denoise  # noqa: F401
 from ecgrecon.methods import calibrated  # noqa: F401
 from ecgrecon.methods import generative  # noqa: F401
+from ecgrecon.methods import pretrained  # noqa: F401
 
 # isort: on
 from ecgrecon.methods.registry import (

@@ -90,6 +90,8 @@ class Method:
     design: str = "ours"  # decoders: whose networks and training (ours | paper: the authors' released code,
     # :mod:`ecgrecon.learn.paper`); their settings are config sections `decoder` / `encoder` (ours) or
     # `decoder_{design}` / `encoder_{design}`
+    pretrained: str | None = None  # initialised from this method's artifact of the pre-training run (config
+    # `pretrained.run`, e.g. a large synthetic cohort) and fine-tuned on this run's train folds (:mod:`.pretrained`)
 
     @property
     def decoder_section(self) -> str:
@@ -101,6 +103,8 @@ class Method:
     @property
     def encoder_section(self) -> str:
         """Config section of the encoder whose h the method reads (``encoder``, ``encoder_paper``)."""
+        if self.pretrained:
+            return "encoder_pt"  # our encoder, initialised from the pre-training run's and fine-tuned
         return "encoder" if self.design == "ours" else f"encoder_{self.design}"
 
     @property
@@ -182,6 +186,10 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.name!r}: anchor {method.anchor!r} is not a registered method")
     if method.design not in DESIGNS:
         raise ValueError(f"method {method.name!r}: unknown design {method.design!r} (one of {', '.join(DESIGNS)})")
+    if method.pretrained is not None and (method.pretrained not in REGISTRY or REGISTRY[method.pretrained].kind != method.kind):
+        raise ValueError(f"method {method.name!r}: pretrained {method.pretrained!r} is not a registered {method.kind} method")
+    if method.pretrained is not None and method.design != "ours":
+        raise ValueError(f"method {method.name!r}: only our design can start from a pre-training run")
     unknown = set(method.corruptions) - set(CORRUPTIONS)
     if unknown:
         raise ValueError(f"method {method.name!r}: unknown corruptions {sorted(unknown)}")

@@ -8,14 +8,17 @@ from ecgrecon.tasks import TaskError, parse_task
 
 
 def test_built_in_methods_in_table_order_with_what_they_need():
-    assert registry.names() == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM", "calinet", "diffusion"]
+    assert registry.names()[:11] == ["GL", "C", "Ch", "ChA", "Cpaper", "Chpaper", "filter", "DN", "PCM", "calinet", "diffusion"]
+    assert registry.names()[11:] == ["GLPT", "ChPT", "ChAPT"]  # the pre-trained variants (ecgrecon.methods.pretrained)
+    assert [registry.get(m).pretrained for m in ("GLPT", "ChPT", "ChAPT")] == ["GL", "Ch", "ChA"]
+    assert registry.get("ChAPT").anchor == "GLPT" and registry.get("ChPT").encoder_section == "encoder_pt"
     assert registry.names("generative") == ["diffusion"] and not registry.get("diffusion").joint and registry.get("GL").joint
     assert "| `diffusion` | Diffusion | generative prior | `train_prior` |" in registry.markdown_table()
     assert registry.names("calibrated") == ["PCM", "calinet"]
     cal = registry.get("calinet")
     assert cal.display == "CaLiNet-E" and cal.calibration and cal.anchor == "GL" and cal.fitted_by == "`train_calinet`"
     assert "| `calinet` | CaLiNet-E | per-patient calibrated + deep residual | `train_calinet` |" in registry.markdown_table()
-    assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper", "DN"]
+    assert registry.names("decoder") == ["C", "Ch", "ChA", "Cpaper", "Chpaper", "DN", "ChPT", "ChAPT"]
     assert registry.names("fixed") == ["filter"]
     dn = registry.get("DN")
     assert dn.neighbours and dn.raw_inputs and dn.decoder_section == "decoder_denoise" and dn.corruptions == ("noise",)

@@ -387,3 +387,41 @@ def test_a_task_setting_reruns_that_task_only_and_exports_follow_only_what_they_
     assert jobs == {"train_decoder": 6, "evaluate": 1, "export_model": 1}, jobs
     clf = _cfg(work, "clf_lr.yaml", run_tasks=["paper", "lead_i"], classifier={"lr": 0.01})
     assert scheduled_rules(work, clf, *LEARNING, LEAD_I, *bundles) == {}  # bundles record no classifier setting
+
+
+def test_pretrained_methods_fine_tune_from_another_run_and_reach_the_tables(tiny_learning_run, tmp_path):
+    """config `pretrained.run` = the tiny run itself (its official-fold models): GL-PT, C-h-PT, ChA-PT and the fine-tuned
+    encoder are the only new jobs, start from that run's files, and are scored beside the real-only methods."""
+    from ecgrecon.io.download import sha256
+
+    pre = tiny_learning_run
+    work = _copy_run(tiny_learning_run, tmp_path / "work")
+    methods = ["GL", "GLPT", "C", "Ch", "ChPT", "ChA", "ChAPT", "Cpaper", "Chpaper"]
+    pt = {"run": str(pre), "fold": "official", "lr_scale": 0.3}
+    cfg = _cfg(work, "pt.yaml", tasks={"paper": {**PAPER, "methods": methods}}, pretrained=pt)
+    jobs = scheduled_rules(work, cfg, *LEARNING)
+    assert jobs == {"train_encoder_pt": 1, "extract_reps_pt": 1, "fit_linear": 1, "train_decoder": 2, "evaluate": 1}, jobs
+    snakemake(work, *LEARNING, configfile=cfg)
+    seg = pd.read_csv(work / "results/paper/tables/segment_metrics.csv").set_index(["variant", "lead"])
+    assert {"GLPT", "ChPT", "ChAPT"} <= set(seg.index.get_level_values(0))
+    log = pd.read_csv(work / "results/encoders/I-II-V2/pretrained/train_log.csv")
+    best = torch.load(pre / "results/encoders/I-II-V2/encoder.pt", weights_only=True)["best_val_loss"]
+    assert log["epoch"].iloc[0] == 0 and log["val_loss"].iloc[0] == pytest.approx(best, rel=1e-5)  # same data: the pre-trained model
+    for m, base in (("ChPT", "Ch"), ("ChAPT", "ChA")):
+        ckpt = torch.load(work / f"results/paper/decoders/{m}/official/V4.pt", weights_only=True)
+        assert ckpt["init"]["sha256"] == sha256(pre / f"results/paper/decoders/{base}/official/V4.pt"), m
+    glpt = json.loads((work / "results/paper/linear/official/GLPT.json").read_text())
+    assert glpt["info"]["prior"]["path"] == str(pre / "results/paper/linear/official/GL.json") and max(glpt["alphas"]) >= 1000
+    from ecgrecon.evaluation import results_doc
+
+    assert results_doc.main(["--run", f"pt={work}", "--out", str(tmp_path / "results.md")]) == 0
+    text = (tmp_path / "results.md").read_text()
+    mean = seg.xs("Mean", level="lead")
+    mean = mean[mean["fold"] == "official"]
+    assert "**Pre-trained on the cohort, fine-tuned here, vs trained here only** (`paper`" in text
+    assert f"| C-h-PT | C-h | {mean.loc['ChPT', 'rmse']:.3f} vs {mean.loc['Ch', 'rmse']:.3f} |" in text, text[-3000:]
+    assert "| GL-PT | GL |" in text and "| ChA-PT | ChA |" in text and "Reading: GL-PT is" in text and "C-h-PT is" in text
+    # README's row: pretrained.lr_scale reruns the fine-tuning chain, never GL-PT or the real-only methods
+    cfg = _cfg(work, "pt2.yaml", tasks={"paper": {**PAPER, "methods": methods}}, pretrained={**pt, "lr_scale": 0.5})
+    jobs = scheduled_rules(work, cfg, *LEARNING)
+    assert jobs == {"train_encoder_pt": 1, "extract_reps_pt": 1, "train_decoder": 2, "evaluate": 1}, jobs

@@ -11,7 +11,7 @@ from snakemake_helpers import ROOT, SNAKEMAKE, write_config
 
 SLURM = ROOT / "profiles" / "slurm" / "config.yaml"
 DEFAULT = ROOT / "profiles" / "default" / "config.yaml"
-TRAINING = {"train_encoder", "train_encoder_paper", "train_decoder", "train_calinet"}
+TRAINING = {"train_encoder", "train_encoder_paper", "train_encoder_pt", "train_decoder", "train_calinet"}
 USER_ENV = (
     "ECGRECON_SLURM_PARTITION",
     "ECGRECON_SLURM_ACCOUNT",
