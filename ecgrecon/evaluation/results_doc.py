@@ -613,8 +613,11 @@ def write(runs: dict[str, Path], out) -> str:
         CONVENTIONS,
         "",
     ]
+    stem = Path(out).stem
+    prefix = "" if stem == "results" else f"_{stem.removeprefix('results_')}"  # figures of another page never overwrite results.md's
     for i, (label, run) in enumerate(runs.items()):
         lines += [f"## {label} (`{run}`)", ""]
+        tag = f"{prefix}_{i + 1}"
         tasks = _tasks(Path(run))
         if not tasks:
             raise FileNotFoundError(f"{run}: no results/*/tables/segment_metrics.csv (run the pipeline first)")
@@ -622,12 +625,12 @@ def write(runs: dict[str, Path], out) -> str:
             lines += task_section(Path(run), task)
             lines += compare_designs(Path(run), task)
             lines += compare_pretrained(Path(run), task)
-            lines += calinet_section(Path(run), task, Path(out).parent / "img", f"_{i + 1}")
+            lines += calinet_section(Path(run), task, Path(out).parent / "img", tag)
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))
-        lines += noise_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
-        lines += diffusion_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
-        lines += printout_section(Path(run), Path(out).parent / "img", f"_{i + 1}")
+        lines += noise_section(Path(run), Path(out).parent / "img", tag)
+        lines += diffusion_section(Path(run), Path(out).parent / "img", tag)
+        lines += printout_section(Path(run), Path(out).parent / "img", tag)
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text)
