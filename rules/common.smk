@@ -494,14 +494,16 @@ CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md
 
 def printout_params():
     """The printout section as render_printouts needs it (`enabled` only decides whether `all` asks for the outputs;
-    `completion` is complete_printouts' alone)."""
-    return canonical({k: v for k, v in config["printout"].items() if k not in ("enabled", "completion")})
+    `completion` is complete_printouts' alone, `learned` the learned digitiser's)."""
+    return canonical({k: v for k, v in config["printout"].items() if k not in ("enabled", "completion", "learned")})
 
 
 # ---- targets of a full run -----------------------------------------------------------------------------
 NOISE_OUTPUTS = ["metrics.csv", "metrics.md", "morphology.csv", "assignment.h5", "rmse_vs_snr.png", "examples.png"]
 PRINTOUT_OUTPUTS = ["images.csv", "truth.h5", "digitized.h5", "metrics.csv", "metrics.md", "r_thresholds.csv", "example.png",
                     "completion_gl.json", "completion.h5", "completion_metrics.csv", "completion_metrics.md", "completion_example.png"]
+PRINTOUT_LEARNED_OUTPUTS = ["digitizer.pt", "train_log.csv", "loss_curve.png", "predictions.h5", "metrics.csv", "metrics.md",
+                            "r_thresholds.csv", "example.png"]
 TABLES = ["segment_metrics.csv", "segment_metrics.md", "record_metrics.csv", "record_metrics.md"]
 
 
@@ -532,4 +534,6 @@ def get_final_output():
         out += [f"results/{name}/cross/{d}/tables/{t}" for d in CROSS_DATASETS for t in TABLES]
     if config["printout"]["enabled"]:  # printouts of test records, digitised back (rules/printout.smk)
         out += [f"results/printout/{f}" for f in PRINTOUT_OUTPUTS]
+        if config["printout"]["learned"]["enabled"]:  # the learned single-lead digitiser beside the classical one
+            out += [f"results/printout/learned/{f}" for f in PRINTOUT_LEARNED_OUTPUTS]
     return out

@@ -123,3 +123,81 @@ rule complete_printouts:
         f"{ENVS}/torch.yaml"  # ecgrecon.learn.linear imports torch
     script:
         "../workflow_scripts/complete_printouts.py"
+
+
+# The learned single-lead digitiser (printout.learned; ecgrecon.evaluation.printout_learned): the source's protocol, 10 s
+# of lead I as one strip image at printout.learned.image_size, distorted at every printout.levels level (seeded per record
+# and level). train_digitizer trains on the official fold's train records, early-stopped on its val records (never the
+# test fold; resumable: digitizer.resume.pt beside the model); evaluate_digitizer reads render_printouts' test records'
+# strips with it and with the classical single-lead digitiser, the same images for both, scored alike.
+
+
+rule train_digitizer:
+    """LeadImageDigitizer (ResNet-18 trunk, transformer bridge, 1-D transposed-conv decoder) on rendered train-fold strips."""
+    input:
+        clean=PRIMARY_CLEAN,
+        folds="results/folds/folds.json",
+    output:
+        pt="results/printout/learned/digitizer.pt",
+        csv="results/printout/learned/train_log.csv",
+        png=report(
+            "results/printout/learned/loss_curve.png",
+            caption="../report/printout_learned.rst",
+            category="7 Printouts",
+            subcategory="learned digitiser",
+        ),
+    params:
+        learned=canonical({k: v for k, v in config["printout"]["learned"].items() if k != "enabled"}),
+        levels=config["printout"]["levels"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    log:
+        "logs/train_digitizer.log",
+    benchmark:
+        "benchmarks/train_digitizer.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/train_digitizer.py"
+
+
+rule evaluate_digitizer:
+    """Learned vs classical digitiser on the same single-lead test strips: predictions, per-level scores, r table, figure."""
+    input:
+        model="results/printout/learned/digitizer.pt",
+        truth="results/printout/truth.h5",
+    output:
+        h5="results/printout/learned/predictions.h5",
+        csv=report(
+            "results/printout/learned/metrics.csv",
+            caption="../report/printout_learned.rst",
+            category="7 Printouts",
+            subcategory="learned digitiser",
+        ),
+        md="results/printout/learned/metrics.md",
+        thresholds="results/printout/learned/r_thresholds.csv",
+        png=report(
+            "results/printout/learned/example.png",
+            caption="../report/printout_learned.rst",
+            category="7 Printouts",
+            subcategory="learned digitiser",
+        ),
+    params:
+        levels=config["printout"]["levels"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/evaluate_digitizer.log",
+    benchmark:
+        "benchmarks/evaluate_digitizer.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../workflow_scripts/evaluate_digitizer.py"

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, read_segment_meta
-from ecgrecon.evaluation.printout_report import FOLD, read_truth
+from ecgrecon.evaluation.printout_report import FOLD, nanmean, nanmedian, read_truth
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.complete import (
     METHODS,
@@ -61,18 +61,6 @@ def read_digitized(path) -> dict:
         raise ArtifactError(f"{path}: not a digitized.h5 of digitize_printouts ({exc})") from None
 
 
-def _nanmean(x) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else float("nan")
-
-
-def _nanmedian(x) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if x.size else float("nan")
-
-
 def metrics_table(per_image: dict, levels: list[str], skipped: np.ndarray, fallback: np.ndarray) -> pd.DataFrame:
     """Per level, method, region and lead (+ ``Mean``: each image's mean over its leads first, leads without a
     sample in the region left out) the mean and median SNR over images, mean r, R2, RMSE, MAE, coverage.
@@ -91,13 +79,13 @@ def metrics_table(per_image: dict, levels: list[str], skipped: np.ndarray, fallb
             for region in REGIONS:
                 s = per_image[method][region]
                 for j, lead in enumerate([*LEADS12, "Mean"]):
-                    vals = {k: (np.array([_nanmean(r) for r in s[k][sel]]) if lead == "Mean" else s[k][sel, j]) for k in SCORES}
+                    vals = {k: (np.array([nanmean(r) for r in s[k][sel]]) if lead == "Mean" else s[k][sel, j]) for k in SCORES}
                     rows.append({"level": level, "method": method, "region": region, "lead": lead, "n_images": n_img,
                                  "n_skipped": n_skip, "n_fallback": n_fb,
-                                 "snr_mean_db": _nanmean(vals["snr"]), "snr_median_db": _nanmedian(vals["snr"]),
-                                 "pearson": _nanmean(vals["pearson"]), "r2": _nanmean(vals["r2"]),
-                                 "rmse_mv": _nanmean(vals["rmse"]), "mae_mv": _nanmean(vals["mae"]),
-                                 "coverage": _nanmean(vals["coverage"])})  # fmt: skip
+                                 "snr_mean_db": nanmean(vals["snr"]), "snr_median_db": nanmedian(vals["snr"]),
+                                 "pearson": nanmean(vals["pearson"]), "r2": nanmean(vals["r2"]),
+                                 "rmse_mv": nanmean(vals["rmse"]), "mae_mv": nanmean(vals["mae"]),
+                                 "coverage": nanmean(vals["coverage"])})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -138,13 +138,15 @@ def image_scores(label: np.ndarray, output: np.ndarray, truth: PrintoutTruth, fa
     return s
 
 
-def _nanmean(x) -> float:
+def nanmean(x) -> float:
+    """Mean of the finite values (NaN when there are none)."""
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else float("nan")
 
 
-def _nanmedian(x) -> float:
+def nanmedian(x) -> float:
+    """Median of the finite values (NaN when there are none)."""
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else float("nan")
@@ -164,15 +166,15 @@ def metrics_table(per_image: dict[str, np.ndarray], manifest: pd.DataFrame, fail
             for key in SCORES:
                 v = per_image[key][sel]
                 if lead == "Mean":
-                    v = np.array([_nanmean(r) for r in v])
+                    v = np.array([nanmean(r) for r in v])
                 else:
                     v = v[:, j]
                 vals[key] = v
             rows.append({"level": level, "lead": lead, "n_images": n_img, "n_failed": n_fail,
-                         "snr_mean_db": _nanmean(vals["snr"]), "snr_median_db": _nanmedian(vals["snr"]),
-                         "pearson": _nanmean(vals["pearson"]), "r2": _nanmean(vals["r2"]), "rmse_mv": _nanmean(vals["rmse"]),
-                         "mae_mv": _nanmean(vals["mae"]), "coverage": _nanmean(vals["coverage"])})  # fmt: skip
-        r_rec = np.array([_nanmean(r) for r in per_image["pearson"][sel]])
+                         "snr_mean_db": nanmean(vals["snr"]), "snr_median_db": nanmedian(vals["snr"]),
+                         "pearson": nanmean(vals["pearson"]), "r2": nanmean(vals["r2"]), "rmse_mv": nanmean(vals["rmse"]),
+                         "mae_mv": nanmean(vals["mae"]), "coverage": nanmean(vals["coverage"])})  # fmt: skip
+        r_rec = np.array([nanmean(r) for r in per_image["pearson"][sel]])
         ok = np.isfinite(r_rec) & ~failed[sel]
         thr.append({"level": level, "n_images": n_img, "n_failed": n_fail,
                     **{f"r_ge_{t:g}": float((r_rec[ok] >= t).sum() / n_img) if n_img else float("nan") for t in R_THRESHOLDS}})  # fmt: skip

@@ -169,7 +169,8 @@ def test_seeded_training_is_reproducible_resumes_identically_and_samples(data, t
     s2 = prior.sample_unconditional(p.model, p.schedule, 5, generator=torch.Generator().manual_seed(9), batch=2, **kw)
     s3 = prior.sample_unconditional(p.model, p.schedule, 5, generator=torch.Generator().manual_seed(9), eta=1.0, **kw)
     assert s1.shape == (5, 8, W) and s1.dtype == np.float32 and np.isfinite(s1).all()
-    np.testing.assert_array_equal(s1[:2], s2[:2])  # first batch: the same noise
+    # first batch: the same noise (to float32 rounding: a batch of 2 may take other CPU kernels than a batch of 5)
+    np.testing.assert_allclose(s1[:2], s2[:2], rtol=1e-5, atol=1e-4)
     assert not np.array_equal(s1, s3)
     # the denoiser is the network's v turned into x0 in the scaled space, clamped to the checkpoint's x0_clip
     den = p.denoiser()
