@@ -29,7 +29,7 @@ import pandas as pd
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
-from ecgrecon.printout.digitize import MIN_SKEW_DEG, digitize_classical, read_image, rotate
+from ecgrecon.printout.digitize import as_read, digitize_classical, read_image
 from ecgrecon.printout.distort import distort
 from ecgrecon.printout.layout import DURATION_S, PrintoutError, PrintoutTruth, get_layout, panels_of
 from ecgrecon.printout.render import render_printout
@@ -214,11 +214,6 @@ def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, attrs: dict) -> st
     return "\n".join(parts + [""])
 
 
-def deskewed(img: np.ndarray, diag: dict) -> np.ndarray:
-    """The image as the digitiser read it (its skew undone), so that the diagnostics' rows and columns fit it."""
-    return rotate(img, -diag["skew_deg"]) if abs(diag.get("skew_deg", 0.0)) >= MIN_SKEW_DEG else img
-
-
 def trace_pixels(signals: np.ndarray, diag: dict, layout: str, fs: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """(columns, rows) on the deskewed image of each drawn panel's digitised samples (linear time axis per row)."""
     lay = get_layout(layout)
@@ -235,7 +230,7 @@ def trace_pixels(signals: np.ndarray, diag: dict, layout: str, fs: float) -> lis
 
 def draw_overlay(ax, img: np.ndarray, signals: np.ndarray, diag: dict, layout: str, fs: float, title: str = "") -> None:
     """The deskewed image with the digitised traces on top (red, half transparent)."""
-    ax.imshow(deskewed(img, diag), interpolation="antialiased")
+    ax.imshow(as_read(img, diag), interpolation="antialiased")  # skew (and perspective, where corrected) undone
     for col, row in trace_pixels(signals, diag, layout, fs):
         ax.plot(col, row, color="tab:blue", lw=0.6, alpha=0.8)
     ax.set_axis_off()
