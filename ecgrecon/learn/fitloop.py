@@ -144,7 +144,7 @@ def _score_untrained(state: dict, modules: dict[str, nn.Module], validate: Calla
         raise FloatingPointError(f"epoch 0: validation loss is not finite ({val['val_loss']})")
     state.update(best_val=val["val_loss"], best_epoch=0)
     state["history"].append({"epoch": 0, "lr": 0.0, "train_loss": float("nan"), **val, "best": True, "seconds": 0.0})
-    log(f"epoch 0 (untrained): val {val['val_loss']:.5f} *")
+    log(f"epoch 0 (before training: the initial or pre-trained weights): val {val['val_loss']:.5f} *")
 
 
 def _run_epoch(state: dict, epoch: int, modules, optimizer, base_lrs, train_epoch, validate, budget, *, state_path, log) -> None:
