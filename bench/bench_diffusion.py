@@ -64,10 +64,8 @@ from ecgrecon.learn.models import predict as run_decoder  # noqa: E402
 from ecgrecon.learn.reps import encode  # noqa: E402
 from ecgrecon.learn.train_decoder import load_decoder  # noqa: E402
 from ecgrecon.learn.train_encoder import load_encoder  # noqa: E402
+from ecgrecon.methods.registry import ENCODER_DIRS  # noqa: E402
 from ecgrecon.tasks import TaskError, parse_tasks  # noqa: E402
-
-ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper"}
-"""Sub-folder of each encoder design under results/encoders/{inputs} (as in rules/common.smk)."""
 
 
 def _sync(dev: torch.device) -> None:

@@ -150,9 +150,7 @@ def methods_of_kind(kind):
     return [m for m in registry.names(kind) if m in used]
 
 
-ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper", "encoder_pt": "pretrained"}
-"""Sub-folder of each encoder under results/encoders/{inputs} (config section -> name): ours, the authors', ours
-started from the pre-training run's (rule train_encoder_pt)."""
+ENCODER_DIRS = registry.ENCODER_DIRS  # encoder section -> sub-folder of results/encoders/{inputs}
 
 
 # ---- pre-trained, fine-tuned methods (ecgrecon.methods.pretrained; config `pretrained`) ----------------------
@@ -203,9 +201,9 @@ def pretrained_run():
 PT_RUN = pretrained_run()
 
 
-def pt_lr(section, m):
-    """A method's training settings, learning rate scaled by pretrained.lr_scale when it fine-tunes."""
-    return {**section, "lr": float(section["lr"]) * float(PT_CFG["lr_scale"])} if m.pretrained else section
+def finetune_cfg(section):
+    """Training settings for fine-tuning from the pre-training run: the learning rate x pretrained.lr_scale."""
+    return {**section, "lr": float(section["lr"]) * float(PT_CFG["lr_scale"])}
 
 
 def encoder_subdir(input_set, section):
@@ -375,7 +373,8 @@ def noise_task_params(wildcards):
 def decoder_cfg(wildcards):
     """The method's decoder section with the task's `budget` (max_epochs, epoch_fraction) on top: make run's
     other tasks train shorter than `paper` (changing a task's budget reruns that task's decoders only)."""
-    section = pt_lr(config[method_of(wildcards).decoder_section], method_of(wildcards))
+    m = method_of(wildcards)
+    section = finetune_cfg(config[m.decoder_section]) if m.pretrained else config[m.decoder_section]
     budget = config["tasks"][wildcards.task].get("budget") or {}
     return canonical({**section, **budget})
 

@@ -68,7 +68,7 @@ use rule train_encoder as train_encoder_pt with:
         curve=report("results/encoders/{inputs}/pretrained/loss_curve.png", caption="../report/encoder_loss_curve.rst",
                      category="3 Encoder", subcategory="{inputs} (pre-trained, fine-tuned)"),
     params:
-        encoder=canonical(pt_lr({k: config["encoder"][k] for k in ENCODER_KEYS}, registry.get("ChPT"))),
+        encoder=canonical(finetune_cfg({k: config["encoder"][k] for k in ENCODER_KEYS})),
         inputs=lambda wildcards: INPUT_SETS[wildcards.inputs],
         level=config["labels"]["level"],
         seed=config["seed"],

@@ -16,6 +16,7 @@ from ecgrecon.methods import pretrained  # noqa: F401
 # isort: on
 from ecgrecon.methods.registry import (
     CORRUPTIONS,
+    ENCODER_DIRS,
     JOINT_KINDS,
     KINDS,
     REFERENCE_DISPLAY,
@@ -36,6 +37,7 @@ from ecgrecon.methods.registry import (
 __all__ = [
     "predict",
     "CORRUPTIONS",
+    "ENCODER_DIRS",
     "JOINT_KINDS",
     "KINDS",
     "REFERENCE_DISPLAY",

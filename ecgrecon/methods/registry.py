@@ -43,6 +43,9 @@ from pathlib import Path
 KINDS = ("linear", "decoder", "fixed", "calibrated", "generative")
 JOINT_KINDS = ("linear", "decoder", "fixed")
 """Kinds the evaluate rules run beside each other on every test segment (the others have their own rules and tables)."""
+ENCODER_DIRS = {"encoder": "", "encoder_paper": "paper", "encoder_pt": "pretrained"}
+"""Sub-folder of each encoder under results/encoders/{inputs} (:attr:`Method.encoder_section` -> name): ours, the
+authors', ours started from a pre-training run's (rule train_encoder_pt)."""
 DESIGNS = ("ours", "paper")
 """Whose networks a decoder method uses: ours (the redesign) or the paper's authors' (their released code)."""
 CORRUPTIONS = ("none", "noise", "time_mask")
