@@ -25,7 +25,7 @@ import pandas as pd
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, read_segment_meta
-from ecgrecon.evaluation.printout_report import FOLD, nanmean, nanmedian, read_truth
+from ecgrecon.evaluation.printout_report import FOLD, fmt, nanmean, nanmedian, read_truth
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.complete import (
     METHODS,
@@ -89,10 +89,6 @@ def metrics_table(per_image: dict, levels: list[str], skipped: np.ndarray, fallb
     return pd.DataFrame(rows)
 
 
-def _fmt(v, digits=3) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def markdown(metrics: pd.DataFrame, attrs: dict) -> str:
     """completion_metrics.md (same inputs, same bytes)."""
     parts = [
@@ -114,14 +110,14 @@ def markdown(metrics: pd.DataFrame, attrs: dict) -> str:
     for r in metrics[metrics["lead"] == "Mean"].itertuples():
         fb = str(r.n_fallback) if r.method == "PPM" else "-"
         parts.append(
-            f"| {r.level} | {r.method} | {r.region} | {r.n_images} ({r.n_skipped}) | {fb} | {_fmt(r.snr_mean_db, 2)} | "
-            f"{_fmt(r.snr_median_db, 2)} | {_fmt(r.pearson, 4)} | {_fmt(r.r2)} | {_fmt(r.rmse_mv, 4)} |"
+            f"| {r.level} | {r.method} | {r.region} | {r.n_images} ({r.n_skipped}) | {fb} | {fmt(r.snr_mean_db, 2)} | "
+            f"{fmt(r.snr_median_db, 2)} | {fmt(r.pearson, 4)} | {fmt(r.r2)} | {fmt(r.rmse_mv, 4)} |"
         )
     parts += ["", "## per lead: RMSE (mV) over the unseen part", "", "| level | method | " + " | ".join(LEADS12) + " |",
               "|---" * 14 + "|"]  # fmt: skip
     sub = metrics[(metrics["region"] == "unseen") & (metrics["lead"] != "Mean")]
     for (level, method), g in sub.groupby(["level", "method"], sort=False):
-        parts.append(f"| {level} | {method} | " + " | ".join(_fmt(v) for v in g["rmse_mv"]) + " |")
+        parts.append(f"| {level} | {method} | " + " | ".join(fmt(v) for v in g["rmse_mv"]) + " |")
     return "\n".join(parts + [""])
 
 

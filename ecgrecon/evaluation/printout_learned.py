@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
+from ecgrecon.evaluation.printout_report import fmt
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.distort import distort
 from ecgrecon.printout.layout import DURATION_S, PrintoutError
@@ -278,10 +279,6 @@ def score_table(per_image: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(thr)
 
 
-def _fmt(v, digits=3) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, info: dict) -> str:
     """metrics.md: both digitisers on the same single-lead images, the source's figures beside them."""
     parts = [
@@ -298,15 +295,15 @@ def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, info: dict) -> str
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in metrics.itertuples():
-        parts.append(f"| {r.digitiser} | {r.level} | {r.n_images} | {r.n_failed} | {_fmt(r.snr_mean_db, 2)} | "
-                     f"{_fmt(r.snr_median_db, 2)} | {_fmt(r.snr_sd_db, 2)} | {_fmt(r.pearson, 4)} | {_fmt(r.pearson_median, 4)} | "
-                     f"{_fmt(r.r2)} | {_fmt(r.rmse_mv, 4)} | {_fmt(r.mae_mv, 4)} |")  # fmt: skip
+        parts.append(f"| {r.digitiser} | {r.level} | {r.n_images} | {r.n_failed} | {fmt(r.snr_mean_db, 2)} | "
+                     f"{fmt(r.snr_median_db, 2)} | {fmt(r.snr_sd_db, 2)} | {fmt(r.pearson, 4)} | {fmt(r.pearson_median, 4)} | "
+                     f"{fmt(r.r2)} | {fmt(r.rmse_mv, 4)} | {fmt(r.mae_mv, 4)} |")  # fmt: skip
     cols = [c for c in thresholds.columns if c.startswith("r_ge_")]
     parts += ["", "## share of images with r at or above each threshold (the source: 24.2 / 81.8 / 96.3 / 99.1 %)", "",
               "| digitiser | level | images | " + " | ".join(f"r ≥ {c[5:]}" for c in cols) + " |",
               "|---" * (3 + len(cols)) + "|"]  # fmt: skip
     for d in thresholds.to_dict("records"):
-        parts.append(f"| {d['digitiser']} | {d['level']} | {d['n_images']} | " + " | ".join(_fmt(d[c], 2) for c in cols) + " |")
+        parts.append(f"| {d['digitiser']} | {d['level']} | {d['n_images']} | " + " | ".join(fmt(d[c], 2) for c in cols) + " |")
     return "\n".join(parts + [""])
 
 

@@ -181,7 +181,8 @@ def metrics_table(per_image: dict[str, np.ndarray], manifest: pd.DataFrame, fail
     return pd.DataFrame(rows), pd.DataFrame(thr)
 
 
-def _fmt(v, digits=3) -> str:
+def fmt(v, digits=3) -> str:
+    """A table cell: ``v`` to ``digits`` decimals, n/a when missing or not finite."""
     return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
@@ -200,17 +201,17 @@ def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, attrs: dict) -> st
     ]
     for r in metrics[metrics["lead"] == "Mean"].itertuples():
         parts.append(
-            f"| {r.level} | {r.n_images} | {r.n_failed} | {_fmt(r.snr_mean_db, 2)} | {_fmt(r.snr_median_db, 2)} | "
-            f"{_fmt(r.pearson, 4)} | {_fmt(r.r2)} | {_fmt(r.rmse_mv, 4)} | {_fmt(r.mae_mv, 4)} | {_fmt(r.coverage)} |"
+            f"| {r.level} | {r.n_images} | {r.n_failed} | {fmt(r.snr_mean_db, 2)} | {fmt(r.snr_median_db, 2)} | "
+            f"{fmt(r.pearson, 4)} | {fmt(r.r2)} | {fmt(r.rmse_mv, 4)} | {fmt(r.mae_mv, 4)} | {fmt(r.coverage)} |"
         )
     parts += ["", "## share of images with mean r over leads at or above each threshold (the source's table)", ""]
     cols = [c for c in thresholds.columns if c.startswith("r_ge_")]
     parts += ["| level | images | failed | " + " | ".join(f"r ≥ {c[5:]}" for c in cols) + " |", "|---" * (3 + len(cols)) + "|"]
     for d in thresholds.to_dict("records"):
-        parts.append(f"| {d['level']} | {d['n_images']} | {d['n_failed']} | " + " | ".join(_fmt(d[c], 2) for c in cols) + " |")
+        parts.append(f"| {d['level']} | {d['n_images']} | {d['n_failed']} | " + " | ".join(fmt(d[c], 2) for c in cols) + " |")
     parts += ["", "## per lead: mean SNR (dB)", "", "| level | " + " | ".join(LEADS12) + " |", "|---" * 13 + "|"]
     for level, g in metrics[metrics["lead"] != "Mean"].groupby("level", sort=False):
-        parts.append(f"| {level} | " + " | ".join(_fmt(v, 1) for v in g["snr_mean_db"]) + " |")
+        parts.append(f"| {level} | " + " | ".join(fmt(v, 1) for v in g["snr_mean_db"]) + " |")
     return "\n".join(parts + [""])
 
 
