@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from ecgrecon import RECORD_WINDOW_S
 from ecgrecon.synth.record import DURATION_S as SYNTH_DURATION_S
 
 __all__ = ["RECORD_SECONDS", "config_problems", "duplicate_keys"]
@@ -135,7 +136,7 @@ def _diffusion_problems(config: dict) -> list[str]:
         out.append(f"diffusion.sampler: {d['sampler']!r} is not among diffusion.samplers {d['samplers']}")
     factor = 2 ** (len(prior["channels"]) - 1)
     if prior.get("window", "segment") == "record":
-        n = int(round(10.24 * float(config["clean"]["fs"])))  # ecgrecon.learn.diffusion.records.record_length
+        n = int(round(RECORD_WINDOW_S * float(config["clean"]["fs"])))  # the prior's record window
         if n % factor:
             out.append(f"diffusion.prior.window: record windows of {n} samples are not a multiple of {factor} "
                        f"(2 ** (levels - 1) of diffusion.prior.channels {prior['channels']})")  # fmt: skip

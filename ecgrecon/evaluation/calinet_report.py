@@ -48,6 +48,7 @@ import pandas as pd
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean, read_leads, read_segment_meta
 from ecgrecon.data.records import read_record_predictions, reassembled_records
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.evaluation.plots import color, label
 from ecgrecon.evaluation.retention import record_labels, retention_markdown
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
@@ -171,10 +172,6 @@ def metrics_table(test: EvalWindows, preds: dict, targets) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _fmt(v, digits=3) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def metrics_markdown(df: pd.DataFrame, pcm_summary: dict, ckpt: dict, task: str) -> str:
     r = pcm_summary["rule"]
     rule = r["name"] if r["name"] != "ramp" else f"ramp({r['lo']:g},{r['hi']:g})"
@@ -201,20 +198,20 @@ def metrics_markdown(df: pd.DataFrame, pcm_summary: dict, ckpt: dict, task: str)
         title = "mean over the target leads" if lead == "Mean" else "anterior group (" + ", ".join(ANTERIOR) + ")"
         lines = ["| method | " + " | ".join(c[1] for c in cols) + " |", "|---|" + "---|" * len(cols)]
         for r in t.itertuples():
-            lines.append(f"| {r.method} | " + " | ".join(_fmt(getattr(r, c[0])) for c in cols) + " |")
+            lines.append(f"| {r.method} | " + " | ".join(fmt(getattr(r, c[0])) for c in cols) + " |")
         parts += [f"## {title}", "", *lines, ""]
     lead_rows = df[~df["lead"].isin(["Mean", "Anterior"])]
     piv = lead_rows.pivot(index="lead", columns="method", values="rmse")
     ms = [m for m in METHODS if m in piv.columns]
     lines = ["| lead | " + " | ".join(ms) + " |", "|---|" + "---|" * len(ms)]
     for lead in dict.fromkeys(lead_rows["lead"]):
-        lines.append(f"| {lead} | " + " | ".join(_fmt(piv.loc[lead, m]) for m in ms) + " |")
+        lines.append(f"| {lead} | " + " | ".join(fmt(piv.loc[lead, m]) for m in ms) + " |")
     parts += ["## RMSE (mV) per lead", "", *lines, ""]
     mean = df[df["lead"] == "Mean"].set_index("method")
     if {"CaLiNet-E", "PCM"} <= set(mean.index):
         c, p = mean.loc["CaLiNet-E", "rmse"], mean.loc["PCM", "rmse"]
-        verdict = "matches" if _fmt(c) == _fmt(p) else "beats" if c < p else "does not beat"
-        parts += [f"CaLiNet-E {verdict} PCM on mean RMSE ({_fmt(c)} vs {_fmt(p)} mV).", ""]
+        verdict = "matches" if fmt(c) == fmt(p) else "beats" if c < p else "does not beat"
+        parts += [f"CaLiNet-E {verdict} PCM on mean RMSE ({fmt(c)} vs {fmt(p)} mV).", ""]
     return "\n".join(parts)
 
 
@@ -353,7 +350,7 @@ def robustness_markdown(df: pd.DataFrame, noise_db: float) -> str:
     ]  # fmt: skip
     for cond, g in df.groupby("condition", sort=False):
         g = g.set_index("method")
-        cells = [_fmt(g.loc[m, k]) for k in ("rmse", "nrmse", "pcc") for m in ROBUST_METHODS]
+        cells = [fmt(g.loc[m, k]) for k in ("rmse", "nrmse", "pcc") for m in ROBUST_METHODS]
         parts.append(f"| {cond} | {int(g['n_records'].iloc[0])} | {int(g['n_windows'].iloc[0])} | " + " | ".join(cells) + " |")
     return "\n".join(parts + [""])
 
@@ -446,8 +443,8 @@ def score_table(df: pd.DataFrame, rob: pd.DataFrame) -> list[str]:
         cells = []
         for o in opts:
             h = g[g["rho"] == o].set_index("method")
-            cells.append(f"{_fmt(h['mean_rho'].iloc[0], 2)} / {_fmt(h.loc['map', 'rmse'], 4)} / {_fmt(h.loc['CaLiNet-E', 'rmse'], 4)}")
-        rows.append(f"| {cond} | {_fmt(gl.get(cond, np.nan), 4)} | " + " | ".join(cells) + " |")
+            cells.append(f"{fmt(h['mean_rho'].iloc[0], 2)} / {fmt(h.loc['map', 'rmse'], 4)} / {fmt(h.loc['CaLiNet-E', 'rmse'], 4)}")
+        rows.append(f"| {cond} | {fmt(gl.get(cond, np.nan), 4)} | " + " | ".join(cells) + " |")
     return rows
 
 

@@ -25,7 +25,8 @@ import pandas as pd
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, read_segment_meta
-from ecgrecon.evaluation.printout_report import FOLD, fmt, nanmean, nanmedian, read_truth
+from ecgrecon.evaluation.cells import fmt
+from ecgrecon.evaluation.printout_report import FOLD, nanmean, nanmedian, read_truth
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.complete import (
     METHODS,

@@ -47,6 +47,7 @@ import torch
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, label_lists, load_folds, read_leads, read_segment_meta
 from ecgrecon.data.records import read_record_predictions
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.evaluation.plots import color
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.classifier import CLASSES, multi_hot
@@ -433,10 +434,6 @@ def evaluate_diffusion(*, task: Task, samples_h5, cost_csv, segments, out: dict,
     return table
 
 
-def _fmt(v, digits=3) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n_records: int) -> str:
     parts = [
         f"# Diffusion prior on task {task.name} ({FOLD} fold, {n_records} test records, record-level windows)",
@@ -456,9 +453,9 @@ def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n
         ]
         for r in g.itertuples():
             parts.append(
-                f"| {r.method} | {_fmt(r.rmse, 4)} | {_fmt(r.r2)} | {_fmt(r.pearson)} | "
-                f"{_fmt(r.record_rmse, 4)} ± {_fmt(r.record_rmse_ci, 4)} | {_fmt(r.single_rmse, 4)} | "
-                f"{_fmt(r.cov50, 2)} | {_fmt(r.cov90, 2)} |"
+                f"| {r.method} | {fmt(r.rmse, 4)} | {fmt(r.r2)} | {fmt(r.pearson)} | "
+                f"{fmt(r.record_rmse, 4)} ± {fmt(r.record_rmse_ci, 4)} | {fmt(r.single_rmse, 4)} | "
+                f"{fmt(r.cov50, 2)} | {fmt(r.cov90, 2)} |"
             )
         parts.append("")
     parts += ["## cost", "", "| level | sampler | network evaluations / sample | backward passes / sample | s / record | "
@@ -466,7 +463,7 @@ def markdown(table: pd.DataFrame, cost: pd.DataFrame, task: Task, attrs: dict, n
     for r in cost.itertuples():
         per_record = getattr(r, "seconds_per_record", float("nan"))
         parts.append(
-            f"| {r.level} | {r.sampler} | {r.nfe_per_sample} | {r.nvjp_per_sample} | {_fmt(per_record)} | {r.seconds_per_window:.3f} | "
+            f"| {r.level} | {r.sampler} | {r.nfe_per_sample} | {r.nvjp_per_sample} | {fmt(per_record)} | {r.seconds_per_window:.3f} | "
             f"{r.windows_per_s:.2f} |"
         )
     return "\n".join(parts + [""])

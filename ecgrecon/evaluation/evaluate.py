@@ -38,6 +38,7 @@ from ecgrecon.data.datasets import (
 )
 from ecgrecon.data.records import reassembled_records
 from ecgrecon.evaluation import plots
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.evaluation.morph_plots import bland_altman_figure
 from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.learn.device import resolve_device
@@ -254,10 +255,6 @@ def cv_summary(table: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def _fmt(v, digits=3) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def _delta(c, ch) -> str:
     if not (np.isfinite(c) and np.isfinite(ch)) or c == 0:
         return "n/a"
@@ -303,7 +300,7 @@ def table1_md(seg: pd.DataFrame, fold: str, s: EvalSettings) -> str:
         (title, lambda metric, lead, a=a, b=b: _delta(t.loc[(a, lead), metric], t.loc[(b, lead), metric]))
         for title, (a, b) in zip(titles, pairs)
     ]
-    return _metric_blocks(TABLE1_METRICS, names, list(s.scored) + ["Mean"], lambda v, lead, k: _fmt(t.loc[(v, lead), k]), extra)
+    return _metric_blocks(TABLE1_METRICS, names, list(s.scored) + ["Mean"], lambda v, lead, k: fmt(t.loc[(v, lead), k]), extra)
 
 
 def _delta_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -321,10 +318,10 @@ def record_md(rec: pd.DataFrame, fold: str, s: EvalSettings) -> str:
         for k, _ in RECORD_COLUMNS:
             for v in names:
                 if k not in RECORD_METRICS:
-                    row.append(_fmt(t.loc[(v, lead), k]))
+                    row.append(fmt(t.loc[(v, lead), k]))
                     continue
                 mean, half = t.loc[(v, lead), f"{k}_mean"], t.loc[(v, lead), f"{k}_ci95"]
-                row.append(f"{_fmt(mean)} ± {_fmt(half)}")
+                row.append(f"{fmt(mean)} ± {fmt(half)}")
         rows.append(row)
     return _md_table(header, rows)
 
@@ -572,8 +569,8 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
         parts += [
             "Mean over leads incl. reference predictors: "
             + "; ".join(
-                f"{NAME(v)} RMSE pooled {_fmt(base.loc[v, 'rmse'])} / seg-mean {_fmt(base.loc[v, 'rmse_seg'])}, "
-                f"R² pooled {_fmt(base.loc[v, 'r2'])} / seg-mean {_fmt(base.loc[v, 'r2_seg'])}"
+                f"{NAME(v)} RMSE pooled {fmt(base.loc[v, 'rmse'])} / seg-mean {fmt(base.loc[v, 'rmse_seg'])}, "
+                f"R² pooled {fmt(base.loc[v, 'r2'])} / seg-mean {fmt(base.loc[v, 'r2_seg'])}"
                 for v in methods(results[fold], s) + list(BASELINES)
             )
             + f". Segment-lead pairs with a constant target (R² seg-mean scores them 1 or 0): {int(base['n_constant_target'].iloc[0])}.",
@@ -583,7 +580,7 @@ def _write_markdown(out, seg, rec, results, s: EvalSettings, report, mats) -> No
     if (seg["fold"] == "cv_mean").any():
         parts += ["## cross-validation folds: mean ± sd", "", _cv_md(seg, s, list(TABLE1_METRICS)), ""]
     parts += [
-        f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: " + ", ".join(f"{k} {_fmt(v[2])}" for k, v in mats.items()) + ".",
+        f"Latent k-NN affinity (k={s.knn_k}, {s.level}), diagonal mean: " + ", ".join(f"{k} {fmt(v[2])}" for k, v in mats.items()) + ".",
         "",
     ]
     with atomic_path(out["segment_md"]) as tmp:
@@ -618,7 +615,7 @@ def _gl_note(mean_rows: pd.DataFrame, s: EvalSettings) -> str:
     for v in reversed([m for m in s.methods if m != base]):
         r = mean_rows.loc[v, "rmse"]
         verdict = "beats" if r < gl else "does not beat"
-        said.append(f"{NAME(v)} {verdict} {NAME(base)} on mean RMSE ({_fmt(r)} vs {_fmt(gl)} mV, {_delta(gl, r)} %)")
+        said.append(f"{NAME(v)} {verdict} {NAME(base)} on mean RMSE ({fmt(r)} vs {fmt(gl)} mV, {_delta(gl, r)} %)")
     return "; ".join(said) + "."
 
 
@@ -627,5 +624,5 @@ def _cv_md(seg: pd.DataFrame, s: EvalSettings, metrics: list[str]) -> str:
     sd = seg[seg["fold"] == "cv_sd"].set_index(["variant", "lead"])
     names = _table_methods(seg[seg["fold"] == "cv_mean"], s)
     return _metric_blocks(
-        metrics, names, list(s.scored) + ["Mean"], lambda v, lead, k: f"{_fmt(mean.loc[(v, lead), k])} ± {_fmt(sd.loc[(v, lead), k])}"
+        metrics, names, list(s.scored) + ["Mean"], lambda v, lead, k: f"{fmt(mean.loc[(v, lead), k])} ± {fmt(sd.loc[(v, lead), k])}"
     )

@@ -6,9 +6,9 @@ never mixed into the main tables; GL is shown beside it on the same windows.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, write_csv
 
 METHODS = ("GL", "PCM-raw", "PCM")
@@ -22,10 +22,6 @@ def metrics_frame(summary: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=["fold", "split", "method", "lead", "n_windows", *COLUMNS])
     df.insert(0, "fold", summary["fold"])
     return df
-
-
-def _fmt(v) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
 
 
 def markdown(df: pd.DataFrame, summary: dict) -> str:
@@ -50,12 +46,12 @@ def markdown(df: pd.DataFrame, summary: dict) -> str:
         header = ["lead"] + [f"{n} {m}" for n in ("RMSE (mV)", "R²", "Pearson r") for m in METHODS]
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         for lead in leads:
-            cells = [_fmt(t.loc[(m, lead), k]) for k in COLUMNS for m in METHODS]
+            cells = [fmt(t.loc[(m, lead), k]) for k in COLUMNS for m in METHODS]
             lines.append("| " + " | ".join([f"**{lead}**" if lead == "Mean" else lead, *cells]) + " |")
         n = int(t["n_windows"].iloc[0])
         gl, pcm = t.loc[("GL", "Mean"), "rmse"], t.loc[("PCM", "Mean"), "rmse"]
         verdict = "beats" if pcm < gl else "does not beat"
-        parts += [f"## {split} ({n} windows)", "", *lines, "", f"PCM {verdict} GL on mean RMSE ({_fmt(pcm)} vs {_fmt(gl)} mV).", ""]
+        parts += [f"## {split} ({n} windows)", "", *lines, "", f"PCM {verdict} GL on mean RMSE ({fmt(pcm)} vs {fmt(gl)} mV).", ""]
     return "\n".join(parts)
 
 

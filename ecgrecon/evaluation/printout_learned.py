@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
-from ecgrecon.evaluation.printout_report import fmt
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.distort import distort
 from ecgrecon.printout.layout import DURATION_S, PrintoutError

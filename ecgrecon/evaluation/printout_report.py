@@ -28,6 +28,7 @@ import pandas as pd
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, open_clean
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.digitize import as_read, digitize_classical, read_image
 from ecgrecon.printout.distort import distort
@@ -179,11 +180,6 @@ def metrics_table(per_image: dict[str, np.ndarray], manifest: pd.DataFrame, fail
         thr.append({"level": level, "n_images": n_img, "n_failed": n_fail,
                     **{f"r_ge_{t:g}": float((r_rec[ok] >= t).sum() / n_img) if n_img else float("nan") for t in R_THRESHOLDS}})  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(thr)
-
-
-def fmt(v, digits=3) -> str:
-    """A table cell: ``v`` to ``digits`` decimals, n/a when missing or not finite."""
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
 def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, attrs: dict) -> str:

@@ -38,9 +38,10 @@ from scipy.stats import ks_2samp, wasserstein_distance
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, load_folds, read_leads, read_segment_meta, split_rows
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.learn.device import derive_seed, resolve_device
-from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, derive_12, load_prior, load_prior_windows, sample_unconditional
+from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, derive_12, load_prior, load_prior_windows, require_match, sample_unconditional
 from ecgrecon.learn.diffusion.records import record_length, to_records
 from ecgrecon.signal.measures import record_features
 
@@ -112,10 +113,6 @@ def prior_realism(samples_8: np.ndarray, reference_8: np.ndarray, fs: float) -> 
     return compare_measures(window_measures(samples_8, fs), window_measures(reference_8, fs))
 
 
-def _fmt(v: float, digits: int) -> str:
-    return "-" if not np.isfinite(v) else f"{v:.{digits}f}"
-
-
 def _digits(kind: str) -> int:
     return {"ptp": 2, "rms": 3, "hr": 1, "qrs_ms": 1}[kind]
 
@@ -142,15 +139,15 @@ def realism_markdown(df: pd.DataFrame, meta: Mapping) -> str:
     for i in order:
         r = df.iloc[i]
         d = _digits(r["kind"])
-        ref = f"{_fmt(r['ref_median'], d)} [{_fmt(r['ref_p25'], d)}, {_fmt(r['ref_p75'], d)}]"
-        smp = f"{_fmt(r['samp_median'], d)} [{_fmt(r['samp_p25'], d)}, {_fmt(r['samp_p75'], d)}]"
+        ref = f"{fmt(r['ref_median'], d, '-')} [{fmt(r['ref_p25'], d, '-')}, {fmt(r['ref_p75'], d, '-')}]"
+        smp = f"{fmt(r['samp_median'], d, '-')} [{fmt(r['samp_p25'], d, '-')}, {fmt(r['samp_p75'], d, '-')}]"
         shares = f"{r['ref_defined']:.0%} / {r['samp_defined']:.0%}"
-        lines.append(f"| {r['measure']} | {r['unit']} | {ref} | {smp} | {shares} | {_fmt(r['w_iqr'], 2)} | {_fmt(r['ks'], 2)} |")
+        lines.append(f"| {r['measure']} | {r['unit']} | {ref} | {smp} | {shares} | {fmt(r['w_iqr'], 2, '-')} | {fmt(r['ks'], 2, '-')} |")
     summary = []
     for kind in ("ptp", "rms"):
         sub = df[df["kind"] == kind]
         if len(sub):
-            summary.append(f"{kind}: mean W / ref IQR over the 12 leads {_fmt(float(np.nanmean(sub['w_iqr'])), 2)}")
+            summary.append(f"{kind}: mean W / ref IQR over the 12 leads {fmt(float(np.nanmean(sub['w_iqr'])), 2, '-')}")
     if summary:
         lines += ["", "; ".join(summary) + "."]
     return "\n".join(lines) + "\n"
@@ -264,9 +261,10 @@ def prior_realism_from_files(
     if missing:
         raise ValueError(f"out needs the paths {missing}")
     dev = resolve_device(device)
-    kind = load_prior(prior_pt, leads=PRIOR_LEADS).settings.window
+    prior = load_prior(prior_pt, leads=PRIOR_LEADS, device=dev)
+    kind = prior.settings.window
     ref, fs, window, n_train = _reference_windows(segments_h5, folds_json, fold, n, seed, kind)
-    prior = load_prior(prior_pt, leads=PRIOR_LEADS, fs=fs, window=record_length(fs) if kind == "record" else window, device=dev)
+    require_match(prior_pt, (prior.leads, prior.fs, prior.window), fs=fs, window=record_length(fs) if kind == "record" else window)
     log(f"prior realism: {len(ref)} of {n_train} train windows (fold {fold}); sampling {n} windows, {steps} DDIM steps on {dev}")
     t0 = time.perf_counter()
     samples = sample_unconditional(

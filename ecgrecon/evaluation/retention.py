@@ -17,6 +17,7 @@ import pandas as pd
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, read_leads, read_segment_meta
 from ecgrecon.data.records import read_record_predictions, reassembled_records
+from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, write_csv
 from ecgrecon.learn.classifier import load_classifier, load_labels, retention_table
 from ecgrecon.learn.device import resolve_device
@@ -81,10 +82,6 @@ def retention_from_predictions(
     return table, summary
 
 
-def _fmt(v: float) -> str:
-    return "n/a" if not np.isfinite(v) else f"{v:.3f}"
-
-
 def retention_markdown(table: pd.DataFrame, summary: dict, title: str | None = None, note: str = "") -> str:
     """Short markdown table: method, n_records, macro-F1, macro-AUC, F1 and AUC retention (``note``: a paragraph after the intro)."""
     parts = [title or f"# Diagnostic retention ({summary['fold']} test split)", ""]
@@ -106,7 +103,7 @@ def retention_markdown(table: pd.DataFrame, summary: dict, title: str | None = N
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in table.iterrows():
         cells = [display(r["method"]), str(int(r["n_records"]))] + [
-            _fmt(r[k]) for k in ("macro_f1", "macro_auc", "f1_retention", "auc_retention")
+            fmt(r[k]) for k in ("macro_f1", "macro_auc", "f1_retention", "auc_retention")
         ]
         lines.append("| " + " | ".join(cells) + " |")
     left_out = sorted({c for v in table.get("classes_undefined", pd.Series(dtype=str)).fillna("") for c in str(v).split(",") if c})

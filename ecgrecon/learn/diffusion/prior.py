@@ -675,6 +675,21 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def require_match(path, have: tuple, *, leads=None, fs: float | None = None, window: int | None = None) -> None:
+    """One-line ArtifactError naming ``path`` when a prior's ``have`` = (leads, fs, window) differs from the expected
+    leads / rate / window (None: not checked)."""
+    want = (
+        list(have[0]) if leads is None else [str(v) for v in leads],
+        float(have[1]) if fs is None else float(fs),
+        int(have[2]) if window is None else int(window),
+    )
+    if [v.upper() for v in have[0]] != [v.upper() for v in want[0]] or float(have[1]) != want[1] or int(have[2]) != want[2]:
+        raise ArtifactError(
+            f"{path}: prior trained on leads {', '.join(have[0])} at {float(have[1]):g} Hz, window {int(have[2])}; "
+            f"task needs leads {', '.join(want[0])} at {want[1]:g} Hz, window {want[2]}"
+        )
+
+
 def load_prior(path, *, leads=None, fs: float | None = None, window: int | None = None, device="cpu") -> Prior:
     """The prior of a checkpoint written by :func:`train_prior`; one-line ArtifactError naming the file when it is
     unreadable or not a prior checkpoint, or when its leads / rate / window differ from the expected ones (None:
@@ -688,16 +703,7 @@ def load_prior(path, *, leads=None, fs: float | None = None, window: int | None 
         got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ArtifactError(f"{path}: not a diffusion prior checkpoint (format {got!r}, expected {FORMAT})")
     have = (list(ckpt["leads"]), float(ckpt["fs"]), int(ckpt["window"]))
-    want = (
-        list(have[0]) if leads is None else [str(v) for v in leads],
-        have[1] if fs is None else float(fs),
-        have[2] if window is None else int(window),
-    )
-    if [v.upper() for v in have[0]] != [v.upper() for v in want[0]] or have[1] != want[1] or have[2] != want[2]:
-        raise ArtifactError(
-            f"{path}: prior trained on leads {', '.join(have[0])} at {have[1]:g} Hz, window {have[2]}; "
-            f"task needs leads {', '.join(want[0])} at {want[1]:g} Hz, window {want[2]}"
-        )
+    require_match(path, have, leads=leads, fs=fs, window=window)
     try:
         settings = PriorSettings.of(ckpt["settings"])
         model = EpsUNet(**ckpt["arch"])

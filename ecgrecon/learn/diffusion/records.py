@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecgrecon import RECORD_WINDOW_S
 from ecgrecon.signal.metrics import reassemble
 
-RECORD_SECONDS = 10.24
+RECORD_SECONDS = RECORD_WINDOW_S
 WINDOWS = ("segment", "record")
 """The prior's window kinds: ``segment`` (the segment windows) | ``record`` (10.24 s, whole records padded)."""
 
