@@ -491,6 +491,22 @@ CALINET_OUTPUTS = ["metrics.csv", "metrics.md", "robustness.csv", "robustness.md
                    "reliability.png", "scores.csv", "scores.md", "retention.csv", "retention.md"]
 
 
+def trains_prior():
+    """Whether the run trains the diffusion prior (train_prior in the DAG): some task of run_tasks lists a generative
+    method (`diffusion`)."""
+    return any(t.of_kind("generative") for t in TASKS.values())
+
+
+def completion_inputs(wildcards):
+    """complete_printouts' inputs: the digitised and rendered records, segments and folds, and the diffusion prior
+    when the run trains it (then `diffusion` is one of the completion methods)."""
+    inputs = {"digitized": "results/printout/digitized.h5", "truth": "results/printout/truth.h5",
+              "segments": "results/segments/segments.h5", "folds": "results/folds/folds.json"}  # fmt: skip
+    if trains_prior():
+        inputs["prior"] = "results/prior/model.pt"
+    return inputs
+
+
 def printout_params():
     """The printout section as render_printouts needs it (`enabled` only decides whether `all` asks for the outputs;
     `completion` is complete_printouts' alone, `learned` the learned digitiser's)."""
@@ -512,7 +528,7 @@ def get_final_output():
     out = [PRIMARY_CLEAN, "results/qc/qc_stats.json", "results/segments/segments.h5", "results/folds/folds.json"]
     if NOISE_KINDS:
         out += ["results/noise/summary.csv", "results/noise/rmse_vs_snr.png"]
-    if any(t.of_kind("generative") for t in TASKS.values()):
+    if trains_prior():
         out += ["results/prior/model.pt", "results/prior/train_log.csv", "results/prior/realism.md"]
     for name, task in TASKS.items():
         if task.of_kind("generative"):  # the diffusion prior's posterior sampling (rules/diffusion.smk)

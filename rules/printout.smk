@@ -3,8 +3,9 @@
 # (render_printouts: the images, their manifest and the renderer's truth), read back by the classical digitiser and
 # scored against what was drawn (digitize_printouts: digitized.h5, the metrics and r-threshold tables, an example
 # figure), then completed to 12 leads x 10 s from the lead-II rhythm strip (complete_printouts: GL fitted on the official
-# fold's train segments, per-patient PPM on each lead's window; printout.completion). The seed drives the subset and
-# every distortion; changing printout.levels re-renders, nothing upstream; printout.completion reruns the completion only.
+# fold's train segments, per-patient PPM on each lead's window, and the diffusion prior's posterior when the run trains
+# it; printout.completion). The seed drives the subset and every distortion; changing printout.levels re-renders,
+# nothing upstream; printout.completion (its diffusion sampler included) reruns the completion only.
 
 
 rule render_printouts:
@@ -86,13 +87,11 @@ rule digitize_printouts:
 
 
 rule complete_printouts:
-    """Digitised partial records -> 12 leads x 10 s (visible, GL, PPM): the GL II->11 map (official fold's train
-    segments, alpha on val), the completed records, per level x method x region x lead scores, an example figure."""
+    """Digitised partial records -> 12 leads x 10 s (visible, GL, PPM; diffusion when the run trains the prior): the GL
+    II->11 map (official fold's train segments, alpha on val), the completed records, per level x method x region x
+    lead scores, an example figure."""
     input:
-        digitized="results/printout/digitized.h5",
-        truth="results/printout/truth.h5",
-        segments="results/segments/segments.h5",
-        folds="results/folds/folds.json",
+        unpack(completion_inputs),
     output:
         gl="results/printout/completion_gl.json",
         h5="results/printout/completion.h5",
@@ -111,6 +110,8 @@ rule complete_printouts:
         ),
     params:
         completion=canonical(config["printout"]["completion"]),
+        seed=config["seed"],
+        device=config["device"],
     threads: 1
     resources:
         mem_mb=2000,

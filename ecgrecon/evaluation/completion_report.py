@@ -3,10 +3,13 @@ records of digitize_printouts -> 12 leads x 10 s by each completion method, scor
 
 :func:`complete_from_files`: fits the GL completion map (lead II +-K -> the 11 other leads) on the train segments of
 the official fold (alpha on its val segments; never its test segments) and saves it as JSON, completes every image of
-digitized.h5 with ``visible``, ``GL`` and ``PPM`` (:func:`~ecgrecon.printout.complete.complete_record`) and writes
+digitized.h5 with ``visible``, ``GL`` and ``PPM`` (:func:`~ecgrecon.printout.complete.complete_record`), and with
+``diffusion`` when a prior is given (the run trains it: results/prior/model.pt; ``printout.completion.diffusion``) and writes
 
 - ``completion.h5``: ``signals/{method}`` (n_images, n, 12) mV (NaN for a skipped image), per image ``ecg_id``,
   ``level``, ``image``, ``skipped``, ``reason``; per image and lead ``fallback`` (PPM used GL) and ``alpha`` (PPM's a);
+  with a prior also per image ``diffusion_nfe`` (network evaluations per sample), ``diffusion_seconds``,
+  ``diffusion_empty`` (windows with nothing observed: GL there);
 - the metrics table (:func:`metrics_table`: per level, method, region and lead, + ``Mean``) as CSV and Markdown;
 - an example figure (:func:`example_figure`: one record, truth, digitised windows, completions).
 
@@ -28,12 +31,15 @@ from ecgrecon.data.datasets import ArtifactError, read_segment_meta
 from ecgrecon.evaluation.cells import fmt
 from ecgrecon.evaluation.printout_report import FOLD, nanmean, nanmedian, read_truth
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
+from ecgrecon.learn.device import resolve_device
+from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, load_prior
 from ecgrecon.printout.complete import (
     METHODS,
     REFERENCE,
     REGIONS,
     SCORES,
     CompletionError,
+    DiffusionSetup,
     complete_record,
     completion_scores,
     fit_gl,
@@ -105,6 +111,7 @@ def markdown(metrics: pd.DataFrame, attrs: dict) -> str:
         "`visible` scores 0 dB on the unseen part. Means over leads (lead II has no unseen part in 3x4), then images; "
         "images whose rhythm strip was not read are skipped (counted) for every method.",
         "",
+        *_diffusion_lines(attrs.get("diffusion")),
         "| level | method | region | images (skipped) | GL fallbacks | SNR mean (dB) | SNR median (dB) | r | R² | RMSE (mV) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -122,6 +129,19 @@ def markdown(metrics: pd.DataFrame, attrs: dict) -> str:
     return "\n".join(parts + [""])
 
 
+def _diffusion_lines(d: dict | None) -> list[str]:
+    if not d:
+        return []
+    opts = ", ".join(f"{k}={v}" for k, v in sorted(d["options"].items())) or "defaults"
+    return [
+        f"`diffusion`: the posterior mean of the diffusion prior of I, II, V1-V6 (window {d['window']} samples) given the "
+        "digitised samples of those leads and lead I derived from the read limb leads where I was not read; sampler "
+        f"`{d['sampler']}` (options: {opts}), K = {d['K']} samples, {d['steps']} steps, {fmt(d['nfe'], 1)} network "
+        f"evaluations per sample and window, {fmt(d['seconds'], 2)} s per record (mean over the completed images).",
+        "",
+    ]
+
+
 def example_figure(path, label: np.ndarray, completion: dict, plotted: np.ndarray, fs: float, title: str) -> None:
     """One record, one row per lead: the truth, the digitised windows and each completion (12 x T arrays)."""
     import matplotlib
@@ -130,7 +150,11 @@ def example_figure(path, label: np.ndarray, completion: dict, plotted: np.ndarra
     import matplotlib.pyplot as plt
 
     t = np.arange(label.shape[1]) / fs
-    styles = {"GL": dict(color="tab:orange", lw=0.8, ls="--"), "PPM": dict(color="tab:green", lw=0.8)}
+    styles = {
+        "GL": dict(color="tab:orange", lw=0.8, ls="--"),
+        "PPM": dict(color="tab:green", lw=0.8),
+        "diffusion": dict(color="tab:red", lw=0.8, ls="-."),
+    }
     fig, axes = plt.subplots(len(LEADS12), 1, figsize=(11, 15), sharex=True)
     for j, (ax, lead) in enumerate(zip(axes, LEADS12)):
         shown = plotted[j]
@@ -151,9 +175,13 @@ def example_figure(path, label: np.ndarray, completion: dict, plotted: np.ndarra
     save_png(fig, path, dpi=90)
 
 
-def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: dict, *, cfg: dict, log=print) -> pd.DataFrame:
+def complete_from_files(
+    digitized_h5, truth_h5, segments_h5, folds_json, out: dict, *, cfg: dict, prior=None, seed: int = 0, device="cpu", log=print
+) -> pd.DataFrame:
     """Rule complete_printouts. ``out`` names gl (JSON map), h5 (completion.h5), csv, md (metrics), png (example);
-    ``cfg`` the ``printout.completion`` section (context, gl_alphas, ppm_alphas, min_coverage)."""
+    ``cfg`` the ``printout.completion`` section (context, gl_alphas, ppm_alphas, min_coverage; ``diffusion``: sampler,
+    K, steps, options); ``prior`` the diffusion prior's checkpoint (None: no ``diffusion`` method), sampled on
+    ``device`` with generators derived from ``seed``."""
     dig = read_digitized(digitized_h5)
     labels, ids, truths, files, attrs = read_truth(truth_h5)
     if files != dig["image"]:
@@ -167,21 +195,37 @@ def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: di
     context, min_cov = int(cfg["context"]), float(cfg["min_coverage"])
     gl = fit_gl(segments_h5, folds_json, FOLD, context, cfg["gl_alphas"], log=log)
     gl.save(out["gl"])
+    setup = None
+    if prior is not None:
+        loaded = load_prior(prior, leads=PRIOR_LEADS, fs=fs, device=resolve_device(device))
+        setup = DiffusionSetup.of(loaded, cfg["diffusion"], seed)
+    methods = [m for m in METHODS if m != "diffusion" or setup is not None]
     rec = {int(e): i for i, e in enumerate(ids)}
     n_img = len(dig["image"])
-    signals = {m: np.full((n_img, n, len(LEADS12)), np.nan) for m in METHODS}
-    per_image = {m: {r: {k: np.full((n_img, len(LEADS12)), np.nan) for k in SCORES} for r in REGIONS} for m in METHODS}
+    signals = {m: np.full((n_img, n, len(LEADS12)), np.nan) for m in methods}
+    per_image = {m: {r: {k: np.full((n_img, len(LEADS12)), np.nan) for k in SCORES} for r in REGIONS} for m in methods}
+    cost = {k: np.full(n_img, np.nan) for k in ("nfe", "seconds", "empty")}
     skipped = np.zeros(n_img, dtype=bool)
     reasons = [""] * n_img
     fallback = np.zeros((n_img, len(LEADS12)), dtype=bool)
     alpha = np.full((n_img, len(LEADS12)), np.nan)
-    log(f"completion: {n_img} images, methods {', '.join(METHODS)}, context {context}, PPM a in {list(cfg['ppm_alphas'])}")
+    log(f"completion: {n_img} images, methods {', '.join(methods)}, context {context}, PPM a in {list(cfg['ppm_alphas'])}")
+    if setup is not None:
+        log(f"completion: diffusion prior {prior} (window {setup.prior.window}), sampler {setup.sampler}, K {setup.K}, "
+            f"steps {setup.steps}, options {setup.options}")  # fmt: skip
     for k, image in enumerate(dig["image"]):
         label = labels[rec[int(dig["ecg_id"][k])]].T
         plotted = truths[k].plotted()
         try:
             c = complete_record(
-                dig["signals"][k].T, plotted, gl, context=context, alphas=cfg["ppm_alphas"], min_coverage=min_cov, name=image
+                dig["signals"][k].T,
+                plotted,
+                gl,
+                context=context,
+                alphas=cfg["ppm_alphas"],
+                min_coverage=min_cov,
+                name=image,
+                diffusion=setup,
             )
         except CompletionError as exc:
             skipped[k], reasons[k] = True, str(exc)
@@ -190,6 +234,8 @@ def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: di
         for note in c.notes:
             log(f"completion: {image}: {note}")
         fallback[k], alpha[k] = c.fallback, c.alpha
+        for key in cost if c.diffusion else ():
+            cost[key][k] = c.diffusion[key]
         masks = region_masks(plotted)
         for m, sig in c.signals.items():
             signals[m][k] = sig.T
@@ -199,7 +245,7 @@ def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: di
                     per_image[m][region][key][k] = s[key]
     metrics = metrics_table(per_image, dig["level"], skipped, fallback)
     with atomic_path(out["h5"]) as tmp, h5py.File(tmp, "w") as h5:
-        for m in METHODS:
+        for m in methods:
             h5[f"signals/{m}"] = signals[m]
         h5["ecg_id"] = np.asarray(dig["ecg_id"], dtype=np.int64)
         h5["level"] = np.array(dig["level"], dtype=h5py.string_dtype())
@@ -208,17 +254,27 @@ def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: di
         h5["reason"] = np.array(reasons, dtype=h5py.string_dtype())
         h5["fallback"] = fallback
         h5["alpha"] = alpha
-        h5.attrs.update(fs=fs, layout=attrs["layout"], leads=list(LEADS12), methods=list(METHODS), reference=REFERENCE,
+        h5.attrs.update(fs=fs, layout=attrs["layout"], leads=list(LEADS12), methods=list(methods), reference=REFERENCE,
                         context=context, fold=FOLD)  # fmt: skip
+        if setup is not None:
+            for key in ("nfe", "seconds", "empty"):
+                h5[f"diffusion_{key}"] = cost[key]
+            h5.attrs.update(diffusion_sampler=setup.sampler, diffusion_K=setup.K, diffusion_steps=setup.steps,
+                            diffusion_window=int(setup.prior.window), diffusion_seed=int(seed))  # fmt: skip
     write_csv(out["csv"], metrics)
     with atomic_path(out["md"]) as tmp:
-        tmp.write_text(markdown(metrics, {**attrs, "context": context}))
+        info = None
+        if setup is not None:
+            info = {"sampler": setup.sampler, "options": dict(setup.options), "K": setup.K, "steps": setup.steps,
+                    "window": int(setup.prior.window), "nfe": nanmean(cost["nfe"]), "seconds": nanmean(cost["seconds"])}  # fmt: skip
+        tmp.write_text(markdown(metrics, {**attrs, "context": context, "diffusion": info}))
     done = np.flatnonzero(~skipped)
     if len(done):
         order = [k for k in done if dig["level"][k] == "clean"] or list(done)
         k = int(order[0])
-        comp = {m: signals[m][k].T for m in METHODS}
-        title = f"record {int(dig['ecg_id'][k])}, level {dig['level'][k]}: truth, digitised windows, GL and PPM completions"
+        comp = {m: signals[m][k].T for m in methods}
+        shown = "GL, PPM and diffusion" if setup is not None else "GL and PPM"
+        title = f"record {int(dig['ecg_id'][k])}, level {dig['level'][k]}: truth, digitised windows, {shown} completions"
         example_figure(out["png"], labels[rec[int(dig["ecg_id"][k])]].T, comp, truths[k].plotted(), fs, title)
     else:
         _empty_figure(out["png"], "every image was skipped: no rhythm strip read")
@@ -226,6 +282,9 @@ def complete_from_files(digitized_h5, truth_h5, segments_h5, folds_json, out: di
     log("completion (unseen part): " + "; ".join(f"{r.level} {r.method} RMSE {r.rmse_mv:.4f} mV, SNR {r.snr_mean_db:.2f} dB"
                                                    for r in mean.itertuples()))  # fmt: skip
     log(f"completion: {int(skipped.sum())} of {n_img} images skipped, {int(fallback[~skipped].sum())} lead windows fell back to GL")
+    if setup is not None:
+        log(f"completion: diffusion {nanmean(cost['nfe']):.0f} network evaluations per sample, {nanmean(cost['seconds']):.2f} s "
+            f"per record, {int(np.nansum(cost['empty']))} windows with nothing observed (GL there)")  # fmt: skip
     return metrics
 
 

@@ -55,7 +55,7 @@ from ecgrecon.learn.device import derive_seed, resolve_device
 from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12, load_prior
 from ecgrecon.learn.diffusion.records import record_length, to_records, to_windows
 from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
-from ecgrecon.learn.diffusion.samplers import Observation, sample, sampler_options
+from ecgrecon.learn.diffusion.samplers import Observation, Stacked, sample, sampler_options
 from ecgrecon.methods import display
 from ecgrecon.noise.corrupt import BEDIN, level_label
 from ecgrecon.signal.metrics import lead_metrics, mean_ci, reassemble
@@ -186,16 +186,6 @@ def lead_observation(inputs, x_in: np.ndarray, scale: float, sigma_in: np.ndarra
         mask &= np.arange(w)[None, None, :] < np.asarray(n_valid, np.int64)[:, None, None]
     sigma = torch.from_numpy(sig).float().to(device) if sigma_in is not None else 0.0
     return Observation(torch.from_numpy(mask).to(device), torch.from_numpy(y).float().to(device), sigma, event_dims=2)
-
-
-class Stacked:
-    """A prior's denoiser (it takes (B, 8, W)) on samples of stacked windows (K, n, 8, W)."""
-
-    def __init__(self, den):
-        self.den = den
-
-    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
-        return self.den(x.reshape(-1, *x.shape[-2:]), t).reshape(x.shape)
 
 
 def posterior(prior: Prior, obs: Observation, sampler: str, s: DiffusionSettings, *, key: str, labels=None) -> dict:

@@ -562,7 +562,8 @@ def completion_section(run: Path, img_dir: Path | None = None, tag: str = "") ->
     m = m[(m["lead"] == "Mean") & m["region"].isin(["full", "unseen"])].set_index(["level", "method", "region"])
     out = ["#### Printouts completed to 12 leads x 10 s ([printout.md](printout.md))", "",
            "The digitised windows alone (`visible`) and completed from the lead-II rhythm strip by GL (population map, "
-           "train folds) and PPM (per-patient map on each lead's window, shrunk toward GL); a missing sample counts as "
+           "train folds), PPM (per-patient map on each lead's window, shrunk toward GL) and, where the run trains the "
+           "diffusion prior, its posterior mean given every read sample (`diffusion`); a missing sample counts as "
            "0 mV; means over leads, then images (images whose rhythm strip was not read skipped).", "",
            "| level | method | images (skipped) | SNR full (dB) | RMSE full (mV) | SNR unseen (dB) | r unseen | R² unseen "
            "| RMSE unseen (mV) |",

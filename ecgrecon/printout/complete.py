@@ -26,6 +26,19 @@ Methods (:data:`METHODS`); every one keeps the digitised samples as they are and
   squared error, the smaller ``a`` on ties); a one-value grid fixes it. The hidden part of the record is never
   used.
 
+- ``diffusion`` (only with a diffusion prior, :class:`DiffusionSetup`): the posterior mean of the prior of the 8
+  independent leads (:mod:`ecgrecon.learn.diffusion`) given what was read (:func:`diffusion_prediction`). It observes
+  I, II, V1-V6 where they were read, and lead I derived sample-wise where only other limb leads were (on a 3x4 page
+  2.5-5 s: I = aVL + II / 2 = -2 aVR - II = 2 (II - aVF), from III where I was not read: I = II - III; the mean of
+  the estimates available at a sample, each needing lead II read there too; :func:`prior_observation`). The record
+  is covered by windows of the prior's length W (:func:`window_starts`: starts evenly spaced from 0 to T - W, hop at
+  most W / 2; a record window longer than T: one window, the samples past T unobserved); each window's posterior is
+  sampled by the configured sampler (``ddnm`` by default: the observed coordinates are exact constraints; ``mgps``
+  an option) with K samples and a generator seeded by (seed, record); the K samples are averaged, overlapping
+  windows averaged, the 12 leads derived (:func:`ecgrecon.learn.diffusion.prior.derive_12`). A window with nothing
+  observed is not sampled (a note): it contributes GL's prediction (NaN without a map) to that average instead.
+  Cost: windows x K x (steps + guidance) network evaluations per record (``nfe`` per sample, seconds recorded).
+
 Fallbacks, never silent (:class:`Completion` counts them): a lead whose window was read on fewer than
 ``min_coverage`` of its plotted samples (or too few samples for the map) gets GL's prediction in PPM
 (``fallback``; NaN when there is no GL map for it); a rhythm strip read on fewer than ``min_coverage`` of its
@@ -38,12 +51,18 @@ layout does not plot) or the plotted ones; a missing output sample counts as 0 m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ecgrecon import LEADS12
 from ecgrecon.data.datasets import ArtifactError, read_segment_meta
+from ecgrecon.learn.device import derive_seed
+from ecgrecon.learn.diffusion.prior import PRIOR_LEADS, Prior, derive_12
+from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
+from ecgrecon.learn.diffusion.samplers import Observation, Stacked, sample, sampler_options
 from ecgrecon.learn.linear import LinearMap, design, fit_from_segments, load, ridge_solutions
 from ecgrecon.printout.layout import Layout, PrintoutError, get_layout, panels_of
 from ecgrecon.printout.scoring import lead_scores
@@ -53,7 +72,8 @@ REFERENCE = "II"
 REF = LEADS12.index(REFERENCE)
 OTHERS = [lead for lead in LEADS12 if lead != REFERENCE]
 """The 11 leads a completion predicts (LEADS12 order)."""
-METHODS = ("visible", "GL", "PPM")
+METHODS = ("visible", "GL", "PPM", "diffusion")
+"""Every completion method in report order; ``GL`` runs with a map, ``diffusion`` with a prior (:class:`DiffusionSetup`)."""
 REGIONS = ("full", "unseen", "plotted")
 SCORES = ("snr", "pearson", "r2", "rmse", "mae", "coverage")
 
@@ -72,6 +92,37 @@ class Completion:
     alpha: np.ndarray  # (12,) the PPM shrinkage a chosen per lead (NaN for lead II and fallbacks)
     n_interpolated: int  # rhythm-strip samples filled by interpolation
     notes: list[str] = field(default_factory=list)
+    diffusion: dict = field(default_factory=dict)  # with a prior: windows, empty windows, nfe, nvjp, seconds
+
+
+@dataclass(frozen=True)
+class DiffusionSetup:
+    """The ``diffusion`` completion: a loaded prior and how its posterior is sampled (``printout.completion.diffusion``:
+    ``sampler`` of :data:`ecgrecon.learn.diffusion.samplers.METHODS`, ``K`` samples, ``steps``, sampler ``options``),
+    ``seed`` the run's seed (every record's generator derives from it and the record's name)."""
+
+    prior: Prior
+    sampler: str = "ddnm"
+    K: int = 4  # posterior samples per window
+    steps: int = 12
+    options: dict = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"diffusion sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if int(self.K) < 1 or int(self.steps) < 2:
+            raise ValueError(f"diffusion completion needs K >= 1 and steps >= 2, got K {self.K}, steps {self.steps}")
+        unknown = sorted(set(self.options or {}) - set(sampler_options(self.sampler)))
+        if unknown:
+            raise ValueError(f"diffusion sampler {self.sampler} has no options {unknown} (it has {sorted(sampler_options(self.sampler))})")
+        if [str(v).upper() for v in self.prior.leads] != [v.upper() for v in PRIOR_LEADS]:
+            raise ValueError(f"diffusion completion needs a prior of the leads {', '.join(PRIOR_LEADS)}, got {self.prior.leads}")
+
+    @classmethod
+    def of(cls, prior: Prior, cfg: dict, seed: int) -> DiffusionSetup:
+        """From a ``printout.completion.diffusion`` section."""
+        return cls(prior, str(cfg["sampler"]), int(cfg["K"]), int(cfg["steps"]), dict(cfg.get("options") or {}), int(seed))
 
 
 def visible_mask(layout: str | Layout, n_samples: int) -> np.ndarray:
@@ -189,15 +240,95 @@ def keep_plotted(partial: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(partial), partial, prediction)
 
 
+def prior_observation(partial: np.ndarray) -> np.ndarray:
+    """(8, T) mV: the prior's leads :data:`PRIOR_LEADS` as the digitised record shows them, NaN where not observed.
+
+    I, II, V1-V6 where they were read; lead I where it was not read but lead II and a limb lead were, from each such
+    lead (I = aVL + II / 2 = -2 aVR - II = 2 (II - aVF) = II - III), averaged over the estimates available there."""
+    partial = np.asarray(partial, dtype=np.float64)
+    row = {lead: partial[LEADS12.index(lead)] for lead in LEADS12}
+    out = np.stack([row[lead] for lead in PRIOR_LEADS]).copy()
+    ii = row["II"]
+    estimates = np.stack([row["AVL"] + ii / 2, -2 * row["AVR"] - ii, 2 * (ii - row["AVF"]), ii - row["III"]])
+    ok = np.isfinite(estimates)
+    n = ok.sum(axis=0)
+    derived = np.where(ok, estimates, 0.0).sum(axis=0) / np.maximum(n, 1)
+    i = PRIOR_LEADS.index("I")
+    out[i] = np.where(np.isfinite(out[i]), out[i], np.where(n > 0, derived, np.nan))
+    return out
+
+
+def window_starts(n_samples: int, window: int) -> np.ndarray:
+    """Starts of the windows of length ``window`` that cover ``n_samples``: evenly spaced, the first at 0, the last at
+    n_samples - window, consecutive starts at most window / 2 apart (overlap >= half a window); one window at 0 when
+    the window covers the record."""
+    if n_samples <= window:
+        return np.zeros(1, dtype=np.int64)
+    n = 1 + math.ceil((n_samples - window) / max(window // 2, 1))
+    return np.round(np.linspace(0, n_samples - window, n)).astype(np.int64)
+
+
+def diffusion_prediction(
+    partial: np.ndarray, setup: DiffusionSetup, *, fallback: np.ndarray | None = None, name: str = "<record>"
+) -> tuple[np.ndarray, dict, list[str]]:
+    """(12, T) mV: the prior's posterior mean given the digitised record (module docstring), before the digitised
+    samples are put back; the cost (windows, empty, nfe, nvjp per sample, seconds) and notes.
+
+    ``fallback`` (12, T): what a window with nothing observed contributes (GL's prediction; None: NaN)."""
+    prior = setup.prior
+    y8 = prior_observation(partial)
+    n, w = y8.shape[1], int(prior.window)
+    starts = window_starts(n, w)
+    padded = np.full((len(PRIOR_LEADS), max(n, w)), np.nan)
+    padded[:, :n] = y8
+    wins = np.stack([padded[:, s : s + w] for s in starts])  # (n_win, 8, W), NaN = not observed (or past T)
+    seen = np.isfinite(wins)
+    full = seen.reshape(len(starts), -1).any(axis=1)
+    notes, est = [], np.full(wins.shape, np.nan)
+    info = {"windows": len(starts), "empty": int((~full).sum()), "nfe": 0, "nvjp": 0, "seconds": 0.0}
+    if full.any():
+        dev = next(prior.model.parameters()).device
+        mask = torch.from_numpy(seen[full]).to(dev)
+        y = torch.from_numpy(np.where(seen[full], wins[full], 0.0) / prior.scale).float().to(dev)
+        obs = Observation(mask, y, 0.0, event_dims=2)
+        g = torch.Generator(device=dev).manual_seed(derive_seed(setup.seed, "printout", "complete", "diffusion", name))
+        out = sample(setup.sampler, Stacked(prior.denoiser()), prior.schedule, obs, int(setup.K), steps=int(setup.steps),
+                     generator=g, **dict(setup.options or {}))  # fmt: skip
+        est[full] = out["mean"].double().cpu().numpy() * prior.scale
+        info.update(nfe=int(out["nfe"]), nvjp=int(out["nvjp"]), seconds=float(out["seconds"]))
+    fb8 = None if fallback is None else np.asarray(fallback, np.float64)[[LEADS12.index(lead) for lead in PRIOR_LEADS]]
+    for k in np.flatnonzero(~full):
+        s = int(starts[k])
+        notes.append(f"diffusion: window {s}-{min(s + w, n)} has no observed sample -> {'GL' if fb8 is not None else 'NaN'} there")
+        if fb8 is not None:
+            est[k, :, : max(min(w, n - s), 0)] = fb8[:, s : s + w]
+    total, count = np.zeros((len(PRIOR_LEADS), max(n, w))), np.zeros((len(PRIOR_LEADS), max(n, w)))
+    for k, s in enumerate(starts):
+        ok = np.isfinite(est[k])
+        total[:, s : s + w] += np.where(ok, est[k], 0.0)
+        count[:, s : s + w] += ok
+    x8 = np.where(count > 0, total / np.maximum(count, 1), np.nan)[:, :n]
+    return derive_12(x8), info, notes
+
+
 def complete_record(
-    partial: np.ndarray, plotted: np.ndarray, gl: LinearMap | None, *, context: int, alphas, min_coverage: float, name: str = "<record>"
+    partial: np.ndarray,
+    plotted: np.ndarray,
+    gl: LinearMap | None,
+    *,
+    context: int,
+    alphas,
+    min_coverage: float,
+    name: str = "<record>",
+    diffusion: DiffusionSetup | None = None,
 ) -> Completion:
     """Every method of :data:`METHODS` on one digitised record.
 
     ``partial`` (12, T) mV, NaN where nothing was read; ``plotted`` (12, T) bool, what the layout draws; ``gl`` the
     population map (:func:`check_gl`; None: no GL method, PPM as plain ridge). ``context`` is the PPM's +-K (with a
     map it must equal the map's), ``alphas`` the PPM shrinkage grid (:func:`choose_alpha`), ``min_coverage`` the
-    share of a window's plotted samples that must have been read (else the fallbacks of the module docstring).
+    share of a window's plotted samples that must have been read (else the fallbacks of the module docstring),
+    ``diffusion`` the prior and sampler of the ``diffusion`` method (None: that method does not run).
     Raises :class:`CompletionError` when the rhythm strip is missing."""
     partial = np.asarray(partial, dtype=np.float64)
     plotted = np.asarray(plotted, dtype=bool)
@@ -232,8 +363,13 @@ def complete_record(
     signals = {"visible": partial.copy(), "PPM": keep_plotted(partial, ppm)}
     if gl_full is not None:
         signals["GL"] = keep_plotted(partial, gl_full)
+    cost = {}
+    if diffusion is not None:
+        pred, cost, more = diffusion_prediction(partial, diffusion, fallback=gl_full, name=name)
+        signals["diffusion"] = keep_plotted(partial, pred)
+        notes += more
     signals = {m: signals[m] for m in METHODS if m in signals}
-    return Completion(signals, fallback, alpha, n_interp, notes)
+    return Completion(signals, fallback, alpha, n_interp, notes, cost)
 
 
 def region_masks(plotted: np.ndarray) -> dict[str, np.ndarray]:

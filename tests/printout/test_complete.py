@@ -4,6 +4,7 @@ tables recompute from its files and ``ecgrecon digitize --complete`` writes the 
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -11,26 +12,37 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import wfdb
 from conftest_printout import FS
 
 from ecgrecon import LEADS12
+from ecgrecon.data.datasets import ArtifactError
 from ecgrecon.deploy.cli import EXIT_BAD_INPUT, main
 from ecgrecon.evaluation.completion_report import complete_from_files
 from ecgrecon.io.h5io import write_table
+from ecgrecon.learn.diffusion.prior import FORMAT, PRIOR_LEADS, Prior, PriorSettings, build_model, derive_12
+from ecgrecon.learn.diffusion.samplers import METHODS as SAMPLERS
+from ecgrecon.learn.fitloop import plain, save_torch
 from ecgrecon.learn.linear import LinearMap, design, fit
 from ecgrecon.printout.complete import (
+    METHODS,
     OTHERS,
     REF,
     CompletionError,
+    DiffusionSetup,
     choose_alpha,
     complete_record,
     completion_scores,
+    diffusion_prediction,
     fit_gl,
+    keep_plotted,
     lag_features,
     load_gl,
+    prior_observation,
     shrunk_ridge,
     visible_mask,
+    window_starts,
 )
 from ecgrecon.printout.layout import PrintoutTruth, get_layout, panels_of
 from ecgrecon.printout.render import render_printout
@@ -207,9 +219,9 @@ def test_gl_fit_never_reads_the_test_fold(cohort, tmp_path, records):
     assert not np.allclose(fit_gl(corrupt, cohort / "folds.json", "official", K, CFG["gl_alphas"], log=lambda m: None).weights, gl.weights)
 
 
-def test_rule_outputs_count_skips_and_fallbacks_and_recompute(cohort, tmp_path, records):
+def rule_files(tmp_path, records):
     """A digitized.h5 / truth.h5 pair of 3 images of 2 test records: one read fully, one with V2's panel lost, one
-    the digitiser refused (all NaN): skipped for every method, counted."""
+    the digitiser refused (all NaN). Returns (labels, digitised signals, plotted, out paths)."""
     rng = np.random.default_rng(6)
     ii = records[:, :, LEADS12.index("II")].astype(np.float64)
     labels = np.stack([linear_record(ii[k], rng, POP_TAPS + rng.normal(scale=0.05, size=POP_TAPS.shape)).T for k in range(2)])
@@ -231,6 +243,12 @@ def test_rule_outputs_count_skips_and_fallbacks_and_recompute(cohort, tmp_path, 
         h5["image"] = np.array(images, dtype=h5py.string_dtype())
         h5.attrs.update(fs=FS, layout="3x4", dpi=100.0, leads=list(LEADS12))
     out = {k: tmp_path / f for k, f in (("gl", "gl.json"), ("h5", "c.h5"), ("csv", "c.csv"), ("md", "c.md"), ("png", "c.png"))}
+    return labels, dig, plotted, out
+
+
+def test_rule_outputs_count_skips_and_fallbacks_and_recompute(cohort, tmp_path, records):
+    """3 images: one read fully, one with V2's panel lost, one the digitiser refused: skipped for every method, counted."""
+    labels, dig, plotted, out = rule_files(tmp_path, records)
     lines = []
     table = complete_from_files(tmp_path / "digitized.h5", tmp_path / "truth.h5", cohort / "segments.h5", cohort / "folds.json", out,
                                 cfg=CFG, log=lines.append)  # fmt: skip
@@ -244,6 +262,8 @@ def test_rule_outputs_count_skips_and_fallbacks_and_recompute(cohort, tmp_path, 
         assert h5["skipped"][()].tolist() == [False, False, True] and "rhythm strip" in h5["reason"].asstr()[2]
         assert h5["fallback"][1, LEADS12.index("V2")] and h5["fallback"][()].sum() == 1
         sig = {m: h5[f"signals/{m}"][()] for m in ("visible", "GL", "PPM")}
+        assert list(h5["signals"]) == ["GL", "PPM", "visible"] and list(h5.attrs["methods"]) == ["visible", "GL", "PPM"]
+        assert "diffusion_nfe" not in h5  # no prior: no diffusion method, nothing of it written
         assert np.isnan(sig["PPM"][2]).all() and np.array_equal(sig["visible"][:2], dig[:2], equal_nan=True)
     for m in ("GL", "PPM"):  # the digitised samples kept; the table recomputes from the files
         assert np.array_equal(sig[m][0][plotted.T], dig[0][plotted.T])
@@ -387,3 +407,195 @@ def test_config_schema_checks_every_completion_key(key, bad):
             jsonschema.validate(
                 {**base, "printout": {**base["printout"], "completion": {k: v for k, v in comp.items() if k != key}}}, schema
             )
+
+
+# ---- the diffusion prior as a completion method --------------------------------------------------------------------
+# A tiny randomly initialised EpsUNet (its zero-initialised head perturbed, so the unobserved samples depend on the
+# network and on the noise): DDNM reproduces the observed coordinates exactly whatever the network, which is what the
+# mechanics tests below check; the quality of a trained prior is the evaluation's business, not theirs.
+def tiny_prior(window: int = 256) -> Prior:
+    torch.manual_seed(0)
+    settings = PriorSettings(T=50, channels=(4, 8), time_dim=8, heads=2, prediction="v")
+    model = build_model(settings)
+    torch.nn.init.normal_(model.out.weight, std=0.05)
+    return Prior(model.eval(), settings.make_schedule(), 0.5, list(PRIOR_LEADS), FS, window, settings, [], {})
+
+
+def consistent_record(lead_ii: np.ndarray, seed: int = 3) -> np.ndarray:
+    """(12, T): lead I and V1-V6 smooth functions of lead II, the other limb leads derived from I and II (Einthoven,
+    Goldberger), so the page's leads agree with each other."""
+    rng = np.random.default_rng(seed)
+    x8 = np.stack([np.roll(lead_ii, int(s)) * rng.uniform(0.3, 1.2) + rng.normal(scale=0.05) for s in rng.integers(5, 60, 8)])
+    x8[PRIOR_LEADS.index("II")] = lead_ii
+    return derive_12(x8)
+
+
+def test_prior_observation_derives_lead_i_from_the_read_limb_leads(lead_ii):
+    full = consistent_record(lead_ii)
+    plotted = visible_mask("3x4", T)
+    partial = partial_of(full, plotted)
+    i = LEADS12.index("I")
+    partial[i, :250] += 0.01  # a digitiser error on lead I: where I was read, the read I is used, not a derived one
+    obs = prior_observation(partial)
+    oi = obs[PRIOR_LEADS.index("I")]
+    assert np.array_equal(oi[:250], partial[i, :250])
+    assert np.allclose(oi[250:500], full[i, 250:500], atol=1e-6, rtol=0)  # from aVR, aVL, aVF and II at 2.5-5 s
+    assert np.isnan(oi[500:]).all()  # no limb lead read there: lead I is not observed
+    for lead in ("II", "V1", "V4"):
+        assert np.array_equal(obs[PRIOR_LEADS.index(lead)], partial[LEADS12.index(lead)], equal_nan=True)
+    lost = partial.copy()
+    lost[i] = np.nan  # the digitiser lost lead I's panel: from III and II (I = II - III)
+    assert np.allclose(prior_observation(lost)[PRIOR_LEADS.index("I"), :250], full[i, :250], atol=1e-6, rtol=0)
+    only_avl = partial.copy()
+    only_avl[[LEADS12.index("AVR"), LEADS12.index("AVF")]] = np.nan  # one estimate where the others are missing
+    assert np.allclose(prior_observation(only_avl)[PRIOR_LEADS.index("I"), 250:500], full[i, 250:500], atol=1e-6, rtol=0)
+
+
+def test_window_starts_cover_the_record():
+    assert window_starts(1000, 256).tolist() == [0, 124, 248, 372, 496, 620, 744]
+    assert window_starts(1000, 1024).tolist() == [0] and window_starts(256, 256).tolist() == [0]
+    for n, w in ((1000, 256), (1001, 128), (5000, 1024)):
+        s = window_starts(n, w)
+        assert s[0] == 0 and s[-1] == n - w and np.diff(s).max() <= w // 2
+
+
+@pytest.mark.parametrize("window", [256, 1024])
+def test_diffusion_completion_keeps_the_page_and_reproduces_what_it_observes(lead_ii, window):
+    full = consistent_record(lead_ii)
+    plotted = visible_mask("3x4", T)
+    partial = partial_of(full, plotted)
+    setup = DiffusionSetup(tiny_prior(window), "ddnm", K=2, steps=6, seed=7)
+    c = complete_record(partial, plotted, None, context=K, alphas=ALPHAS, min_coverage=0.5, diffusion=setup, name="26.png")
+    out = c.signals["diffusion"]
+    assert list(c.signals) == ["visible", "PPM", "diffusion"] and out.shape == (12, T)
+    read = np.isfinite(partial)
+    assert np.array_equal(out[read], partial[read]) and np.isfinite(out).all()  # the page kept, every lead completed
+    assert c.diffusion["windows"] == len(window_starts(T, window)) and c.diffusion["empty"] == 0
+    assert c.diffusion["nfe"] == 6 and c.diffusion["seconds"] > 0
+    pred, info, notes = diffusion_prediction(partial, setup, name="26.png")  # before the page is put back
+    obs = prior_observation(partial)
+    for j, lead in enumerate(PRIOR_LEADS):
+        seen = np.isfinite(obs[j])
+        assert np.abs(pred[LEADS12.index(lead), seen] - obs[j, seen]).max() < 1e-4, lead
+    assert np.array_equal(keep_plotted(partial, pred), out) and not notes
+    unseen_i = ~plotted[LEADS12.index("I")] & np.isnan(obs[PRIOR_LEADS.index("I")])
+    assert np.abs(pred[LEADS12.index("I"), unseen_i]).max() > 1e-3  # the prior filled what nothing observed
+
+
+def test_diffusion_completion_is_seeded(lead_ii):
+    full = consistent_record(lead_ii)
+    plotted = visible_mask("3x4", T)
+    partial = partial_of(full, plotted)
+    prior = tiny_prior()
+
+    def run(seed, name="26.png", sampler="ddnm"):
+        return diffusion_prediction(partial, DiffusionSetup(prior, sampler, K=2, steps=4, seed=seed), name=name)[0]
+
+    a = run(1)
+    assert np.array_equal(a, run(1))
+    unseen = ~plotted
+    assert np.abs(run(2)[unseen] - a[unseen]).max() > 1e-3  # another run seed
+    assert np.abs(run(1, "27.png")[unseen] - a[unseen]).max() > 1e-3  # another record
+    mg = diffusion_prediction(partial, DiffusionSetup(prior, "mgps", K=1, steps=3, options={"grad_steps": 1}, seed=1))
+    assert np.isfinite(mg[0]).all() and mg[1]["nvjp"] == 2  # mgps as an option: its guidance costs backward passes
+    with pytest.raises(ValueError, match="no options"):
+        DiffusionSetup(prior, "ddnm", options={"zeta": 1.0})
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        DiffusionSetup(prior, "euler")
+
+
+def test_a_window_with_nothing_observed_is_noted_and_gets_gl(lead_ii):
+    rng = np.random.default_rng(8)
+    full = consistent_record(lead_ii)
+    plotted = visible_mask("3x4", T)
+    partial = partial_of(full, plotted)
+    partial[:, 490:760] = np.nan  # nothing read at 4.9-7.6 s (the strip included): window 496-752 observes nothing
+    setup = DiffusionSetup(tiny_prior(), "ddnm", K=2, steps=4, seed=0)
+    gl = LinearMap(["II"], list(OTHERS), K, rng.normal(size=(len(OTHERS), 1, 2 * K + 1)), rng.normal(size=len(OTHERS)), np.ones(11))
+    c = complete_record(partial, plotted, gl, context=K, alphas=ALPHAS, min_coverage=0.5, diffusion=setup)
+    assert c.diffusion["empty"] == 1 and any("window 496-752 has no observed sample -> GL" in n for n in c.notes), c.notes
+    assert np.isfinite(c.signals["diffusion"]).all()
+    plain = complete_record(partial, plotted, None, context=K, alphas=ALPHAS, min_coverage=0.5, diffusion=setup)
+    assert any("window 496-752 has no observed sample -> NaN" in n for n in plain.notes), plain.notes
+    assert np.isfinite(plain.signals["diffusion"]).all()  # the neighbouring windows cover it
+    lone = np.full_like(partial, np.nan)
+    lone[REF] = lead_ii
+    lone[REF, 400:] = np.nan  # a record window observing only lead II's first 4 s is still sampled (no exception)
+    assert np.isfinite(diffusion_prediction(lone, DiffusionSetup(tiny_prior(1024), K=1, steps=3))[0]).all()
+
+
+def test_without_a_prior_the_completion_is_as_before(lead_ii):
+    rng = np.random.default_rng(9)
+    full = linear_record(lead_ii, rng)
+    plotted = visible_mask("3x4", T)
+    partial = partial_of(full, plotted)
+    gl = LinearMap(["II"], list(OTHERS), K, rng.normal(size=(len(OTHERS), 1, 2 * K + 1)), rng.normal(size=len(OTHERS)), np.ones(11))
+    before = complete_record(partial, plotted, gl, context=K, alphas=ALPHAS, min_coverage=0.5)
+    none = complete_record(partial, plotted, gl, context=K, alphas=ALPHAS, min_coverage=0.5, diffusion=None)
+    setup = DiffusionSetup(tiny_prior(), K=1, steps=3)
+    both = complete_record(partial, plotted, gl, context=K, alphas=ALPHAS, min_coverage=0.5, diffusion=setup)
+    assert list(before.signals) == ["visible", "GL", "PPM"] == list(none.signals) and before.diffusion == {}
+    assert list(both.signals) == ["visible", "GL", "PPM", "diffusion"] and METHODS == ("visible", "GL", "PPM", "diffusion")
+    for m in before.signals:
+        assert np.array_equal(before.signals[m], none.signals[m], equal_nan=True)
+        assert np.array_equal(before.signals[m], both.signals[m], equal_nan=True)  # the prior changes no other method
+    assert np.array_equal(before.alpha, both.alpha, equal_nan=True) and before.notes == both.notes
+
+
+def test_the_rule_scores_the_diffusion_completion_beside_the_others(cohort, tmp_path, records):
+    labels, dig, plotted, out = rule_files(tmp_path, records)
+    prior = tiny_prior()
+    ckpt = {"format": FORMAT, "arch": prior.model.arch, "state_dict": prior.model.state_dict(), "leads": list(PRIOR_LEADS),
+            "settings": plain(asdict(prior.settings)), "schedule": {"T": 50, "kind": "cosine"}, "fs": FS, "window": 256,
+            "scale": 0.5}  # fmt: skip
+    save_torch(tmp_path / "model.pt", ckpt)
+    cfg = {**CFG, "diffusion": {"sampler": "ddnm", "K": 2, "steps": 4, "options": {}}}
+    lines = []
+    args = (tmp_path / "digitized.h5", tmp_path / "truth.h5", cohort / "segments.h5", cohort / "folds.json")
+    table = complete_from_files(*args, out, cfg=cfg, prior=tmp_path / "model.pt", seed=3, log=lines.append)
+    t = table.set_index(["level", "method", "region", "lead"])
+    assert t.loc[("clean", "diffusion", "full", "Mean"), "n_images"] == 2 and t.loc[("scan", "diffusion", "full", "Mean"), "n_skipped"] == 1
+    assert set(table["method"]) == {"visible", "GL", "PPM", "diffusion"}
+    with h5py.File(out["h5"]) as h5:
+        sig = h5["signals/diffusion"][()]
+        assert list(h5.attrs["methods"]) == list(METHODS) and h5.attrs["diffusion_sampler"] == "ddnm"
+        assert h5["diffusion_nfe"][()][:2].tolist() == [4, 4] and np.isnan(h5["diffusion_nfe"][2])
+        assert (h5["diffusion_seconds"][()][:2] > 0).all()
+    assert np.array_equal(sig[0][plotted.T], dig[0][plotted.T]) and np.isfinite(sig[:2]).all() and np.isnan(sig[2]).all()
+    per = [completion_scores(labels[k].T, sig[k].T, ~plotted) for k in range(2)]
+    v4 = LEADS12.index("V4")
+    assert t.loc[("clean", "diffusion", "unseen", "V4"), "rmse_mv"] == pytest.approx(np.mean([p["rmse"][v4] for p in per]), abs=1e-12)
+    md = out["md"].read_text()
+    assert "| clean | diffusion | unseen | 2 (0) | - |" in md and "sampler `ddnm`" in md and "K = 2 samples, 4 steps" in md
+    assert any("diffusion 4 network evaluations per sample" in line for line in lines), lines
+    assert out["png"].stat().st_size > 0
+    with pytest.raises(ArtifactError, match="model.pt"):
+        complete_from_files(*args, out, cfg=cfg, prior=tmp_path / "model.pt.missing", log=lines.append)
+
+
+@pytest.mark.parametrize(
+    "key, bad",
+    [("sampler", "euler"), ("K", 0), ("steps", 1), ("options", []), ("options", {"zeta": 1.0}), ("options", {"eta": -1}), ("extra", 1)],
+)  # fmt: skip
+def test_config_schema_checks_every_diffusion_completion_key(key, bad):
+    import jsonschema
+    import yaml
+
+    from ecgrecon.printout import complete
+
+    root = Path(complete.__file__).resolve().parents[2]
+    schema = yaml.safe_load((root / "schemas" / "config.schema.yaml").read_text())
+    base = yaml.safe_load((root / "config.yaml").read_text())
+    sub = schema["properties"]["printout"]["properties"]["completion"]["properties"]["diffusion"]
+    assert sub["properties"]["sampler"]["enum"] == list(SAMPLERS) and set(base["printout"]["completion"]["diffusion"]) == set(
+        sub["required"]
+    )
+    DiffusionSetup.of(tiny_prior(), base["printout"]["completion"]["diffusion"], base["seed"])  # the defaults are valid
+    comp = base["printout"]["completion"]
+    mgps = {**comp["diffusion"], "sampler": "mgps", "options": {"grad_steps": 1}}  # each sampler its own options
+    jsonschema.validate({**base, "printout": {**base["printout"], "completion": {**comp, "diffusion": mgps}}}, schema)
+    with pytest.raises(jsonschema.ValidationError) as info:
+        jsonschema.validate(
+            {**base, "printout": {**base["printout"], "completion": {**comp, "diffusion": {**comp["diffusion"], key: bad}}}}, schema
+        )
+    assert list(info.value.absolute_path)[:3] == ["printout", "completion", "diffusion"]

@@ -1,8 +1,10 @@
 """Rules render_printouts and digitize_printouts on the tiny cohort (2 test records, clean level, 100 dpi): the
-metrics table against a recomputation from digitized.h5 and truth.h5, a failed image counted, not dropped."""
+metrics table against a recomputation from digitized.h5 and truth.h5, a failed image counted, not dropped; and (dry
+runs) complete_printouts reads the diffusion prior exactly when the run trains it."""
 
 import json
 import shutil
+import subprocess
 
 import h5py
 import numpy as np
@@ -13,7 +15,7 @@ from ecgrecon import LEADS12
 from ecgrecon.evaluation.printout_report import digitize_from_files
 from ecgrecon.printout.layout import PrintoutTruth
 from ecgrecon.printout.scoring import lead_scores
-from snakemake_helpers import scheduled_rules, snakemake
+from snakemake_helpers import ROOT, SNAKEMAKE, scheduled_rules, snakemake
 from tiny_learning import tiny_config
 
 PRINTOUT = {"enabled": True, "layout": "3x4", "dpi": 100, "levels": ["clean"], "records": 2}
@@ -115,3 +117,27 @@ def _label_and_output(src, output, k):
         ecg = pd.read_csv(src / "images.csv")["ecg_id"].iloc[k]
         label = t["signals"][list(t["ecg_id"][()]).index(ecg)]
     return label, output, truth.plotted()
+
+
+def _completion_inputs(work, configfile=None) -> list[str]:
+    """The inputs of complete_printouts in a dry run of its outputs from an empty working directory."""
+    cmd = [SNAKEMAKE, "-n", "results/printout/completion.h5", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work)]
+    cmd += ["--configfile", str(configfile)] if configfile is not None else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.strip() == "rule complete_printouts:")
+    return next(line for line in lines[k:] if line.strip().startswith("input:")).split(":", 1)[1].replace(" ", "").split(",")
+
+
+def test_completion_reads_the_diffusion_prior_only_when_the_run_trains_it(tmp_path):
+    """Default config (tasks with method `diffusion`): the prior is an input of complete_printouts (diffusion completes
+    the printouts too); a run without a generative task neither trains the prior nor waits for it."""
+    (tmp_path / "default").mkdir()
+    assert "results/prior/model.pt" in _completion_inputs(tmp_path / "default")
+    assert "train_prior" in scheduled_rules(tmp_path / "default", None, "results/printout/completion.h5")
+    cfg = tiny_config(tmp_path, "tiny.yaml", printout=PRINTOUT)  # run_tasks [paper]: GL, C, Ch, ... no diffusion
+    (tmp_path / "tiny").mkdir()
+    inputs = _completion_inputs(tmp_path / "tiny", cfg)
+    assert "results/prior/model.pt" not in inputs and "results/printout/digitized.h5" in inputs
+    assert "train_prior" not in scheduled_rules(tmp_path / "tiny", cfg, "results/printout/completion.h5")

@@ -141,6 +141,16 @@ class Observation:
         return torch.where(self.mask, x - self.y, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
+class Stacked:
+    """A prior's denoiser (it takes (B, 8, W)) on samples of stacked windows (K, n, 8, W)."""
+
+    def __init__(self, den):
+        self.den = den
+
+    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
+        return self.den(x.reshape(-1, *x.shape[-2:]), t).reshape(x.shape)
+
+
 def timesteps(schedule: Schedule, steps: int) -> list[int]:
     """Increasing grid 0 = tau_0 < ... < tau_{N-1} = T - 1 of ``steps`` (distinct, rounded) indices."""
     if steps < 2:
