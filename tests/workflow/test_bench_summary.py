@@ -191,3 +191,31 @@ def test_paper_design_bench_writes_both_designs_with_the_authors_sizes(tmp_path)
     assert (df["train_ms_per_segment"] > 0).all() and (df["infer_ms_per_segment"] > 0).all()
     assert df.loc["decoder C-paper", "epoch_segments"] == 250  # config.yaml: decoder_paper.epoch_fraction 0.25 of 1,000
     assert "C-h-paper / C-h: training per segment" in (tmp_path / "pd.md").read_text()
+
+
+def test_job_times_groups_a_runs_jobs_by_rule_and_task(tmp_path):
+    import job_times as jt
+
+    run = tmp_path / "run"
+    files = {
+        "benchmarks/train_decoder/paper/C_official_V1.tsv": 10.0,
+        "benchmarks/train_decoder/paper/C_official_V3.tsv": 30.0,
+        "benchmarks/train_decoder/lead_i/C_official_V1.tsv": 5.0,
+        "benchmarks/train_prior.tsv": 15.0,
+    }
+    for rel, s in files.items():
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_text(HEADER + f"{s}\t0:00:{int(s):02d}\t100\t0\t0\t0\t0\t0\t0\t{s}\n")
+    jt.main(["--run", str(run), "--out", str(tmp_path / "out")])
+    t = pd.read_csv(tmp_path / "out" / "job_times.csv")
+    assert list(zip(t["rule"], t["task"], t["jobs"])) == [
+        ("train_decoder", "paper", 2),
+        ("train_prior", "-", 1),
+        ("train_decoder", "lead_i", 1),
+    ]
+    assert t["s"].tolist() == [40.0, 15.0, 5.0] and t["max_s"].iloc[0] == 30.0
+    assert np.isclose(t["share"].sum(), 1.0) and np.isclose(t["share"].iloc[0], 40 / 60)
+    md = (tmp_path / "out" / "job_times.md").read_text()
+    assert "4 jobs, 60 s of job time; / 2 cores = 0.5 min." in md
+    with pytest.raises(SystemExit, match="no benchmarks"):
+        jt.main(["--run", str(tmp_path / "empty"), "--out", str(tmp_path / "out2")])
