@@ -35,7 +35,7 @@ from ecgrecon.evaluation.cells import fmt
 from ecgrecon.io.atomic import atomic_path, save_png, write_csv
 from ecgrecon.printout.distort import distort
 from ecgrecon.printout.layout import DURATION_S, PrintoutError
-from ecgrecon.printout.learned import LeadImageDigitizer, images_to_tensor
+from ecgrecon.printout.learned import ARCH_DEFAULTS, build_digitizer, images_to_tensor
 from ecgrecon.printout.render import render_single_lead
 from ecgrecon.printout.scoring import R_THRESHOLDS, lead_scores
 
@@ -43,7 +43,7 @@ FOLD = "official"
 LEAD = "I"
 DIGITISERS = ("learned", "classical")
 SCORES = ("snr", "pearson", "r2", "rmse", "mae", "coverage")
-MODEL_KEYS = ("image_size", "d_model", "n_heads", "n_layers")
+MODEL_KEYS = ("arch", "image_size", "d_model", "n_heads", "n_layers", "column_channels")
 
 
 @dataclass
@@ -122,12 +122,12 @@ def lead_i(clean_h5, ids) -> tuple[np.ndarray, float]:
     return sig, fs
 
 
-def build_model(cfg: dict, n_out: int, seed: int) -> LeadImageDigitizer:
-    """A freshly initialised LeadImageDigitizer (seeded: the same seed gives the same weights)."""
+def build_model(cfg: dict, n_out: int, seed: int) -> torch.nn.Module:
+    """A freshly initialised digitiser of ``cfg['arch']`` (seeded: the same seed gives the same weights)."""
     from ecgrecon.learn.device import derive_seed
 
     torch.manual_seed(derive_seed(seed, "printout", "digitizer", "init"))
-    return LeadImageDigitizer(tuple(cfg["image_size"]), n_out, int(cfg["d_model"]), int(cfg["n_heads"]), int(cfg["n_layers"]))
+    return build_digitizer(cfg, n_out)
 
 
 def _batches(n: int, size: int, order=None):
@@ -159,6 +159,7 @@ def train_digitizer(
 
     set_threads(threads)
     dev = resolve_device(device)
+    cfg = {**ARCH_DEFAULTS, **cfg}
     n_out = int(train.targets.shape[1])
     model = build_model(cfg, n_out, seed).to(dev)
     n_params = int(sum(p.numel() for p in model.parameters()))
@@ -222,7 +223,7 @@ def train_from_files(clean_h5, folds_json, out: dict, *, cfg: dict, levels, seed
                            curve_png=out["png"], device=device, threads=threads, log=log, epoch_hook=epoch_hook)  # fmt: skip
 
 
-def load_digitizer(path) -> tuple[LeadImageDigitizer, dict]:
+def load_digitizer(path) -> tuple[torch.nn.Module, dict]:
     """(model in eval mode, checkpoint) of a digitizer.pt; PrintoutError (one line naming the file) when missing,
     unreadable or not a digitiser checkpoint."""
     try:
@@ -233,7 +234,7 @@ def load_digitizer(path) -> tuple[LeadImageDigitizer, dict]:
         raise PrintoutError(f"{path}: not a readable digitizer checkpoint ({type(exc).__name__})") from None
     try:
         s = ckpt["settings"]
-        model = LeadImageDigitizer(tuple(s["image_size"]), int(s["n_out"]), int(s["d_model"]), int(s["n_heads"]), int(s["n_layers"]))
+        model = build_digitizer(s, int(s["n_out"]))
         model.load_state_dict(ckpt["state_dict"])
     except Exception as exc:  # noqa: BLE001
         raise PrintoutError(f"{path}: not a digitizer checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None

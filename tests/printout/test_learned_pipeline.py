@@ -21,7 +21,7 @@ from ecgrecon.evaluation.printout_learned import (
 from ecgrecon.evaluation.printout_report import render_from_clean
 from ecgrecon.io.h5io import write_table
 from ecgrecon.printout.layout import PrintoutError
-from ecgrecon.printout.learned import images_to_tensor
+from ecgrecon.printout.learned import ColumnDigitizer, images_to_tensor
 from ecgrecon.printout.render import render_single_lead
 from ecgrecon.printout.scoring import lead_scores
 from ecgrecon.printout.single import digitize_single_classical
@@ -130,6 +130,19 @@ def test_killed_training_resumes_to_the_identical_result(cohort, tmp_path):
     cols = ["epoch", "train_loss", "val_loss", "val_rmse_mv", "best"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "train_log.csv")[cols], pd.read_csv(b / "train_log.csv")[cols])
     assert not (b / "digitizer.resume.pt").exists()
+
+
+def test_columns_arch_trains_reloads_and_refits_identically(cohort, tmp_path):
+    """printout.learned.arch columns goes through the same stage: its settings are in the checkpoint, load_digitizer
+    rebuilds a ColumnDigitizer with the stored weights, and the same seed trains the same weights."""
+    cfg = {**CFG, "arch": "columns", "column_channels": [8, 16], "max_epochs": 1}
+    ckpt = _train(tmp_path / "a", cohort, cfg=cfg)
+    assert ckpt["settings"]["arch"] == "columns" and ckpt["settings"]["column_channels"] == [8, 16]
+    model, _ = load_digitizer(tmp_path / "a" / "digitizer.pt")
+    assert isinstance(model, ColumnDigitizer) and model.n_tokens == CFG["image_size"][1]
+    assert _same_weights(model.state_dict(), _weights(tmp_path / "a" / "digitizer.pt"))
+    _train(tmp_path / "b", cohort, cfg=cfg)
+    assert _same_weights(_weights(tmp_path / "a" / "digitizer.pt"), _weights(tmp_path / "b" / "digitizer.pt"))
 
 
 @pytest.fixture(scope="module")
