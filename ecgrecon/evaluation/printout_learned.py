@@ -286,7 +286,8 @@ def markdown(metrics: pd.DataFrame, thresholds: pd.DataFrame, info: dict) -> str
         f"# Printouts: learned vs classical digitiser, single-lead images of lead {LEAD} ({info['height']} x {info['width']} px, "
         f"{info['n_records']} test records of fold {FOLD})",
         "",
-        f"The learned digitiser: {info['n_params']:,} parameters, best epoch {info['best_epoch']}, trained on "
+        f"The learned digitiser (arch `{info.get('arch', 'source')}`): {info['n_params']:,} parameters, best epoch "
+        f"{info['best_epoch']}, trained on "
         f"{info['n_train']} images of the train fold (val: {info['n_val']}). Both digitisers read the same distorted "
         "images; scores over the whole 10 s of the drawn (0.5-40 Hz) lead I. SNR: PhysioNet Challenge 2024 (a failed "
         "image scores 0 dB). The source (1968 x 472 px clean renders of PTB-XL): r 0.972 (median 0.982), R² 0.945, RMSE "
@@ -394,7 +395,8 @@ def evaluate_from_files(model_pt, truth_h5, out: dict, *, levels, seed: int, thr
                         learned_s_per_image=learned_s, classical_s_per_image=classical_s)  # fmt: skip
     write_csv(out["csv"], metrics)
     write_csv(out["thresholds"], thresholds)
-    info = {"height": int(s["image_size"][0]), "width": int(s["image_size"][1]), "n_records": len(ids), "n_params": int(ckpt["n_params"]),
+    info = {"arch": s.get("arch", "source"), "height": int(s["image_size"][0]), "width": int(s["image_size"][1]),
+            "n_records": len(ids), "n_params": int(ckpt["n_params"]),
             "best_epoch": int(ckpt["best_epoch"]), "n_train": len(ckpt["train_ids"]) * len(ckpt["levels"]),
             "n_val": len(ckpt["val_ids"]) * len(ckpt["levels"])}  # fmt: skip
     with atomic_path(out["md"]) as tmp:

@@ -602,6 +602,12 @@ def write_noise(runs: dict[str, Path], out) -> str:
     return text
 
 
+def synthetic_run(run: Path) -> bool:
+    """True when every cleaned data set of ``run`` is the synthetic cohort (``results/clean/synthetic.h5`` alone)."""
+    names = {p.stem for p in (Path(run) / "results" / "clean").glob("*.h5")}
+    return names == {"synthetic"}
+
+
 def write(runs: dict[str, Path], out) -> str:
     lines = [
         "# Results",
@@ -630,8 +636,14 @@ def write(runs: dict[str, Path], out) -> str:
         if {"paper", "lead_i"} <= set(tasks):
             lines += compare_tasks(Path(run))
         lines += noise_section(Path(run), Path(out).parent / "img", tag)
-        lines += diffusion_section(Path(run), Path(out).parent / "img", tag)
-        lines += printout_section(Path(run), Path(out).parent / "img", tag)
+        # figures that draw a run's test signals are copied only for the synthetic cohort: nothing derived from the
+        # real records' signals goes into the repository (their tables do; the figures stay in the run's results/)
+        signal_img = Path(out).parent / "img" if synthetic_run(Path(run)) else None
+        lines += diffusion_section(Path(run), signal_img, tag)
+        lines += printout_section(Path(run), signal_img, tag)
+        if signal_img is None:
+            lines += [f"Figures of this run's signals (posterior samples, printouts) are not copied here (real records): "
+                      f"see `{run}/results/`.", ""]  # fmt: skip
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(text)

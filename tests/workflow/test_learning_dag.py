@@ -332,6 +332,15 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     mae = morph[(morph["method"] == "Diffusion") & (morph["quantity"] == "r_amp")]["mae_mv"].mean()
     assert "Morphology on the same windows (task `paper`" in text and f"| Diffusion | {mae:.3f} |" in text
     assert (tmp_path / "docs" / "img" / "diffusion_samples_1.png").stat().st_size > 0
+    real = work / "results/clean/ptbxl_local.h5"  # a run on real records: its signal figures stay out of docs/
+    real.write_bytes(b"")
+    try:
+        page = tmp_path / "real_docs" / "results.md"
+        assert results_doc.main(["--run", f"real={work}", "--out", str(page)]) == 0
+        assert "### Diffusion prior" in page.read_text() and "are not copied here (real records)" in page.read_text()
+        assert not (tmp_path / "real_docs" / "img" / "diffusion_samples_1.png").exists()
+    finally:
+        real.unlink()
     tasks = {"paper": {**PAPER, "methods": [*PAPER["methods"], "diffusion"]}}
     k = _cfg(work, "diffusion_k.yaml", tasks=tasks, diffusion={**TINY["diffusion"], "K": 2})
     assert scheduled_rules(work, k, *LEARNING, *DIFFUSION, *PRIOR) == {"sample_diffusion": 1, "evaluate_diffusion": 1}  # no training
