@@ -622,6 +622,10 @@ def write(runs: dict[str, Path], out) -> str:
     ]
     stem = Path(out).stem
     prefix = "" if stem == "results" else f"_{stem.removeprefix('results_')}"  # figures of another page never overwrite results.md's
+    if stem == "results":
+        lines += ["Runs at other budgets have their own pages, written the same way: the diffusion prior at its benchmark "
+                  "budget ([results_diffusion.md](results_diffusion.md), `config/diffusion_bench.yaml`) and pre-training "
+                  "then fine-tuning on real records ([results_pretrain.md](results_pretrain.md)).", ""]  # fmt: skip
     for i, (label, run) in enumerate(runs.items()):
         lines += [f"## {label} (`{run}`)", ""]
         tag = f"{prefix}_{i + 1}"
