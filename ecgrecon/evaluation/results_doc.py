@@ -603,9 +603,15 @@ def write_noise(runs: dict[str, Path], out) -> str:
 
 
 def synthetic_run(run: Path) -> bool:
-    """True when every cleaned data set of ``run`` is the synthetic cohort (``results/clean/synthetic.h5`` alone)."""
-    names = {p.stem for p in (Path(run) / "results" / "clean").glob("*.h5")}
-    return names == {"synthetic"}
+    """True when the data the tasks' folds draw from is the synthetic cohort alone.
+
+    Every cleaned data set (``results/clean/*.h5``) counts except those only evaluated across data sets
+    (``results/<task>/cross/<name>/``), whose signals no figure draws; anything else read from WFDB files
+    counts as real, so its signals never reach docs/."""
+    results = Path(run) / "results"
+    names = {p.stem for p in (results / "clean").glob("*.h5")}
+    cross = {p.name for p in results.glob("*/cross/*") if p.is_dir()}
+    return names - cross == {"synthetic"}
 
 
 def write(runs: dict[str, Path], out) -> str:

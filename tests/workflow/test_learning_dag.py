@@ -332,6 +332,17 @@ def test_diffusion_prior_is_trained_once_and_sampled_beside_the_tasks_methods(ti
     mae = morph[(morph["method"] == "Diffusion") & (morph["quantity"] == "r_amp")]["mae_mv"].mean()
     assert "Morphology on the same windows (task `paper`" in text and f"| Diffusion | {mae:.3f} |" in text
     assert (tmp_path / "docs" / "img" / "diffusion_samples_1.png").stat().st_size > 0
+    assert results_doc.synthetic_run(work)
+    cross_only = (work / "results/clean/xset.h5", work / "results/paper/cross/xset")  # evaluated across data sets only:
+    cross_only[0].write_bytes(b"")  # no figure draws its signals
+    cross_only[1].mkdir(parents=True)
+    try:
+        assert results_doc.synthetic_run(work)
+        cross_only[1].rmdir()
+        assert not results_doc.synthetic_run(work)
+    finally:
+        cross_only[0].unlink()
+        shutil.rmtree(cross_only[1], ignore_errors=True)
     real = work / "results/clean/ptbxl_local.h5"  # a run on real records: its signal figures stay out of docs/
     real.write_bytes(b"")
     try:
@@ -391,8 +402,8 @@ def test_a_task_setting_reruns_that_task_only_and_exports_follow_only_what_they_
     # lead_i: its GL map (new targets), the V5 decoders and the GL-anchored ChA of II, evaluate, its export
     assert jobs == {"fit_linear": 1, "train_decoder": 4, "evaluate": 1, "export_model": 1}, jobs
     # the C, Ch decoders of II and everything of paper (including its bundle) stay
-    short = _cfg(work, "lead_i_budget.yaml", run_tasks=["paper", "lead_i"], tasks={"lead_i": {**LEAD_I_SPEC, "budget": {"max_epochs": 2}}})
-    jobs = scheduled_rules(work, short, *LEARNING, LEAD_I, *bundles)  # a task's budget: its decoders only (C, Ch, ChA x II, V4)
+    short = _cfg(work, "lead_i_budget.yaml", run_tasks=["paper", "lead_i"], tasks={"lead_i": {**LEAD_I_SPEC, "budget": {"max_epochs": 1}}})
+    jobs = scheduled_rules(work, short, *LEARNING, LEAD_I, *bundles)  # config.yaml's lead_i: 2 epochs; a task's budget: its decoders only (C, Ch, ChA x II, V4)
     assert jobs == {"train_decoder": 6, "evaluate": 1, "export_model": 1}, jobs
     clf = _cfg(work, "clf_lr.yaml", run_tasks=["paper", "lead_i"], classifier={"lr": 0.01})
     assert scheduled_rules(work, clf, *LEARNING, LEAD_I, *bundles) == {}  # bundles record no classifier setting
