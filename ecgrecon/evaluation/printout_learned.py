@@ -392,7 +392,9 @@ def evaluate_from_files(model_pt, truth_h5, out: dict, *, levels, seed: int, thr
         h5["ecg_id"] = data.ecg_id
         h5["level"] = np.array(data.level, dtype=h5py.string_dtype())
         h5.attrs.update(fs=fs, lead=LEAD, seed=int(seed), n_params=int(ckpt["n_params"]), best_epoch=int(ckpt["best_epoch"]),
-                        learned_s_per_image=learned_s, classical_s_per_image=classical_s)  # fmt: skip
+                        learned_s_per_image=learned_s, classical_s_per_image=classical_s, arch=s.get("arch", "source"),
+                        image_size=[int(v) for v in s["image_size"]], train_seconds=float(ckpt.get("train_seconds", np.nan)),
+                        n_train_images=len(ckpt["train_ids"]) * len(ckpt["levels"]))  # fmt: skip
     write_csv(out["csv"], metrics)
     write_csv(out["thresholds"], thresholds)
     info = {"arch": s.get("arch", "source"), "height": int(s["image_size"][0]), "width": int(s["image_size"][1]),

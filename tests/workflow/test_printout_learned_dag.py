@@ -38,6 +38,16 @@ def test_tiny_run_trains_evaluates_and_reruns_only_what_a_change_touches(tmp_pat
     metrics = pd.read_csv(out / "metrics.csv")
     assert set(zip(metrics["digitiser"], metrics["level"])) == {(d, lv) for d in ("learned", "classical") for lv in ("clean", "scan")}
     assert scheduled_rules(tmp_path, cfg, *TARGETS) == {}
+    from ecgrecon.evaluation import results_doc  # a run with only this stage gets its own results page
+
+    page = tmp_path / "docs" / "results_printout.md"
+    assert results_doc.main(["--run", f"tiny={tmp_path}", "--out", str(page)]) == 0
+    text, by = page.read_text(), metrics.set_index(["digitiser", "level"])
+    learned, classical = by.loc[("learned", "scan")], by.loc[("classical", "scan")]
+    assert "### Printouts: the learned single-lead digitiser" in text and "arch `columns`" in text
+    assert f"| learned | scan | 2 (0) | {learned['snr_mean_db']:.2f} | " in text
+    assert f"`scan` {learned['snr_mean_db'] - classical['snr_mean_db']:+.1f} dB SNR" in text and "r 0.972 / 14.4 dB" in text
+    assert (tmp_path / "docs" / "img" / "printout_learned_printout_1.png").stat().st_size > 0  # synthetic: figure copied
     longer = tiny_config(tmp_path, "longer.yaml", printout={**PRINTOUT, "learned": {**LEARNED, "max_epochs": 3}})
     assert scheduled_rules(tmp_path, longer, *TARGETS) == {"train_digitizer": 1, "evaluate_digitizer": 1}
     fresh = tmp_path / "fresh"
