@@ -403,7 +403,8 @@ def test_a_task_setting_reruns_that_task_only_and_exports_follow_only_what_they_
     assert jobs == {"fit_linear": 1, "train_decoder": 4, "evaluate": 1, "export_model": 1}, jobs
     # the C, Ch decoders of II and everything of paper (including its bundle) stay
     short = _cfg(work, "lead_i_budget.yaml", run_tasks=["paper", "lead_i"], tasks={"lead_i": {**LEAD_I_SPEC, "budget": {"max_epochs": 1}}})
-    jobs = scheduled_rules(work, short, *LEARNING, LEAD_I, *bundles)  # config.yaml's lead_i: 2 epochs; a task's budget: its decoders only (C, Ch, ChA x II, V4)
+    # config.yaml's lead_i budget is 2 epochs; a task's budget reruns its decoders only (C, Ch, ChA x II, V4)
+    jobs = scheduled_rules(work, short, *LEARNING, LEAD_I, *bundles)
     assert jobs == {"train_decoder": 6, "evaluate": 1, "export_model": 1}, jobs
     clf = _cfg(work, "clf_lr.yaml", run_tasks=["paper", "lead_i"], classifier={"lr": 0.01})
     assert scheduled_rules(work, clf, *LEARNING, LEAD_I, *bundles) == {}  # bundles record no classifier setting
