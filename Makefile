@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(CORES) --dist loadscope  # one worker per core; a module (and its fixtures) stays on one worker
 
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint

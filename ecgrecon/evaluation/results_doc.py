@@ -609,6 +609,8 @@ def learned_printout_section(run: Path, img_dir: Path | None = None, tag: str = 
             reading.append(f"`{level}` {lr['snr_mean_db'] - cl['snr_mean_db']:+.1f} dB SNR, r {lr['pearson']:.3f} vs "
                            f"{cl['pearson']:.3f}")  # fmt: skip
     if reading:
+        if (m.loc[m["digitiser"] == "learned", "pearson"].abs() < 0.1).all():
+            reading.append("the learned model predicts about the mean at every level (|r| < 0.1): its SNR is a constant's")
         out += ["", "Reading (learned minus classical, same strips): " + "; ".join(reading) + ". The source's r 0.972 / "
                 "14.4 dB were measured on clean 1968 x 472 px renders of PTB-XL: only the `clean` rows compare, and only as a "
                 "lower-resolution reproduction; nothing published scores the distorted strips."]  # fmt: skip
@@ -679,16 +681,20 @@ def synthetic_run(run: Path) -> bool:
 
 
 def write(runs: dict[str, Path], out) -> str:
+    tasks_run = any(_tasks(Path(r)) for r in runs.values())  # a printout-only run has no reconstruction tables
     lines = [
         "# Results",
         "",
         "Written by `python -m ecgrecon.evaluation.results_doc "
         + " ".join(f"--run {shlex.quote(f'{k}={v}')}" for k, v in runs.items())
-        + f" --out {out}` from the runs' result tables; do not edit by hand. Synthetic and real numbers are "
-        "never mixed; every table has the population linear baseline GL of the same run.",
+        + f" --out {out}` from the runs' result tables; do not edit by hand. Synthetic and real numbers are never mixed; "
+        + (
+            "every table has the population linear baseline GL of the same run."
+            if tasks_run
+            else "every digitiser table has the classical digitiser on the same images."
+        ),
         "",
-        CONVENTIONS,
-        "",
+        *([CONVENTIONS, ""] if tasks_run else []),
     ]
     stem = Path(out).stem
     prefix = "" if stem == "results" else f"_{stem.removeprefix('results_')}"  # figures of another page never overwrite results.md's

@@ -45,6 +45,7 @@ def test_tiny_run_trains_evaluates_and_reruns_only_what_a_change_touches(tmp_pat
     text, by = page.read_text(), metrics.set_index(["digitiser", "level"])
     learned, classical = by.loc[("learned", "scan")], by.loc[("classical", "scan")]
     assert "### Printouts: the learned single-lead digitiser" in text and "arch `columns`" in text
+    assert "Two metric conventions" not in text and "the classical digitiser on the same images" in text  # no task tables
     assert f"| learned | scan | 2 (0) | {learned['snr_mean_db']:.2f} | " in text
     assert f"`scan` {learned['snr_mean_db'] - classical['snr_mean_db']:+.1f} dB SNR" in text and "r 0.972 / 14.4 dB" in text
     assert (tmp_path / "docs" / "img" / "printout_learned_printout_1.png").stat().st_size > 0  # synthetic: figure copied
