@@ -26,15 +26,20 @@ def test_trunk_has_resnet18s_parameter_count():
     assert ResNet18Trunk()(torch.zeros(1, 3, 96, 384)).shape == (1, 512, 3, 12)
 
 
-def test_training_step_lowers_the_loss_on_a_fixed_batch(records):
-    """A CPU-sized model (64 x 256 px images, 250 output samples) fits a fixed batch of two single-lead images."""
+def _fixed_batch(records):
+    """Two 64 x 256 px single-lead images of ``records`` and their drawn lead I at 250 samples (seeds torch)."""
     torch.manual_seed(0)
     images, targets = [], []
     for x in records:
-        img, truth, drawn = render_single_lead(x[:, 0], 100.0, size=(256, 64))
+        img, _, drawn = render_single_lead(x[:, 0], 100.0, size=(256, 64))
         images.append(img)
         targets.append(drawn[::4])
-    batch, target = images_to_tensor(images), torch.tensor(np.stack(targets), dtype=torch.float32)
+    return images_to_tensor(images), torch.tensor(np.stack(targets), dtype=torch.float32)
+
+
+def test_training_step_lowers_the_loss_on_a_fixed_batch(records):
+    """A CPU-sized model (64 x 256 px images, 250 output samples) fits a fixed batch of two single-lead images."""
+    batch, target = _fixed_batch(records)
     assert batch.shape == (2, 3, 64, 256) and 0.0 <= float(batch.min()) and float(batch.max()) <= 1.0
     model = LeadImageDigitizer(image_size=(64, 256), n_out=250, d_model=128)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -46,13 +51,7 @@ def test_training_step_lowers_the_loss_on_a_fixed_batch(records):
 def test_column_digitizer_keeps_one_token_per_pixel_column_and_learns(records):
     """arch columns: the trunk strides only in height (W tokens, not W / 32), a fixed batch is fitted, and the
     settings dict builds either model; a bad height or an unknown arch is a one-line error naming the key."""
-    torch.manual_seed(0)
-    images, targets = [], []
-    for x in records:
-        img, truth, drawn = render_single_lead(x[:, 0], 100.0, size=(256, 64))
-        images.append(img)
-        targets.append(drawn[::4])
-    batch, target = images_to_tensor(images), torch.tensor(np.stack(targets), dtype=torch.float32)
+    batch, target = _fixed_batch(records)
     settings = {"arch": "columns", "image_size": [64, 256], "d_model": 32, "n_heads": 2, "n_layers": 1,
                 "column_channels": [8, 16, 32]}  # fmt: skip
     model = build_digitizer(settings, 250)
