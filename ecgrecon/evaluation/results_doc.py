@@ -539,17 +539,25 @@ def printout_section(run: Path, img_dir: Path | None = None, tag: str = "") -> l
             f"| {r.level} | {r.n_images} ({r.n_failed}) | {_f(r.snr_mean_db, 1)} | {_f(r.snr_median_db, 1)} | {_f(r.pearson)} | "
             f"{_f(r.r2)} | {_f(r.rmse_mv)} | {_f(r.mae_mv)} | {_f(r.coverage, 2)} |"
         )
-    thr = run / "results" / "printout" / "r_thresholds.csv"
-    if thr.exists():
-        t = pd.read_csv(thr)
-        cols = [c for c in t.columns if c.startswith("r_ge_")]
-        out += ["", "Share of images with mean r over leads at or above (the source's table):", "",
-                "| level | " + " | ".join(f"r >= {c[5:]}" for c in cols) + " |", "|---|" + "---|" * len(cols)]  # fmt: skip
-        for row in t.to_dict("records"):
-            out.append(f"| {row['level']} | " + " | ".join(f"{100 * row[c]:.0f} %" for c in cols) + " |")
+    out += _threshold_table(run / "results" / "printout" / "r_thresholds.csv", ["level"],
+                            "Share of images with mean r over leads at or above (the source's table):")  # fmt: skip
     out += ["", PUBLISHED_PRINTOUT, ""]
     out += _figure(run / "results" / "printout" / "example.png", img_dir, f"printout_example{tag}.png", "digitised traces over the images")
     return out + completion_section(run, img_dir, tag)
+
+
+def _threshold_table(path: Path, keys: list[str], title: str) -> list[str]:
+    """The source's r-threshold table (an r_thresholds.csv: ``keys`` columns, then r_ge_<t> shares) as markdown; nothing
+    when the file is absent."""
+    if not path.exists():
+        return []
+    t = pd.read_csv(path)
+    cols = [c for c in t.columns if c.startswith("r_ge_")]
+    out = ["", title, "", "| " + " | ".join(keys) + " | " + " | ".join(f"r >= {c[5:]}" for c in cols) + " |",
+           "|" + "---|" * (len(keys) + len(cols))]  # fmt: skip
+    for row in t.to_dict("records"):
+        out.append("| " + " | ".join(str(row[k]) for k in keys) + " | " + " | ".join(f"{100 * row[c]:.0f} %" for c in cols) + " |")
+    return out
 
 
 PUBLISHED_PRINTOUT = (
@@ -592,15 +600,8 @@ def learned_printout_section(run: Path, img_dir: Path | None = None, tag: str = 
             f"| {r.digitiser} | {r.level} | {r.n_images} ({r.n_failed}) | {_f(r.snr_mean_db, 2)} | {_f(r.snr_median_db, 2)} | "
             f"{_f(r.pearson)} | {_f(r.pearson_median)} | {_f(r.r2)} | {_f(r.rmse_mv, 4)} | {_f(r.mae_mv, 4)} |"
         )
-    thr = base / "r_thresholds.csv"
-    if thr.exists():
-        t = pd.read_csv(thr)
-        cols = [c for c in t.columns if c.startswith("r_ge_")]
-        out += ["", "Share of images with r at or above (the source: 24.2 / 81.8 / 96.3 / 99.1 % at 0.99 / 0.95 / 0.9 / 0.8):",
-                "", "| digitiser | level | " + " | ".join(f"r >= {c[5:]}" for c in cols) + " |",
-                "|---|---|" + "---|" * len(cols)]  # fmt: skip
-        for row in t.to_dict("records"):
-            out.append(f"| {row['digitiser']} | {row['level']} | " + " | ".join(f"{100 * row[c]:.0f} %" for c in cols) + " |")
+    title = "Share of images with r at or above (the source: 24.2 / 81.8 / 96.3 / 99.1 % at 0.99 / 0.95 / 0.9 / 0.8):"
+    out += _threshold_table(base / "r_thresholds.csv", ["digitiser", "level"], title)
     by = m.set_index(["digitiser", "level"])
     reading = []
     for level in dict.fromkeys(m["level"]):
