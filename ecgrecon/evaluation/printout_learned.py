@@ -382,6 +382,7 @@ def evaluate_from_files(model_pt, truth_h5, out: dict, *, levels, seed: int, thr
                          **_scores(truth[k], preds[dig][k], bool(failed[dig][k]))})  # fmt: skip
     per_image = pd.DataFrame(rows)
     metrics, thresholds = score_table(per_image)
+    arch, n_train = s.get("arch", "source"), len(ckpt["train_ids"]) * len(ckpt["levels"])  # predictions.h5 and metrics.md
     with atomic_path(out["h5"]) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("images", data=data.images, compression="gzip", compression_opts=4)
         h5["truth"] = truth
@@ -392,14 +393,14 @@ def evaluate_from_files(model_pt, truth_h5, out: dict, *, levels, seed: int, thr
         h5["ecg_id"] = data.ecg_id
         h5["level"] = np.array(data.level, dtype=h5py.string_dtype())
         h5.attrs.update(fs=fs, lead=LEAD, seed=int(seed), n_params=int(ckpt["n_params"]), best_epoch=int(ckpt["best_epoch"]),
-                        learned_s_per_image=learned_s, classical_s_per_image=classical_s, arch=s.get("arch", "source"),
+                        learned_s_per_image=learned_s, classical_s_per_image=classical_s, arch=arch,
                         image_size=[int(v) for v in s["image_size"]], train_seconds=float(ckpt.get("train_seconds", np.nan)),
-                        n_train_images=len(ckpt["train_ids"]) * len(ckpt["levels"]))  # fmt: skip
+                        n_train_images=n_train)  # fmt: skip
     write_csv(out["csv"], metrics)
     write_csv(out["thresholds"], thresholds)
-    info = {"arch": s.get("arch", "source"), "height": int(s["image_size"][0]), "width": int(s["image_size"][1]),
+    info = {"arch": arch, "height": int(s["image_size"][0]), "width": int(s["image_size"][1]),
             "n_records": len(ids), "n_params": int(ckpt["n_params"]),
-            "best_epoch": int(ckpt["best_epoch"]), "n_train": len(ckpt["train_ids"]) * len(ckpt["levels"]),
+            "best_epoch": int(ckpt["best_epoch"]), "n_train": n_train,
             "n_val": len(ckpt["val_ids"]) * len(ckpt["levels"])}  # fmt: skip
     with atomic_path(out["md"]) as tmp:
         tmp.write_text(markdown(metrics, thresholds, info))
